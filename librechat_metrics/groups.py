@@ -1,0 +1,163 @@
+"""Collection groups: what each background job reads from MongoDB, and how often.
+
+`usage` keeps all-time numbers incrementally: a full recount of everything created before a cut-off
+T0 (the *base*, redone every METRICS_RESYNC_INTERVAL) plus, every cycle, the part created since T0
+(bounded on the createdAt index, or on _id for transactions). Edits to old documents (a rating given
+to an old message, deletions, TTL expiry) therefore show after the next resync; new documents at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import tally as t
+from .mongo import Reader, Span
+from .settings import Settings
+from .windows import calendar_starts
+
+RECENT = timedelta(minutes=5)
+
+
+@dataclass
+class Tallies:
+    """Everything the usage families are computed from, for one population (all time, or the 5m window)."""
+
+    messages: t.MessageTally
+    tools: t.ToolTally | None
+    transactions: t.TxTally
+    inputs: Counter[str] | None  # input tokens by earliest-reply model (token source "messages" only)
+
+    def __add__(self, other: Tallies) -> Tallies:
+        def add(a: Any, b: Any) -> Any:
+            return None if a is None or b is None else a + b
+
+        return Tallies(
+            self.messages + other.messages,
+            add(self.tools, other.tools),
+            self.transactions + other.transactions,
+            add(self.inputs, other.inputs),
+        )
+
+
+@dataclass
+class Usage:
+    """Result of the usage group."""
+
+    total: Tallies
+    recent: Tallies
+    token_source: str  # "transactions" or "messages"
+    agents: dict[str, str]
+
+
+class UsageGroup:
+    """All-time and 5-minute message, token, rating and tool numbers."""
+
+    name = "usage"
+
+    def __init__(self, reader: Reader, settings: Settings, clock: Callable[[], float] = time.monotonic):
+        self.reader = reader
+        self.settings = settings
+        self.clock = clock
+        self.base: Tallies | None = None
+        self.cutoff: datetime | None = None
+        self.resynced_at = 0.0
+        self.agents: dict[str, str] = {}
+        self.agents_at: float | None = None
+
+    @property
+    def tools_on(self) -> bool:
+        return self.settings.enabled("tool")
+
+    def _tallies(self, span: Span, marks: dict[str, datetime], users_for: str | None) -> tuple[list, ...]:
+        messages = t.message_rows(self.reader, span, marks)
+        tools = t.tool_rows(self.reader, span, marks, users_for) if self.tools_on else None
+        transactions = t.transaction_rows(self.reader, span, marks)
+        return messages, tools, transactions
+
+    def _inputs(
+        self, span: Span, lo: datetime | None, marks: dict[str, datetime | None]
+    ) -> dict[str, Counter]:
+        replies = t.reply_models(self.reader, lo)
+        rows = t.user_token_rows(self.reader, span)
+        return {name: t.fold_inputs(rows, replies, when) for name, when in marks.items()}
+
+    def resync(self, now: datetime) -> None:
+        """Recount everything created before `now` (and every undated document)."""
+        span = Span(None, now)
+        messages, tools, transactions = self._tallies(span, {}, None)
+        self.base = Tallies(
+            t.fold_messages(messages),
+            t.fold_tools(tools) if tools is not None else None,
+            t.fold_transactions(transactions),
+            None,
+        )
+        self.cutoff = now
+        self.resynced_at = self.clock()
+
+    def __call__(self, now: datetime) -> Usage:
+        if self.base is None or self.clock() - self.resynced_at >= self.settings.metrics_resync_interval:
+            self.resync(now)
+        assert self.base is not None and self.cutoff is not None
+        recent_from = now - RECENT
+        lo = min(self.cutoff, recent_from)
+        marks = {"open": self.cutoff, "recent": recent_from}
+        messages, tools, transactions = self._tallies(Span(lo), marks, "recent")
+
+        def part(mark: str) -> Tallies:
+            return Tallies(
+                t.fold_messages(messages, mark),
+                t.fold_tools(tools, mark) if tools is not None else None,
+                t.fold_transactions(transactions, mark),
+                None,
+            )
+
+        total, recent = self.base + part("open"), part("recent")
+        source = self._token_source(total)
+        if source == "messages":
+            if self.base.inputs is None:
+                self.base.inputs = self._inputs(Span(None, self.cutoff), None, {"all": None})["all"]
+            inputs = self._inputs(Span(lo), lo, {"open": self.cutoff, "recent": recent_from})
+            total.inputs = self.base.inputs + inputs["open"]
+            recent.inputs = inputs["recent"]
+        return Usage(total, recent, source, self._agents())
+
+    def _token_source(self, total: Tallies) -> str:
+        chosen = self.settings.token_source
+        if chosen == "auto":
+            return "transactions" if sum(total.transactions.count.values()) > 0 else "messages"
+        return chosen
+
+    def _agents(self) -> dict[str, str]:
+        if self.agents_at is None or self.clock() - self.agents_at >= self.settings.metrics_slow_interval:
+            self.agents = t.agent_models(self.reader)
+            self.agents_at = self.clock()
+        return self.agents
+
+
+@dataclass
+class Activity:
+    """Distinct users per window and distinct conversations in the 5m window."""
+
+    users: dict[str, int]
+    conversations_5m: int
+
+
+def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
+    windows = {"recent": now - RECENT, **calendar_starts(now, settings.timezone)}
+    users = t.distinct_counts(reader, "messages", "user", Span(min(windows.values())), windows)
+    conversations = t.distinct_counts(reader, "messages", "conversationId", Span(now - RECENT), {})
+    return Activity(users, conversations["all"])
+
+
+def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict[str, int]:
+    """Documents in the collections that are only counted (from collection metadata: cheap)."""
+    return {name: reader.count(name) for name in ("conversations", "users", "files")}
+
+
+def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str]:
+    return t.recent_ratings(reader, now - RECENT)

@@ -1,0 +1,210 @@
+"""Every setting in one table: name, default, parser and the help text that --help shows."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import load_dotenv
+
+
+class SettingError(ValueError):
+    """A setting has a value we cannot use; the message names the variable and what it expects."""
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true/false, 1/0, yes/no or on/off")
+
+
+def _number(kind: type, low: float, high: float | None = None) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected {'an integer' if kind is int else 'a number'}") from None
+        if value != value or value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ValueError(f"expected a number {bounds}")
+        return value
+
+    return parse
+
+
+def parse_port(raw: str) -> int:
+    try:
+        return _number(int, 1, 65535)(raw)
+    except ValueError:
+        raise ValueError("expected a port number from 1 to 65535") from None
+
+
+def parse_zone(raw: str) -> str:
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
+    return raw.strip()
+
+
+def parse_log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError("expected debug, info, warning, error or critical")
+    return level
+
+
+def parse_mongo_uri(raw: str) -> str:
+    if not raw.startswith(("mongodb://", "mongodb+srv://")) or not urlsplit(raw).netloc:
+        raise ValueError("expected a URI such as mongodb://host:27017/")
+    return raw
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value not in options:
+            raise ValueError("expected one of " + ", ".join(options))
+        return value
+
+    return parse
+
+
+def parse_text(raw: str) -> str:
+    return raw
+
+
+def parse_path(raw: str) -> str:
+    if raw and not os.path.isfile(raw):
+        raise ValueError("expected the path of a readable file")
+    return raw
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: the attribute it fills, its default and how it is read."""
+
+    env: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def attr(self) -> str:
+        return self.env.lower()
+
+
+GROUP_TOGGLES = ("basic", "token", "user", "model", "time_window", "rating", "tool", "file")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("MONGODB_URI", "mongodb://mongodb:27017/", parse_mongo_uri, "MongoDB connection URI"),
+    Setting("MONGODB_DATABASE", "LibreChat", parse_text, "LibreChat's database name (case-sensitive)"),
+    Setting(
+        "MONGODB_READ_PREFERENCE",
+        "secondaryPreferred",
+        _choice("primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest"),
+        "where reads go in a replica set",
+    ),
+    Setting("MONGODB_TIMEOUT", "5", _number(float, 0.1, 600), "seconds to find a MongoDB server"),
+    Setting("MONGODB_QUERY_TIMEOUT", "60", _number(float, 0.1, 3600), "server-side time limit per query (s)"),
+    Setting("LOGGING_LEVEL", "info", parse_log_level, "debug, info, warning, error or critical"),
+    Setting("LOGGING_FORMAT", "%(asctime)s - %(levelname)s - %(message)s", parse_text, "Python log format"),
+    Setting("METRICS_PORT", "8000", parse_port, "HTTP port for / and /metrics"),
+    Setting("METRICS_LISTEN_ADDRESS", "0.0.0.0", parse_text, "address to bind (0.0.0.0 = all interfaces)"),
+    Setting("METRICS_CACHE_TTL", "60", _number(float, 1, 86400), "seconds between fast collections"),
+    Setting("METRICS_SLOW_INTERVAL", "300", _number(float, 1, 86400), "seconds between slow collections"),
+    Setting(
+        "METRICS_RESYNC_INTERVAL",
+        "3600",
+        _number(float, 10, 7 * 86400),
+        "seconds between full recounts of all-time numbers",
+    ),
+    Setting(
+        "METRICS_MAX_STALENESS",
+        "900",
+        _number(float, 1, 7 * 86400),
+        "seconds a failing group keeps serving its last good values",
+    ),
+    Setting("METRICS_LABEL_LIMIT", "200", _number(int, 1, 100000), "distinct label sets per family"),
+    Setting("TIMEZONE", "UTC", parse_zone, "time zone of the day/week/month windows"),
+    Setting(
+        "TOKEN_SOURCE",
+        "auto",
+        _choice("auto", "transactions", "messages"),
+        "where token numbers come from: auto, transactions or messages",
+    ),
+    Setting("WEB_CONFIG_FILE", "", parse_path, "exporter-toolkit style web config (TLS, basic/bearer auth)"),
+    *(
+        Setting(f"ENABLE_{name.upper()}_METRICS", "true", parse_bool, f"serve the {name} metric group")
+        for name in GROUP_TOGGLES
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parsed configuration; attribute names are the lower-cased variable names."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def enabled(self, toggle: str) -> bool:
+        return bool(self.values[f"enable_{toggle}_metrics"])
+
+    def replace(self, **changes: Any) -> Settings:
+        return Settings({**self.values, **changes})
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse every setting from `environ` (default: the process environment); raise SettingError."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = env.get(setting.env, setting.default)
+        try:
+            values[setting.attr] = setting.parse(raw)
+        except ValueError as err:
+            shown = raw if len(raw) <= 80 else raw[:77] + "..."
+            raise SettingError(f"{setting.env}={shown!r}: {err}") from None
+    return Settings(values)
+
+
+def help_epilog() -> str:
+    lines = ["environment variables (also read from ./.env):"]
+    lines += [f"  {s.env:<28} {s.help} (default: {s.default!r})" for s in SETTINGS]
+    return "\n".join(lines)
+
+
+def parse_cli(
+    argv: list[str] | None, description: str, extra: Callable[[argparse.ArgumentParser], None] | None = None
+) -> tuple[argparse.Namespace, Settings]:
+    """Read .env, the environment and argv; on any bad value print one line and exit 2."""
+    parser = argparse.ArgumentParser(
+        description=description, epilog=help_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    if extra:
+        extra(parser)
+    args = parser.parse_args(argv)
+    load_dotenv(override=False)
+    try:
+        settings = load()
+    except SettingError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logging.basicConfig(level=settings.logging_level, format=settings.logging_format)
+    return args, settings

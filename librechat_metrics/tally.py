@@ -1,0 +1,317 @@
+"""Additive tallies over a time span of LibreChat's collections, shared by exporter and history export.
+
+Each query groups in MongoDB on raw fields (so little data travels) and the fold turns the rows into
+label keys in Python (so odd values never break an expression). Tallies over disjoint spans add up.
+`marks` name extra lower bounds inside a span: the fold can then keep only the rows at or after one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .labels import name_label, tag_label
+from .mongo import Reader, Span, since
+
+INF = float("inf")
+RATINGS = ("thumbsUp", "thumbsDown")
+FAILED_TOOL_OUTPUT = "error processing tool"
+
+# A message is an assistant message when isCreatedByUser is false, or (when that is not a boolean)
+# when its sender is not "User".
+ASSISTANT_EXPR = {
+    "$cond": [
+        {"$eq": [{"$type": "$isCreatedByUser"}, "bool"]},
+        {"$eq": ["$isCreatedByUser", False]},
+        {"$ne": ["$sender", "User"]},
+    ]
+}
+ASSISTANT_QUERY = {
+    "$or": [
+        {"isCreatedByUser": False},
+        {"isCreatedByUser": {"$not": {"$type": "bool"}}, "sender": {"$ne": "User"}},
+    ]
+}
+_CONTENT_TYPES = {"$cond": [{"$eq": [{"$type": "$content"}, "array"]}, "$content.type", []]}
+ERROR_EXPR = {"$or": [{"$eq": ["$error", True]}, {"$in": ["error", _CONTENT_TYPES]}]}
+HAS_TOOLS_EXPR = {"$in": ["tool_call", _CONTENT_TYPES]}
+VALID_TOKENS_EXPR = {
+    "$and": [
+        {"$in": [{"$type": "$tokenCount"}, ["double", "int", "long"]]},
+        {"$gte": ["$tokenCount", 0]},
+        {"$lt": ["$tokenCount", INF]},
+    ]
+}
+_RATED_EXPR = {"$in": [{"$ifNull": ["$feedback.rating", None]}, list(RATINGS)]}
+
+
+def _raw(path: str) -> dict[str, Any]:
+    """A field for a group key; missing and null become one value on every backend."""
+    return {"$ifNull": [f"${path}", None]}
+
+
+def _marks(field_name: str, marks: dict[str, datetime]) -> dict[str, Any]:
+    return {f"at_{name}": since(field_name, when) for name, when in marks.items()}
+
+
+def _keep(row_id: dict[str, Any], mark: str | None) -> bool:
+    return mark is None or bool(row_id.get(f"at_{mark}"))
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+MessageKey = tuple[bool, str, bool, bool, "str | None", "str | None"]
+"""(assistant, model, error, has tools, rating or None, tag or None); model not yet agent-resolved."""
+
+
+@dataclass
+class MessageTally:
+    """Message counts and valid tokenCount sums per MessageKey."""
+
+    count: Counter[MessageKey] = field(default_factory=Counter)
+    tokens: Counter[MessageKey] = field(default_factory=Counter)
+
+    def __add__(self, other: MessageTally) -> MessageTally:
+        return MessageTally(self.count + other.count, _plus(self.tokens, other.tokens))
+
+
+def message_rows(reader: Reader, span: Span, marks: dict[str, datetime]) -> list[dict[str, Any]]:
+    key = {
+        "a": ASSISTANT_EXPR,
+        "m": _raw("model"),
+        "e": ERROR_EXPR,
+        "t": HAS_TOOLS_EXPR,
+        "r": {"$cond": [_RATED_EXPR, "$feedback.rating", None]},
+        "g": {"$cond": [_RATED_EXPR, _raw("feedback.tag"), None]},
+        **_marks("createdAt", marks),
+    }
+    tokens = {"$cond": [VALID_TOKENS_EXPR, "$tokenCount", 0]}
+    return reader.aggregate(
+        "messages",
+        [{"$match": span.match()}, {"$group": {"_id": key, "n": {"$sum": 1}, "k": {"$sum": tokens}}}],
+    )
+
+
+def fold_messages(rows: list[dict[str, Any]], mark: str | None = None) -> MessageTally:
+    tally = MessageTally()
+    for row in rows:
+        k = row["_id"]
+        if not _keep(k, mark):
+            continue
+        key = (bool(k["a"]), name_label(k["m"]), bool(k["e"]), bool(k["t"]), k["r"], tag_label(k["g"]))
+        tally.count[key] += row["n"]
+        tally.tokens[key] += row["k"]
+    return tally
+
+
+# --- tool calls --------------------------------------------------------------------------------
+
+ToolKey = tuple[str, str, str, bool]
+"""(tool name, model, api endpoint, failed)."""
+
+
+@dataclass
+class ToolTally:
+    """Tool calls per ToolKey, and the distinct users seen (only for the mark asked for)."""
+
+    calls: Counter[ToolKey] = field(default_factory=Counter)
+    users: set[Any] = field(default_factory=set)
+
+    def __add__(self, other: ToolTally) -> ToolTally:
+        return ToolTally(self.calls + other.calls, self.users | other.users)
+
+
+def tool_rows(
+    reader: Reader, span: Span, marks: dict[str, datetime], users_for: str | None = None
+) -> list[dict[str, Any]]:
+    """Tool-call rows; each row's `_id.f` says whether those calls failed. Two queries: calls, failures."""
+    key: dict[str, Any] = {
+        "n": _raw("content.tool_call.name"),
+        "m": _raw("model"),
+        "p": _raw("endpoint"),
+        **_marks("createdAt", marks),
+    }
+    if users_for is not None:
+        key["u"] = {"$cond": [since("createdAt", marks[users_for]), _raw("user"), None]}
+    head = [
+        {"$match": {**span.match(), "content": {"$type": "array"}, "content.type": "tool_call"}},
+        {"$project": {"model": 1, "endpoint": 1, "user": 1, "createdAt": 1, "content": 1}},
+        {"$unwind": "$content"},
+        {"$match": {"content": {"$type": "object"}, "content.type": "tool_call"}},
+    ]
+    failed = {"$match": {"content.tool_call.output": {"$regex": FAILED_TOOL_OUTPUT, "$options": "i"}}}
+    group = {"$group": {"_id": key, "n": {"$sum": 1}}}
+    rows = []
+    for is_failure, pipeline in ((False, [*head, group]), (True, [*head, failed, group])):
+        for row in reader.aggregate("messages", pipeline):
+            row["_id"]["f"] = is_failure
+            rows.append(row)
+    return rows
+
+
+def fold_tools(rows: list[dict[str, Any]], mark: str | None = None) -> ToolTally:
+    """Calls are counted from the all-calls rows; failures are a subset counted again with failed=True."""
+    tally = ToolTally()
+    for row in rows:
+        k = row["_id"]
+        if not _keep(k, mark):
+            continue
+        key = (name_label(k["n"]), name_label(k["m"]), name_label(k["p"]), bool(k["f"]))
+        tally.calls[key] += row["n"]
+        if not k["f"] and k.get("u") is not None:
+            tally.users.add(_hashable(k["u"]))
+    return tally
+
+
+# --- transactions ------------------------------------------------------------------------------
+
+TxKey = tuple[str, str, "str | None"]
+"""(prompt or completion, model, user hex or None)."""
+
+
+@dataclass
+class TxTally:
+    """|rawAmount| sums and document counts per TxKey (credits and invalid amounts never count)."""
+
+    tokens: Counter[TxKey] = field(default_factory=Counter)
+    count: Counter[TxKey] = field(default_factory=Counter)
+
+    def __add__(self, other: TxTally) -> TxTally:
+        return TxTally(_plus(self.tokens, other.tokens), self.count + other.count)
+
+
+def transaction_rows(
+    reader: Reader, span: Span, marks: dict[str, datetime], by_user: bool = False
+) -> list[dict[str, Any]]:
+    key: dict[str, Any] = {"k": "$tokenType", "m": _raw("model"), **_marks("_id", marks)}
+    if by_user:
+        key["u"] = _raw("user")
+    amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
+    match = {
+        **span.match(by_id=True),
+        "tokenType": {"$in": ["prompt", "completion"]},
+        "rawAmount": {"$gt": -INF, "$lt": INF},
+    }
+    group = {"_id": key, "s": {"$sum": amount}, "n": {"$sum": 1}}
+    return reader.aggregate("transactions", [{"$match": match}, {"$group": group}])
+
+
+def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> TxTally:
+    tally = TxTally()
+    for row in rows:
+        k = row["_id"]
+        if not _keep(k, mark):
+            continue
+        user = k.get("u")
+        key = (k["k"], name_label(k["m"]), None if user is None else str(user))
+        tally.tokens[key] += row["s"]
+        tally.count[key] += row["n"]
+    return tally
+
+
+# --- input tokens attributed to the model of the earliest reply (token source "messages") ---------
+
+
+def reply_models(reader: Reader, lo: datetime | None) -> dict[str, str]:
+    """parentMessageId -> model of its earliest assistant reply (createdAt, then _id), replies since lo."""
+    match: dict[str, Any] = {**ASSISTANT_QUERY, "parentMessageId": {"$type": "string"}}
+    if lo is not None:
+        match = {"$and": [match, {"createdAt": {"$gte": lo}}]}
+    rows = reader.aggregate(
+        "messages",
+        [
+            {"$match": match},
+            {"$sort": {"createdAt": 1, "_id": 1}},
+            {"$group": {"_id": "$parentMessageId", "m": {"$first": _raw("model")}}},
+        ],
+    )
+    return {row["_id"]: name_label(row["m"]) for row in rows}
+
+
+def user_token_rows(reader: Reader, span: Span) -> list[dict[str, Any]]:
+    """User messages with a valid tokenCount: messageId, tokenCount, createdAt, user."""
+    match = {"$and": [span.match(), {"$nor": [ASSISTANT_QUERY]}, {"tokenCount": {"$gte": 0, "$lt": INF}}]}
+    projection = {"_id": 0, "messageId": 1, "tokenCount": 1, "createdAt": 1, "user": 1}
+    return reader.find("messages", match, projection)
+
+
+def fold_inputs(
+    rows: list[dict[str, Any]], replies: dict[str, str], since_when: datetime | None = None
+) -> Counter[str]:
+    """Input tokens per (not yet agent-resolved) model label; rows before `since_when` are skipped."""
+    totals: Counter[str] = Counter()
+    for row in rows:
+        if since_when is not None and not (
+            isinstance(row.get("createdAt"), datetime) and row["createdAt"] >= since_when
+        ):
+            continue
+        tokens = row["tokenCount"]
+        if isinstance(tokens, bool) or not math.isfinite(tokens):
+            continue
+        parent = row.get("messageId")
+        totals[replies.get(parent, "unknown") if isinstance(parent, str) else "unknown"] += tokens
+    return totals
+
+
+# --- distinct values and plain counts --------------------------------------------------------------
+
+
+def distinct_counts(
+    reader: Reader, collection: str, field_name: str, span: Span, marks: dict[str, datetime]
+) -> dict[str, int]:
+    """Distinct non-null `field_name` values in the span ("all") and at or after each mark."""
+    counters = {"all": {"$sum": 1}}
+    counters |= {name: {"$sum": {"$cond": [since("last", when), 1, 0]}} for name, when in marks.items()}
+    rows = reader.aggregate(
+        collection,
+        [
+            {"$match": {"$and": [span.match(), {field_name: {"$ne": None}}]}},
+            {"$group": {"_id": f"${field_name}", "last": {"$max": "$createdAt"}}},
+            {"$group": {"_id": None, **counters}},
+        ],
+    )
+    return {name: int(rows[0][name]) if rows else 0 for name in ["all", *marks]}
+
+
+def count_in(reader: Reader, collection: str, span: Span) -> int:
+    rows = reader.aggregate(
+        collection, [{"$match": span.match()}, {"$group": {"_id": None, "n": {"$sum": 1}}}]
+    )
+    return int(rows[0]["n"]) if rows else 0
+
+
+def recent_ratings(reader: Reader, since_when: datetime) -> Counter[str]:
+    """Rated messages whose document changed since `since_when` (feedback has no timestamp of its own)."""
+    rows = reader.aggregate(
+        "messages",
+        [
+            {"$match": {"updatedAt": {"$gte": since_when}, "feedback.rating": {"$in": list(RATINGS)}}},
+            {"$group": {"_id": "$feedback.rating", "n": {"$sum": 1}}},
+        ],
+    )
+    return Counter({row["_id"]: row["n"] for row in rows})
+
+
+def agent_models(reader: Reader) -> dict[str, str]:
+    """agent id -> underlying model, for agents whose model is a non-empty string."""
+    query = {"id": {"$type": "string"}, "model": {"$type": "string", "$ne": ""}}
+    return {doc["id"]: doc["model"] for doc in reader.find("agents", query, {"_id": 0, "id": 1, "model": 1})}
+
+
+def _plus(a: Counter[Any], b: Counter[Any]) -> Counter[Any]:
+    """Counter addition that keeps zero-valued keys (a message with 0 tokens still exists)."""
+    out = Counter(a)
+    for key, value in b.items():
+        out[key] += value
+    return out
