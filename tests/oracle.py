@@ -1,0 +1,829 @@
+"""Test oracle: an independent, plain-Python implementation of docs/semantics.md.
+
+It computes every exporter metric family and every history row from raw documents (plain dicts,
+as pymongo returns them). It deliberately shares no code with the ``librechat_metrics`` package
+and never talks to MongoDB. Every rule below cites the paragraph of docs/semantics.md it follows;
+where the contract was silent, the judgement call is marked ``JUDGEMENT`` and listed in
+``JUDGEMENT_CALLS`` at the end of this module.
+
+Public API::
+
+    exporter_samples(collections, now, tz="UTC", token_source="auto")
+        -> {family: {sorted ((label, value), ...): float}}
+    history_rows(collections, start, end, tz="UTC", token_source="auto")
+        -> {table: {row tuple, ...}}
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bson import ObjectId
+
+UTC = timezone.utc
+
+Doc = dict[str, Any]
+Collections = dict[str, list[Doc]]
+LabelKey = tuple[tuple[str, str], ...]
+Samples = dict[str, dict[LabelKey, float]]
+
+TOKEN_SOURCES = ("auto", "transactions", "messages")
+
+# Every family of the table in semantics.md, with its label names, exactly as exposed.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "librechat_messages_total": (),
+    "librechat_error_messages_total": (),
+    "librechat_errors_per_model_total": ("model",),
+    "librechat_conversations_total": (),
+    "librechat_registered_users_total": (),
+    "librechat_uploaded_files_total": (),
+    "librechat_input_tokens_total": (),
+    "librechat_output_tokens_total": (),
+    "librechat_input_tokens_per_model_total": ("model",),
+    "librechat_output_tokens_per_model_total": ("model",),
+    "librechat_messages_per_model_total": ("model",),
+    "librechat_active_users": (),
+    "librechat_active_conversations": (),
+    "librechat_daily_unique_users": (),
+    "librechat_weekly_unique_users": (),
+    "librechat_monthly_unique_users": (),
+    "librechat_messages_5m": (),
+    "librechat_messages_per_model_5m": ("model",),
+    "librechat_error_messages_5m": (),
+    "librechat_errors_per_model_5m": ("model",),
+    "librechat_input_tokens_5m": (),
+    "librechat_output_tokens_5m": (),
+    "librechat_model_input_tokens_5m": ("model",),
+    "librechat_model_output_tokens_5m": ("model",),
+    "librechat_thumbs_up_total": (),
+    "librechat_thumbs_down_total": (),
+    "librechat_thumbs_up_per_model": ("model",),
+    "librechat_thumbs_down_per_model": ("model",),
+    "librechat_rating_ratio_per_model": ("model",),
+    "librechat_overall_rating_ratio": (),
+    "librechat_rating_counts_per_tag": ("tag",),
+    "librechat_model_tag_thumbs_up": ("model", "tag"),
+    "librechat_model_tag_thumbs_down": ("model", "tag"),
+    "librechat_rated_messages_total": (),
+    "librechat_thumbs_up_5m": (),
+    "librechat_thumbs_down_5m": (),
+    "librechat_tool_calls_total": (),
+    "librechat_tool_calls_per_tool": ("tool_name",),
+    "librechat_tool_calls_per_model": ("model", "tool_name"),
+    "librechat_tool_calls_per_endpoint": ("api_endpoint", "tool_name"),
+    "librechat_tool_call_errors_total": (),
+    "librechat_tool_call_errors_per_tool_total": ("tool_name",),
+    "librechat_tool_success_rate_per_tool": ("tool_name",),
+    "librechat_tool_calls_5m": (),
+    "librechat_tool_calls_per_tool_5m": ("tool_name",),
+    "librechat_tool_call_errors_5m": (),
+    "librechat_messages_with_tools_total": (),
+    "librechat_active_tool_users": (),
+}
+
+HISTORY_TABLES = (
+    "daily_users",
+    "daily_messages",
+    "daily_messages_by_model",
+    "daily_tokens_by_model",
+    "daily_tokens_by_user",
+    "daily_errors_by_model",
+    "weekly_users",
+    "monthly_users",
+)
+
+TOOL_ERROR_RE = re.compile(re.escape("error processing tool"), re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------------------------
+# Dates
+# --------------------------------------------------------------------------------------------
+
+
+def as_utc(value: Any) -> datetime | None:
+    """A datetime as tz-aware UTC (naive means UTC); None for anything that is not a datetime."""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def created_at(doc: Doc) -> datetime | None:
+    """The document's ``createdAt`` as aware UTC, or None when it is not a date (in no window)."""
+    return as_utc(doc.get("createdAt"))
+
+
+def transaction_time(doc: Doc) -> datetime | None:
+    """Transactions are windowed by the time in their ObjectId ``_id`` (second precision)."""
+    oid = doc.get("_id")
+    if isinstance(oid, ObjectId):
+        return oid.generation_time.astimezone(UTC)
+    return None  # JUDGEMENT: an _id that is not an ObjectId puts the transaction in no window
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """00:00 local time of ``day`` in ``zone``, as aware UTC (zoneinfo's default fold=0)."""
+    return datetime.combine(day, time(0, 0), tzinfo=zone).astimezone(UTC)
+
+
+# --------------------------------------------------------------------------------------------
+# Terms
+# --------------------------------------------------------------------------------------------
+
+
+def is_assistant(msg: Doc) -> bool:
+    """Assistant message: isCreatedByUser is False; if it is not a bool, sender != "User"."""
+    flag = msg.get("isCreatedByUser")
+    if isinstance(flag, bool):
+        return flag is False
+    return msg.get("sender") != "User"
+
+
+def is_error(msg: Doc) -> bool:
+    """Error message: ``error`` is True, or ``content`` is a list holding a dict with type "error"."""
+    if msg.get("error") is True:
+        return True
+    content = msg.get("content")
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "error":
+                return True
+    return False
+
+
+def tool_calls(msg: Doc) -> list[Doc]:
+    """Every element of a ``content`` list that is a dict with type "tool_call"."""
+    calls = []
+    content = msg.get("content")
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "tool_call":
+                calls.append(part)
+    return calls
+
+
+def has_tools(msg: Doc) -> bool:
+    """Message with tools: at least one tool call in ``content``."""
+    return len(tool_calls(msg)) > 0
+
+
+def tool_call_body(part: Doc) -> Doc:
+    """The ``tool_call`` sub-document of a tool-call part ({} when missing or not a dict)."""
+    body = part.get("tool_call")
+    if isinstance(body, dict):
+        return body
+    return {}
+
+
+def tool_call_failed(part: Doc) -> bool:
+    """Failed: output is a str containing 'error processing tool' (any case), or a list with one."""
+    output = tool_call_body(part).get("output")
+    if isinstance(output, str):
+        return TOOL_ERROR_RE.search(output) is not None
+    if isinstance(output, list):
+        for element in output:
+            if isinstance(element, str) and TOOL_ERROR_RE.search(element) is not None:
+                return True
+    return False
+
+
+def valid_token_count(value: Any) -> bool:
+    """A tokenCount is valid when it is an int/float (not bool), finite and >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if not math.isfinite(value):
+        return False
+    return value >= 0
+
+
+def valid_raw_amount(value: Any) -> bool:
+    """A rawAmount is valid when it is an int/float (not bool) and finite (any sign)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value)
+
+
+def counted_transactions(collections: Collections) -> list[tuple[Doc, str, int | float]]:
+    """(document, "prompt"/"completion", |rawAmount|) for every transaction that counts."""
+    counted = []
+    for tx in collections.get("transactions", []):
+        kind = tx.get("tokenType")
+        if kind not in ("prompt", "completion"):
+            continue  # credits (and anything else) never count
+        raw = tx.get("rawAmount")
+        if not valid_raw_amount(raw):
+            continue  # the document is ignored entirely
+        counted.append((tx, kind, abs(raw)))
+    return counted
+
+
+def resolve_token_source(collections: Collections, token_source: str) -> str:
+    """auto -> transactions when any transaction counts (whole collection), else messages."""
+    if token_source not in TOKEN_SOURCES:
+        raise ValueError(f"token_source must be one of {TOKEN_SOURCES}, not {token_source!r}")
+    if token_source != "auto":
+        return token_source
+    if counted_transactions(collections):
+        return "transactions"
+    return "messages"
+
+
+# --------------------------------------------------------------------------------------------
+# Labels
+# --------------------------------------------------------------------------------------------
+
+
+def sanitise(value: str) -> str:
+    """Replace characters below U+0020 and U+007F by a space, then cut to 200 characters."""
+    chars = []
+    for ch in value:
+        if ord(ch) < 0x20 or ord(ch) == 0x7F:
+            chars.append(" ")
+        else:
+            chars.append(ch)
+    return "".join(chars)[:200]
+
+
+def plain_label(value: Any) -> str:
+    """The model rule without agent lookup: None/""/missing -> unknown, str as is, else str()."""
+    if value is None or value == "":
+        return sanitise("unknown")
+    if isinstance(value, str):
+        return sanitise(value)
+    return sanitise(str(value))
+
+
+def agent_models(collections: Collections) -> dict[str, str]:
+    """agents.id -> agents.model, for agents whose model is a non-empty string (first one wins)."""
+    mapping: dict[str, str] = {}
+    for agent in collections.get("agents", []):
+        agent_id = agent.get("id")
+        model = agent.get("model")
+        if not isinstance(agent_id, str) or not isinstance(model, str) or model == "":
+            continue
+        if agent_id not in mapping:  # JUDGEMENT: duplicate ids (other tenants): first document wins
+            mapping[agent_id] = model
+    return mapping
+
+
+def model_label(value: Any, agents: dict[str, str]) -> str:
+    """Model label: agent_* ids with a known agent map to the agent's model; else plain_label."""
+    if isinstance(value, str) and value.startswith("agent_") and value in agents:
+        return sanitise(agents[value])
+    return plain_label(value)
+
+
+def tag_label(feedback: Doc) -> str | None:
+    """Tag label of a feedback sub-document; None means "no tag"."""
+    tag = feedback.get("tag")
+    if tag is None:
+        return None
+    if isinstance(tag, str):
+        text = tag
+    elif isinstance(tag, dict) and "key" in tag:
+        text = str(tag["key"])  # JUDGEMENT: {"key": None} gives "None", as str() does
+    else:
+        text = str(tag)
+    if text == "":
+        return None  # JUDGEMENT: also applied to {"key": ""}
+    return sanitise(text)
+
+
+def rating_of(msg: Doc) -> str | None:
+    """"thumbsUp"/"thumbsDown" when feedback.rating is one of those, else None (not rated)."""
+    feedback = msg.get("feedback")
+    if not isinstance(feedback, dict):
+        return None
+    rating = feedback.get("rating")
+    if rating == "thumbsUp" or rating == "thumbsDown":
+        return rating
+    return None
+
+
+def distinct_key(value: Any) -> Any:
+    """Python-value identity for distinct counts (5 == 5.0); unhashable values by their repr."""
+    try:
+        hash(value)
+    except TypeError:
+        return ("unhashable", repr(value))
+    return value
+
+
+def key(**labels: str) -> LabelKey:
+    """Sorted tuple of (label_name, label_value) pairs."""
+    return tuple(sorted(labels.items()))
+
+
+def total(values: list[int | float]) -> int | float:
+    """Exact int sum when every value is an int, else a correctly rounded float sum."""
+    if all(isinstance(v, int) for v in values):
+        return sum(values)
+    return math.fsum(values)
+
+
+# --------------------------------------------------------------------------------------------
+# Messages token source: earliest assistant reply
+# --------------------------------------------------------------------------------------------
+
+
+def reply_sort_key(msg: Doc) -> tuple[int, datetime, bytes]:
+    """Order replies by createdAt then _id; replies without a date createdAt sort first."""
+    when = created_at(msg)
+    oid = msg.get("_id")
+    oid_bytes = oid.binary if isinstance(oid, ObjectId) else b""
+    if when is None:
+        return (0, datetime.min.replace(tzinfo=UTC), oid_bytes)
+    return (1, when, oid_bytes)
+
+
+def earliest_reply_models(messages: list[Doc], agents: dict[str, str]) -> dict[Any, str]:
+    """messageId -> model label of its earliest assistant reply (parentMessageId == messageId)."""
+    replies: dict[Any, list[Doc]] = {}
+    for msg in messages:
+        if not is_assistant(msg):
+            continue
+        parent = msg.get("parentMessageId")
+        if parent is None:
+            continue
+        replies.setdefault(distinct_key(parent), []).append(msg)
+    result: dict[Any, str] = {}
+    for parent, candidates in replies.items():
+        first = min(candidates, key=reply_sort_key)
+        result[parent] = model_label(first.get("model"), agents)
+    return result
+
+
+def input_model_of(user_msg: Doc, reply_models: dict[Any, str]) -> str:
+    """Model label a user message's input is attributed to ("unknown" without a reply)."""
+    message_id = user_msg.get("messageId")
+    if message_id is None:
+        return plain_label(None)  # JUDGEMENT: no messageId -> no reply
+    return reply_models.get(distinct_key(message_id), plain_label(None))
+
+
+# --------------------------------------------------------------------------------------------
+# Exporter
+# --------------------------------------------------------------------------------------------
+
+
+def add(bucket: dict[LabelKey, list], label_key: LabelKey, value: Any) -> None:
+    """Append ``value`` to the list kept for ``label_key``."""
+    bucket.setdefault(label_key, []).append(value)
+
+
+def labelled_sums(bucket: dict[LabelKey, list]) -> dict[LabelKey, float]:
+    """Sum each label set's values; label sets whose sum is 0 get no sample."""
+    out: dict[LabelKey, float] = {}
+    for label_key, values in bucket.items():
+        value = float(total(values))
+        if value != 0:
+            out[label_key] = value
+    return out
+
+
+def exporter_samples(
+    collections: Collections, now: datetime, tz: str = "UTC", token_source: str = "auto"
+) -> Samples:
+    """Every exporter family of semantics.md, computed from raw documents at instant ``now``."""
+    zone = ZoneInfo(tz)
+    now_utc = as_utc(now)
+    if now_utc is None:
+        raise TypeError("now must be a datetime")
+    bound_5m = now_utc - timedelta(seconds=300)
+    today = now_utc.astimezone(zone).date()
+    day_start = local_midnight(today, zone)
+    week_start = local_midnight(today - timedelta(days=today.weekday()), zone)
+    month_start = local_midnight(today.replace(day=1), zone)
+
+    messages = collections.get("messages", [])
+    agents = agent_models(collections)
+    source = resolve_token_source(collections, token_source)
+
+    def in_5m(msg: Doc) -> bool:
+        when = created_at(msg)
+        return when is not None and when >= bound_5m
+
+    out: Samples = {name: {} for name in FAMILIES}
+
+    # --- plain counts and errors -------------------------------------------------------------
+    n_messages = 0
+    n_messages_5m = 0
+    n_errors = 0
+    n_errors_5m = 0
+    errors_per_model: dict[LabelKey, list] = {}
+    errors_per_model_5m: dict[LabelKey, list] = {}
+    messages_per_model: dict[LabelKey, list] = {}
+    messages_per_model_5m: dict[LabelKey, list] = {}
+    for msg in messages:
+        label = key(model=model_label(msg.get("model"), agents))
+        n_messages += 1
+        if in_5m(msg):
+            n_messages_5m += 1
+        if is_error(msg):
+            n_errors += 1
+            add(errors_per_model, label, 1)
+            if in_5m(msg):
+                n_errors_5m += 1
+                add(errors_per_model_5m, label, 1)
+        if is_assistant(msg):
+            add(messages_per_model, label, 1)
+            if in_5m(msg):
+                add(messages_per_model_5m, label, 1)
+    out["librechat_messages_total"][()] = float(n_messages)
+    out["librechat_messages_5m"][()] = float(n_messages_5m)
+    out["librechat_error_messages_total"][()] = float(n_errors)
+    out["librechat_error_messages_5m"][()] = float(n_errors_5m)
+    out["librechat_errors_per_model_total"] = labelled_sums(errors_per_model)
+    out["librechat_errors_per_model_5m"] = labelled_sums(errors_per_model_5m)
+    out["librechat_messages_per_model_total"] = labelled_sums(messages_per_model)
+    out["librechat_messages_per_model_5m"] = labelled_sums(messages_per_model_5m)
+    out["librechat_conversations_total"][()] = float(len(collections.get("conversations", [])))
+    out["librechat_registered_users_total"][()] = float(len(collections.get("users", [])))
+    out["librechat_uploaded_files_total"][()] = float(len(collections.get("files", [])))
+
+    # --- tokens ------------------------------------------------------------------------------
+    input_all: list = []
+    output_all: list = []
+    input_5m: list = []
+    output_5m: list = []
+    input_per_model: dict[LabelKey, list] = {}
+    output_per_model: dict[LabelKey, list] = {}
+    input_per_model_5m: dict[LabelKey, list] = {}
+    output_per_model_5m: dict[LabelKey, list] = {}
+    if source == "transactions":
+        for tx, kind, amount in counted_transactions(collections):
+            label = key(model=model_label(tx.get("model"), agents))
+            when = transaction_time(tx)
+            recent = when is not None and when >= bound_5m
+            if kind == "prompt":
+                input_all.append(amount)
+                add(input_per_model, label, amount)
+                if recent:
+                    input_5m.append(amount)
+                    add(input_per_model_5m, label, amount)
+            else:
+                output_all.append(amount)
+                add(output_per_model, label, amount)
+                if recent:
+                    output_5m.append(amount)
+                    add(output_per_model_5m, label, amount)
+    else:
+        reply_models = earliest_reply_models(messages, agents)
+        for msg in messages:
+            tokens = msg.get("tokenCount")
+            if not valid_token_count(tokens):
+                continue  # counts as 0 tokens
+            if is_assistant(msg):
+                label = key(model=model_label(msg.get("model"), agents))
+                output_all.append(tokens)
+                add(output_per_model, label, tokens)
+                if in_5m(msg):
+                    output_5m.append(tokens)
+                    add(output_per_model_5m, label, tokens)
+            else:
+                label = key(model=input_model_of(msg, reply_models))
+                input_all.append(tokens)
+                add(input_per_model, label, tokens)
+                if in_5m(msg):  # JUDGEMENT: the reply itself may lie outside the window
+                    input_5m.append(tokens)
+                    add(input_per_model_5m, label, tokens)
+    out["librechat_input_tokens_total"][()] = float(total(input_all))
+    out["librechat_output_tokens_total"][()] = float(total(output_all))
+    out["librechat_input_tokens_5m"][()] = float(total(input_5m))
+    out["librechat_output_tokens_5m"][()] = float(total(output_5m))
+    out["librechat_input_tokens_per_model_total"] = labelled_sums(input_per_model)
+    out["librechat_output_tokens_per_model_total"] = labelled_sums(output_per_model)
+    out["librechat_model_input_tokens_5m"] = labelled_sums(input_per_model_5m)
+    out["librechat_model_output_tokens_5m"] = labelled_sums(output_per_model_5m)
+
+    # --- users and conversations -------------------------------------------------------------
+    active_users = set()
+    active_conversations = set()
+    daily_users = set()
+    weekly_users = set()
+    monthly_users = set()
+    for msg in messages:
+        when = created_at(msg)
+        if when is None:
+            continue
+        user = msg.get("user")
+        conversation = msg.get("conversationId")
+        if when >= bound_5m:
+            if user is not None:
+                active_users.add(distinct_key(user))
+            if conversation is not None:
+                active_conversations.add(distinct_key(conversation))
+        if user is not None:
+            if when >= day_start:
+                daily_users.add(distinct_key(user))
+            if when >= week_start:
+                weekly_users.add(distinct_key(user))
+            if when >= month_start:
+                monthly_users.add(distinct_key(user))
+    out["librechat_active_users"][()] = float(len(active_users))
+    out["librechat_active_conversations"][()] = float(len(active_conversations))
+    out["librechat_daily_unique_users"][()] = float(len(daily_users))
+    out["librechat_weekly_unique_users"][()] = float(len(weekly_users))
+    out["librechat_monthly_unique_users"][()] = float(len(monthly_users))
+
+    # --- ratings -----------------------------------------------------------------------------
+    up = 0
+    down = 0
+    up_5m = 0
+    down_5m = 0
+    up_per_model: dict[LabelKey, list] = {}
+    down_per_model: dict[LabelKey, list] = {}
+    per_tag: dict[LabelKey, list] = {}
+    model_tag_up: dict[LabelKey, list] = {}
+    model_tag_down: dict[LabelKey, list] = {}
+    model_labels_rated: set[str] = set()
+    for msg in messages:
+        rating = rating_of(msg)
+        if rating is None:
+            continue
+        model = model_label(msg.get("model"), agents)
+        model_labels_rated.add(model)
+        tag = tag_label(msg["feedback"])
+        updated = as_utc(msg.get("updatedAt"))
+        recent = updated is not None and updated >= bound_5m
+        if rating == "thumbsUp":
+            up += 1
+            add(up_per_model, key(model=model), 1)
+            if recent:
+                up_5m += 1
+            if tag is not None:
+                add(model_tag_up, key(model=model, tag=tag), 1)
+        else:
+            down += 1
+            add(down_per_model, key(model=model), 1)
+            if recent:
+                down_5m += 1
+            if tag is not None:
+                add(model_tag_down, key(model=model, tag=tag), 1)
+        if tag is not None:
+            add(per_tag, key(tag=tag), 1)
+    out["librechat_thumbs_up_total"][()] = float(up)
+    out["librechat_thumbs_down_total"][()] = float(down)
+    out["librechat_rated_messages_total"][()] = float(up + down)
+    out["librechat_thumbs_up_5m"][()] = float(up_5m)
+    out["librechat_thumbs_down_5m"][()] = float(down_5m)
+    out["librechat_thumbs_up_per_model"] = labelled_sums(up_per_model)
+    out["librechat_thumbs_down_per_model"] = labelled_sums(down_per_model)
+    out["librechat_rating_counts_per_tag"] = labelled_sums(per_tag)
+    out["librechat_model_tag_thumbs_up"] = labelled_sums(model_tag_up)
+    out["librechat_model_tag_thumbs_down"] = labelled_sums(model_tag_down)
+    for model in model_labels_rated:
+        model_up = len(up_per_model.get(key(model=model), []))
+        model_down = len(down_per_model.get(key(model=model), []))
+        if model_up + model_down > 0:
+            ratio = 100.0 * model_up / (model_up + model_down)
+            out["librechat_rating_ratio_per_model"][key(model=model)] = ratio
+    if up + down > 0:
+        out["librechat_overall_rating_ratio"][()] = 100.0 * up / (up + down)
+
+    # --- tools -------------------------------------------------------------------------------
+    n_calls = 0
+    n_failed = 0
+    n_calls_5m = 0
+    n_failed_5m = 0
+    n_with_tools = 0
+    tool_users_5m = set()
+    calls_per_tool: dict[LabelKey, list] = {}
+    calls_per_model: dict[LabelKey, list] = {}
+    calls_per_endpoint: dict[LabelKey, list] = {}
+    failed_per_tool: dict[LabelKey, list] = {}
+    calls_per_tool_5m: dict[LabelKey, list] = {}
+    for msg in messages:
+        calls = tool_calls(msg)
+        if not calls:
+            continue
+        n_with_tools += 1
+        recent = in_5m(msg)
+        if recent and msg.get("user") is not None:
+            tool_users_5m.add(distinct_key(msg.get("user")))
+        model = model_label(msg.get("model"), agents)
+        endpoint = plain_label(msg.get("endpoint"))
+        for part in calls:
+            name = plain_label(tool_call_body(part).get("name"))
+            failed = tool_call_failed(part)
+            n_calls += 1
+            add(calls_per_tool, key(tool_name=name), 1)
+            add(calls_per_model, key(model=model, tool_name=name), 1)
+            add(calls_per_endpoint, key(api_endpoint=endpoint, tool_name=name), 1)
+            if failed:
+                n_failed += 1
+                add(failed_per_tool, key(tool_name=name), 1)
+            if recent:
+                n_calls_5m += 1
+                add(calls_per_tool_5m, key(tool_name=name), 1)
+                if failed:
+                    n_failed_5m += 1
+    out["librechat_tool_calls_total"][()] = float(n_calls)
+    out["librechat_tool_call_errors_total"][()] = float(n_failed)
+    out["librechat_tool_calls_5m"][()] = float(n_calls_5m)
+    out["librechat_tool_call_errors_5m"][()] = float(n_failed_5m)
+    out["librechat_messages_with_tools_total"][()] = float(n_with_tools)
+    out["librechat_active_tool_users"][()] = float(len(tool_users_5m))
+    out["librechat_tool_calls_per_tool"] = labelled_sums(calls_per_tool)
+    out["librechat_tool_calls_per_model"] = labelled_sums(calls_per_model)
+    out["librechat_tool_calls_per_endpoint"] = labelled_sums(calls_per_endpoint)
+    out["librechat_tool_call_errors_per_tool_total"] = labelled_sums(failed_per_tool)
+    out["librechat_tool_calls_per_tool_5m"] = labelled_sums(calls_per_tool_5m)
+    for label_key, values in calls_per_tool.items():
+        calls_count = len(values)
+        failed_count = len(failed_per_tool.get(label_key, []))
+        out["librechat_tool_success_rate_per_tool"][label_key] = (
+            100.0 * (calls_count - failed_count) / calls_count
+        )
+
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# History
+# --------------------------------------------------------------------------------------------
+
+
+def add_month(month_start: date) -> date:
+    """The 1st of the month after ``month_start``."""
+    if month_start.month == 12:
+        return date(month_start.year + 1, 1, 1)
+    return date(month_start.year, month_start.month + 1, 1)
+
+
+def window_index(bounds: list[datetime], when: datetime | None) -> int | None:
+    """Index i with bounds[i] <= when < bounds[i + 1], or None (outside, or not a date)."""
+    if when is None:
+        return None
+    i = bisect.bisect_right(bounds, when) - 1
+    if 0 <= i < len(bounds) - 1:
+        return i
+    return None
+
+
+def history_rows(
+    collections: Collections, start: date, end: date, tz: str = "UTC", token_source: str = "auto"
+) -> dict[str, set[tuple]]:
+    """Every history row of semantics.md for the days ``start``..``end`` (inclusive)."""
+    zone = ZoneInfo(tz)
+    messages = collections.get("messages", [])
+    conversations = collections.get("conversations", [])
+    agents = agent_models(collections)
+    source = resolve_token_source(collections, token_source)
+    out: dict[str, set[tuple]] = {table: set() for table in HISTORY_TABLES}
+    if end < start:
+        return out
+
+    # Day windows: [local midnight D, local midnight D+1) for D in start..end.
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    day_bounds = [local_midnight(d, zone) for d in days] + [local_midnight(end + timedelta(days=1), zone)]
+
+    # Week windows: every ISO week (Monday start) with a day in the range, over its whole span.
+    first_monday = start - timedelta(days=start.weekday())
+    weeks = []
+    monday = first_monday
+    while monday <= end:
+        weeks.append(monday)
+        monday = monday + timedelta(days=7)
+    week_bounds = [local_midnight(w, zone) for w in weeks] + [local_midnight(monday, zone)]
+
+    # Month windows: every month with a day in the range, over its whole span.
+    months = []
+    first = start.replace(day=1)
+    while first <= end:
+        months.append(first)
+        first = add_month(first)
+    month_bounds = [local_midnight(m, zone) for m in months] + [local_midnight(first, zone)]
+
+    # daily_users, daily_messages, weekly_users, monthly_users
+    users_by_day: dict[date, set] = {d: set() for d in days}
+    messages_by_day: dict[date, int] = {d: 0 for d in days}
+    users_by_week: dict[date, set] = {w: set() for w in weeks}
+    users_by_month: dict[date, set] = {m: set() for m in months}
+    for msg in messages:
+        when = created_at(msg)
+        user = msg.get("user")
+        i = window_index(day_bounds, when)
+        if i is not None:
+            messages_by_day[days[i]] += 1
+            if user is not None:
+                users_by_day[days[i]].add(distinct_key(user))
+        w = window_index(week_bounds, when)
+        if w is not None and user is not None:
+            users_by_week[weeks[w]].add(distinct_key(user))
+        m = window_index(month_bounds, when)
+        if m is not None and user is not None:
+            users_by_month[months[m]].add(distinct_key(user))
+    conversations_by_day: dict[date, int] = {d: 0 for d in days}
+    for conv in conversations:
+        i = window_index(day_bounds, created_at(conv))
+        if i is not None:
+            conversations_by_day[days[i]] += 1
+    for d in days:
+        out["daily_users"].add((d, len(users_by_day[d])))
+        out["daily_messages"].add((d, messages_by_day[d], conversations_by_day[d]))
+    for w in weeks:
+        out["weekly_users"].add((w, len(users_by_week[w])))
+    for m in months:
+        out["monthly_users"].add((m, len(users_by_month[m])))
+
+    # daily_messages_by_model, daily_errors_by_model
+    assistant_counts: dict[tuple[date, str], int] = {}
+    error_counts: dict[tuple[date, str], int] = {}
+    for msg in messages:
+        i = window_index(day_bounds, created_at(msg))
+        if i is None:
+            continue
+        model = model_label(msg.get("model"), agents)
+        if is_assistant(msg):
+            assistant_counts[(days[i], model)] = assistant_counts.get((days[i], model), 0) + 1
+        if is_error(msg):
+            error_counts[(days[i], model)] = error_counts.get((days[i], model), 0) + 1
+    for (d, model), count in assistant_counts.items():
+        out["daily_messages_by_model"].add((d, model, count))
+    for (d, model), count in error_counts.items():
+        out["daily_errors_by_model"].add((d, model, count))
+
+    # daily_tokens_by_model, daily_tokens_by_user: (key) -> ([input values], [output values])
+    by_model: dict[tuple[date, str], tuple[list, list]] = {}
+    by_user: dict[tuple[date, str], tuple[list, list]] = {}
+    if source == "transactions":
+        for tx, kind, amount in counted_transactions(collections):
+            i = window_index(day_bounds, transaction_time(tx))
+            if i is None:
+                continue
+            column = 0 if kind == "prompt" else 1
+            model = model_label(tx.get("model"), agents)
+            by_model.setdefault((days[i], model), ([], []))[column].append(amount)
+            user = tx.get("user")
+            if user is not None:
+                by_user.setdefault((days[i], str(user)), ([], []))[column].append(amount)
+    else:
+        reply_models = earliest_reply_models(messages, agents)
+        for msg in messages:
+            tokens = msg.get("tokenCount")
+            if not valid_token_count(tokens):
+                continue
+            i = window_index(day_bounds, created_at(msg))
+            if i is None:
+                continue
+            if is_assistant(msg):
+                column = 1
+                model = model_label(msg.get("model"), agents)
+            else:
+                column = 0
+                model = input_model_of(msg, reply_models)
+            by_model.setdefault((days[i], model), ([], []))[column].append(tokens)
+            user = msg.get("user")
+            if user is not None:
+                by_user.setdefault((days[i], str(user)), ([], []))[column].append(tokens)
+    for (d, model), (inputs, outputs) in by_model.items():
+        row = (d, model, total(inputs), total(outputs))
+        if row[2] != 0 or row[3] != 0:
+            out["daily_tokens_by_model"].add(row)
+    for (d, user), (inputs, outputs) in by_user.items():
+        row = (d, user, total(inputs), total(outputs))
+        if row[2] != 0 or row[3] != 0:
+            out["daily_tokens_by_user"].add(row)
+
+    return out
+
+
+# Every place where docs/semantics.md left room for interpretation, and what this oracle does.
+JUDGEMENT_CALLS = """
+1. Replies ordering: replies whose createdAt is not a datetime sort before all dated replies and
+   tie among themselves (then _id order); _id order is ObjectId byte order, a non-ObjectId _id sorts first.
+2. A user message whose messageId is None/missing has no reply (input goes to "unknown"), even if an
+   assistant message has parentMessageId None. parentMessageId/messageId are matched by Python equality.
+3. The earliest reply is searched among all messages (any conversation, any date) also for the 5m
+   families and the history days; only the user message itself must be in the window/day.
+4. The agent lookup applies wherever a model label is built, including transactions.model. If several
+   agents documents share an id, the first one (collection order) with a non-empty string model wins.
+5. Sanitising happens before grouping: raw values that sanitise to the same label are summed into one
+   series (ratios/success rates are then computed from the merged counts). The history export uses the
+   same (sanitised) model label; the history `user` column is plain str(user), not sanitised.
+6. Tag: {"key": None} -> "None"; a final empty string (tag "" or {"key": ""}) means no tag.
+7. `content` that is a dict (not a list) is neither an error part nor a tool call. A tool-call part whose
+   tool_call is missing/not a dict has name "unknown" and does not fail. Only top-level string elements
+   of an output list are checked. Case-insensitivity follows Python's re.IGNORECASE.
+8. Distinct values are Python values: 5 == 5.0, and also True == 1 (MongoDB would keep a bool apart).
+9. auto token source looks at the whole transactions collection, whatever the window or history range;
+   a valid rawAmount of 0 is enough to select transactions.
+10. A transaction whose _id is not an ObjectId is in no window and no history day (still all-time).
+11. Local midnights use zoneinfo's default fold=0 (a non-existent midnight maps to the instant of the
+    transition). All comparisons are done on UTC instants.
+12. Labelled samples with a zero sum (e.g. tokens that are all 0) are left out; ratios/success rates of 0
+    are kept because the definition produces them.
+13. daily_tokens_by_user keeps a user "" (it is not None/missing). Token sums are int when all
+    contributing (valid) values are ints, else math.fsum of them.
+14. Errors, ratings and tool calls are counted on every message, user or assistant (the contract does not
+    restrict them); their model label follows the model rule (None -> unknown, agent lookup).
+15. The tool 5m families and active_tool_users use createdAt (the contract's "created in the 5m window"),
+    not updatedAt; only the thumbs 5m families use updatedAt.
+"""

@@ -1,0 +1,665 @@
+"""Unit tests of the test oracle (tests/oracle.py) on tiny hand-written datasets.
+
+Every expected number is worked out by hand from docs/semantics.md; the comment next to it says why.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from bson import ObjectId
+
+from tests.oracle import FAMILIES, HISTORY_TABLES, exporter_samples, history_rows
+
+UTC = timezone.utc
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2024, 5, 15, 12, 0, 0, tzinfo=UTC)  # a Wednesday
+_serial = itertools.count(1)
+
+
+def oid(when: datetime) -> ObjectId:
+    """A unique ObjectId whose time is ``when`` (second precision), increasing with each call."""
+    return ObjectId(f"{int(when.timestamp()):08x}{next(_serial):016x}")
+
+
+def at(minutes: float) -> datetime:
+    """NOW shifted by ``minutes`` (negative = in the past)."""
+    return NOW + timedelta(minutes=minutes)
+
+
+def user_msg(when: Any, mid: str = "", tokens: Any = None, user: Any = "u1", **extra: Any) -> dict:
+    """A user message (isCreatedByUser True, sender User, model None)."""
+    doc = {"_id": oid(when if isinstance(when, datetime) else NOW), "createdAt": when, "user": user,
+           "isCreatedByUser": True, "sender": "User", "model": None,
+           "messageId": mid or f"q{next(_serial)}", "conversationId": "c1"}
+    if tokens is not None:
+        doc["tokenCount"] = tokens
+    doc.update(extra)
+    return doc
+
+
+def ai_msg(when: Any, model: Any = "m1", parent: str = "", tokens: Any = None, user: Any = "u1",
+           **extra: Any) -> dict:
+    """An assistant message (isCreatedByUser False) replying to ``parent``."""
+    doc = {"_id": oid(when if isinstance(when, datetime) else NOW), "createdAt": when, "user": user,
+           "isCreatedByUser": False, "sender": "AI", "model": model,
+           "messageId": f"r{next(_serial)}", "parentMessageId": parent or "none", "conversationId": "c1"}
+    if tokens is not None:
+        doc["tokenCount"] = tokens
+    doc.update(extra)
+    return doc
+
+
+def tx(when: datetime, kind: str, raw: Any, model: Any = "m1", user: Any = None, **extra: Any) -> dict:
+    """A transaction whose ObjectId time is ``when``."""
+    doc = {"_id": oid(when), "createdAt": when, "tokenType": kind, "rawAmount": raw, "model": model,
+           "user": user}
+    doc.update(extra)
+    return doc
+
+
+def one(samples: dict, family: str) -> float:
+    """The single sample of an unlabelled family."""
+    assert set(samples[family]) == {()}
+    return samples[family][()]
+
+
+def by(samples: dict, family: str) -> dict:
+    """A labelled family as {label value: v} (one label) or {(values in label-name order): v}."""
+    out = {}
+    for label_key, value in samples[family].items():
+        values = tuple(v for _, v in label_key)
+        out[values[0] if len(values) == 1 else values] = value
+    return out
+
+
+# --- families and plain counts ---------------------------------------------------------------------
+
+
+def test_empty_collections_give_every_family():
+    s = exporter_samples({}, NOW)
+    assert set(s) == set(FAMILIES)  # all 48 families are present
+    assert len(FAMILIES) == 48  # the table in semantics.md has 48 families
+    for name, labels in FAMILIES.items():
+        if name == "librechat_overall_rating_ratio":
+            assert s[name] == {}  # nothing rated: no sample
+        elif labels:
+            assert s[name] == {}  # no labelled zero samples
+        else:
+            assert s[name] == {(): 0.0}  # unlabelled families always have one sample
+
+
+def test_collection_document_counts():
+    data = {"messages": [user_msg(None)], "conversations": [{}, {}], "users": [{}, {}, {}], "files": [{}]}
+    s = exporter_samples(data, NOW)
+    assert one(s, "librechat_messages_total") == 1  # one message, even without a date
+    assert one(s, "librechat_conversations_total") == 2  # two conversation documents
+    assert one(s, "librechat_registered_users_total") == 3  # three user documents
+    assert one(s, "librechat_uploaded_files_total") == 1  # one file document
+
+
+def test_assistant_user_rule():
+    msgs = [
+        {"isCreatedByUser": False, "sender": "User", "model": "m1"},  # bool False wins over sender: assistant
+        {"isCreatedByUser": True, "sender": "GPT", "model": "m1"},  # bool True: user
+        {"sender": "User", "model": "m1"},  # no flag, sender User: user
+        {"sender": "Claude", "model": "m2"},  # no flag, other sender: assistant
+        {"isCreatedByUser": "false", "sender": "User", "model": "m2"},  # non-bool flag, sender User: user
+        {"isCreatedByUser": None, "model": None},  # non-bool flag, no sender: assistant, model unknown
+        {"isCreatedByUser": 0, "sender": "user", "model": "m2"},  # 0 is not a bool; "user" != "User"
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_messages_total") == 7  # every document
+    assert by(s, "librechat_messages_per_model_total") == {"m1": 1, "m2": 2, "unknown": 1}  # the 4 assistants
+
+
+# --- 5m window -------------------------------------------------------------------------------------
+
+
+def test_5m_window_edges():
+    msgs = [
+        user_msg(at(-5), user="a", conversationId="c1"),  # exactly now-300s: inside (>=)
+        user_msg(at(-5) - timedelta(milliseconds=1), user="x", conversationId="cx"),  # 1 ms before: outside
+        user_msg(at(10), user="b", conversationId="c1"),  # future: inside (lower bound only)
+        user_msg(None, user="y", conversationId="cy"),  # no date: in no window
+        user_msg(datetime(2024, 5, 15, 11, 56), user=None, conversationId="c2"),  # naive = UTC: inside
+        user_msg(datetime(2024, 5, 15, 13, 54, 59, tzinfo=BERLIN), user="z"),  # 11:54:59Z: outside
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_messages_total") == 6  # all documents
+    assert one(s, "librechat_messages_5m") == 3  # edge, future and naive ones
+    assert one(s, "librechat_active_users") == 2  # a and b; the naive one has user None
+    assert one(s, "librechat_active_conversations") == 2  # c1 and c2
+
+
+def test_5m_errors_and_models():
+    msgs = [
+        ai_msg(at(-1), model="m1", error=True),  # in window, error, assistant
+        ai_msg(at(-6), model="m1", error=True),  # outside window
+        ai_msg(at(-2), model=None),  # in window, assistant with unknown model
+        user_msg(at(-3), error=True),  # user error in window, model None -> unknown
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_error_messages_5m") == 2  # the m1 one at -1 and the user one
+    assert by(s, "librechat_errors_per_model_5m") == {"m1": 1, "unknown": 1}
+    assert by(s, "librechat_errors_per_model_total") == {"m1": 2, "unknown": 1}  # all time
+    assert by(s, "librechat_messages_per_model_5m") == {"m1": 1, "unknown": 1}  # assistants in window
+
+
+def test_5m_transactions_use_objectid_time():
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    txs = [
+        {"_id": oid(at(-5)), "createdAt": old, "tokenType": "prompt", "rawAmount": -10, "model": "m1"},
+        # _id time exactly now-300s: inside although createdAt is old
+        {"_id": oid(at(-5) - timedelta(seconds=1)), "createdAt": at(-1), "tokenType": "completion",
+         "rawAmount": -20, "model": "m1"},  # _id 1 s before the bound: outside despite recent createdAt
+        {"_id": "not-an-oid", "createdAt": at(-1), "tokenType": "completion", "rawAmount": -7, "model": "m1"},
+        # non-ObjectId _id: in no window, still all-time
+    ]
+    s = exporter_samples({"transactions": txs}, NOW)
+    assert one(s, "librechat_input_tokens_5m") == 10  # first document only
+    assert one(s, "librechat_output_tokens_5m") == 0  # both completions are outside
+    assert one(s, "librechat_output_tokens_total") == 27  # 20 + 7 all time
+    assert by(s, "librechat_model_input_tokens_5m") == {"m1": 10}
+    assert by(s, "librechat_model_output_tokens_5m") == {}  # zero: no sample
+
+
+# --- calendar windows ------------------------------------------------------------------------------
+
+
+def test_calendar_windows_utc():
+    def m(when: datetime, user: str) -> dict:
+        return user_msg(when, user=user)
+
+    msgs = [
+        m(datetime(2024, 5, 15, 0, 0, tzinfo=UTC), "u1"),  # today's midnight: day, week, month
+        m(datetime(2024, 5, 14, 23, 59, 59, tzinfo=UTC), "u2"),  # yesterday: week, month
+        m(datetime(2024, 5, 13, 0, 0, tzinfo=UTC), "u3"),  # Monday 00:00: week, month
+        m(datetime(2024, 5, 12, 23, 59, 59, tzinfo=UTC), "u4"),  # Sunday before: month only
+        m(datetime(2024, 5, 1, 0, 0, tzinfo=UTC), "u5"),  # the 1st 00:00: month
+        m(datetime(2024, 4, 30, 23, 59, 59, tzinfo=UTC), "u6"),  # April: nothing
+        m(datetime(2024, 5, 20, 0, 0, tzinfo=UTC), "u7"),  # future: every window
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_daily_unique_users") == 2  # u1, u7
+    assert one(s, "librechat_weekly_unique_users") == 4  # u1, u2, u3, u7
+    assert one(s, "librechat_monthly_unique_users") == 6  # all but u6
+
+
+def test_calendar_windows_berlin_dst_start():
+    # 2024-03-31 is a Sunday and the day Berlin switches CET (+1) -> CEST (+2) at 02:00 local.
+    now = datetime(2024, 3, 31, 10, 0, tzinfo=UTC)  # 12:00 CEST
+    msgs = [
+        user_msg(datetime(2024, 3, 30, 23, 0, tzinfo=UTC), user="a"),  # Mar 31 00:00 CET: day start
+        user_msg(datetime(2024, 3, 30, 22, 59, 59, tzinfo=UTC), user="b"),  # Mar 30 local: week
+        user_msg(datetime(2024, 3, 24, 23, 0, tzinfo=UTC), user="c"),  # Mon Mar 25 00:00 CET: week start
+        user_msg(datetime(2024, 3, 24, 22, 59, 59, tzinfo=UTC), user="d"),  # Sun Mar 24 local: month
+        user_msg(datetime(2024, 2, 29, 23, 0, tzinfo=UTC), user="e"),  # Mar 1 00:00 CET: month start
+        user_msg(datetime(2024, 2, 29, 22, 59, 59, tzinfo=UTC), user="f"),  # Feb 29 local: none
+    ]
+    s = exporter_samples({"messages": msgs}, now, tz="Europe/Berlin")
+    assert one(s, "librechat_daily_unique_users") == 1  # a
+    assert one(s, "librechat_weekly_unique_users") == 3  # a, b, c
+    assert one(s, "librechat_monthly_unique_users") == 5  # a..e
+    u = exporter_samples({"messages": msgs}, now, tz="UTC")
+    assert one(u, "librechat_daily_unique_users") == 0  # UTC day starts Mar 31 00:00Z, after a
+    assert one(u, "librechat_weekly_unique_users") == 2  # UTC week starts Mar 25 00:00Z: a, b
+    assert one(u, "librechat_monthly_unique_users") == 4  # UTC month starts Mar 1 00:00Z: a..d
+
+
+# --- errors, tokens, token source ------------------------------------------------------------------
+
+
+def test_error_content_parts_vs_error_true():
+    msgs = [
+        ai_msg(at(-60), model="m1", error=True),  # error: true
+        ai_msg(at(-60), model="m1", error=False,
+               content=[{"type": "text", "text": "hi"}, {"type": "error", "error": "boom"}]),  # error part
+        ai_msg(at(-60), model="m1", error="true"),  # a string is not the boolean true
+        ai_msg(at(-60), model="m1", content=[{"type": "Error"}]),  # type is case-sensitive
+        ai_msg(at(-60), model="m1", content={"type": "error"}),  # content not an array
+        ai_msg(at(-60), model="m1", error=1),  # 1 is not the boolean true
+        user_msg(at(-60), error=True),  # user messages count too (model None -> unknown)
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_error_messages_total") == 3  # the first two and the user one
+    assert by(s, "librechat_errors_per_model_total") == {"m1": 2, "unknown": 1}
+
+
+def test_token_validity():
+    outputs = [10, 3.5, float("nan"), float("inf"), -5, "10", True, None, 0, -0.0]
+    msgs = [ai_msg(at(-60), model="m1", tokens=t) for t in outputs]
+    msgs.append(ai_msg(at(-60), model="m1"))  # no tokenCount at all
+    msgs += [user_msg(at(-60), tokens=7), user_msg(at(-60), tokens=float("-inf")),
+             user_msg(at(-60), tokens=False)]
+    s = exporter_samples({"messages": msgs}, NOW, token_source="messages")
+    assert one(s, "librechat_output_tokens_total") == 13.5  # 10 + 3.5 (+0, -0.0); the rest are invalid
+    assert by(s, "librechat_output_tokens_per_model_total") == {"m1": 13.5}
+    assert by(s, "librechat_messages_per_model_total") == {"m1": 11}  # invalid tokens: message still counts
+    assert one(s, "librechat_input_tokens_total") == 7  # only the valid 7
+    assert by(s, "librechat_input_tokens_per_model_total") == {"unknown": 7}  # no reply -> unknown
+
+
+def test_transactions_credits_ignored_and_abs():
+    t = at(-60)
+    txs = [
+        tx(t, "prompt", -100, "m1"),  # input 100
+        tx(t, "completion", -40, "m1"),  # output 40
+        tx(t, "credits", 5000, None),  # credits never count
+        tx(t, "prompt", 30, "m2"),  # positive rawAmount: |30|
+        tx(t, "completion", float("nan"), "m2"),  # NaN: ignored
+        tx(t, "prompt", "50", "m2"),  # string: ignored
+        tx(t, "completion", True, "m2"),  # bool: ignored
+        tx(t, "reasoning", -9, "m2"),  # other tokenType: ignored
+        tx(t, "prompt", -2.5, None),  # float amount, model None -> unknown
+    ]
+    msgs = [ai_msg(t, model="m1", tokens=999)]  # ignored: transactions are the source
+    s = exporter_samples({"transactions": txs, "messages": msgs}, NOW)
+    assert one(s, "librechat_input_tokens_total") == 132.5  # 100 + 30 + 2.5
+    assert one(s, "librechat_output_tokens_total") == 40  # 40
+    assert by(s, "librechat_input_tokens_per_model_total") == {"m1": 100, "m2": 30, "unknown": 2.5}
+    assert by(s, "librechat_output_tokens_per_model_total") == {"m1": 40}
+
+
+def test_token_source_auto_switching():
+    t = at(-60)
+    msgs = [user_msg(t, mid="q", tokens=5), ai_msg(t, model="m1", parent="q", tokens=8)]
+    only_invalid = [tx(t, "credits", 1000, None), tx(t, "prompt", float("inf")), tx(t, "prompt", None)]
+    s = exporter_samples({"messages": msgs, "transactions": only_invalid}, NOW)
+    assert one(s, "librechat_input_tokens_total") == 5  # no counted transaction: messages source
+    assert one(s, "librechat_output_tokens_total") == 8
+
+    zero_tx = [*only_invalid, tx(t, "prompt", 0)]
+    s = exporter_samples({"messages": msgs, "transactions": zero_tx}, NOW)
+    assert one(s, "librechat_input_tokens_total") == 0  # rawAmount 0 is valid: transactions source
+    assert by(s, "librechat_input_tokens_per_model_total") == {}  # zero: no sample
+
+    s = exporter_samples({"messages": msgs, "transactions": zero_tx}, NOW, token_source="messages")
+    assert one(s, "librechat_input_tokens_total") == 5  # explicit messages source
+    s = exporter_samples({"messages": msgs}, NOW, token_source="transactions")
+    assert one(s, "librechat_output_tokens_total") == 0  # explicit transactions source, none there
+    with pytest.raises(ValueError):
+        exporter_samples({}, NOW, token_source="bogus")
+
+
+def test_regeneration_earliest_reply_wins():
+    t = at(-60)
+    msgs = [
+        user_msg(t, mid="q1", tokens=100),
+        ai_msg(t + timedelta(seconds=10), model="late", parent="q1", tokens=20),  # regenerated later
+        ai_msg(t + timedelta(seconds=5), model="early", parent="q1", tokens=30),  # earliest reply
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert by(s, "librechat_input_tokens_per_model_total") == {"early": 100}  # earliest by createdAt
+    assert by(s, "librechat_output_tokens_per_model_total") == {"late": 20, "early": 30}
+
+
+def test_regeneration_ties_and_undated_replies():
+    t = at(-60)
+    first_id = ObjectId("000000000000000000000001")
+    second_id = ObjectId("000000000000000000000002")
+    tie = [
+        user_msg(t, mid="q1", tokens=10),
+        {**ai_msg(t, model="second", parent="q1"), "_id": second_id},
+        {**ai_msg(t, model="first", parent="q1"), "_id": first_id},  # same createdAt: smaller _id wins
+    ]
+    s = exporter_samples({"messages": tie}, NOW)
+    assert by(s, "librechat_input_tokens_per_model_total") == {"first": 10}
+
+    undated = [
+        user_msg(t, mid="q2", tokens=4),
+        ai_msg(t - timedelta(days=1), model="dated", parent="q2"),
+        ai_msg(None, model="undated", parent="q2"),  # non-datetime createdAt sorts first
+    ]
+    s = exporter_samples({"messages": undated}, NOW)
+    assert by(s, "librechat_input_tokens_per_model_total") == {"undated": 4}
+
+
+def test_user_message_without_reply_or_id_goes_to_unknown():
+    t = at(-60)
+    msgs = [
+        user_msg(t, mid="lonely", tokens=3),  # no reply at all
+        {**user_msg(t, tokens=2), "messageId": None},  # no messageId ...
+        ai_msg(t, model="m9", tokens=1, parentMessageId=None),  # ... is not matched by parent None
+        user_msg(t, mid="q3", tokens=6),
+        user_msg(t, mid="q4", tokens=4),  # replied to by a *user* message only: no assistant reply
+        {**user_msg(t, tokens=1), "parentMessageId": "q4"},
+        ai_msg(t, model="m3", parent="q3"),  # q3's reply
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert by(s, "librechat_input_tokens_per_model_total") == {"unknown": 10, "m3": 6}  # 3 + 2 + 4 + 1; q3
+    assert one(s, "librechat_input_tokens_total") == 16  # 3 + 2 + 6 + 4 + 1
+
+
+def test_5m_input_attributed_to_reply_anywhere():
+    msgs = [
+        user_msg(at(-2), mid="q1", tokens=8), ai_msg(at(1), model="m1", parent="q1", tokens=2),
+        user_msg(at(-10), mid="q2", tokens=5), ai_msg(at(-4), model="m2", parent="q2", tokens=1),
+        user_msg(at(-1), mid="q3", tokens=4), ai_msg(at(-20), model="m3", parent="q3", tokens=9),
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_input_tokens_5m") == 12  # q1 + q3 are in the window
+    assert by(s, "librechat_model_input_tokens_5m") == {"m1": 8, "m3": 4}  # q3's reply is outside: still m3
+    assert one(s, "librechat_output_tokens_5m") == 3  # replies in the window: 2 + 1
+    assert by(s, "librechat_model_output_tokens_5m") == {"m1": 2, "m2": 1}
+    assert by(s, "librechat_input_tokens_per_model_total") == {"m1": 8, "m2": 5, "m3": 4}
+
+
+# --- labels ----------------------------------------------------------------------------------------
+
+
+def test_null_and_odd_model_values():
+    t = at(-60)
+    msgs = [ai_msg(t, model=None), ai_msg(t, model=""), ai_msg(t, model=5), ai_msg(t, model=5.0),
+            ai_msg(t, model={"a": 1}), ai_msg(t, model="unknown")]
+    msgs.append({k: v for k, v in ai_msg(t).items() if k != "model"})  # model missing
+    s = exporter_samples({"messages": msgs}, NOW)
+    # None, "", missing and the literal "unknown" share one label; other types go through str()
+    assert by(s, "librechat_messages_per_model_total") == {"unknown": 4, "5": 1, "5.0": 1, "{'a': 1}": 1}
+
+
+def test_distinct_users_python_values_and_none():
+    msgs = [user_msg(at(-1), user=5), user_msg(at(-1), user=5.0), user_msg(at(-1), user="5"),
+            user_msg(at(-1), user=None), {k: v for k, v in user_msg(at(-1)).items() if k != "user"}]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_active_users") == 2  # 5 == 5.0, "5"; None and missing ignored
+    assert one(s, "librechat_daily_unique_users") == 2
+
+
+def test_agents_mapping():
+    agents = [{"id": "agent_abc", "model": "gpt-4o"}, {"id": "agent_empty", "model": ""},
+              {"id": "agent_num", "model": 7}, {"id": "plain", "model": "x"}]
+    t = at(-60)
+    msgs = [ai_msg(t, model="agent_abc"),  # known agent -> its model
+            ai_msg(t, model="agent_zzz"),  # unknown agent id stays as is
+            ai_msg(t, model="agent_empty"),  # agent with empty model: id stays
+            ai_msg(t, model="agent_num"),  # agent with non-string model: id stays
+            ai_msg(t, model="plain"),  # does not start with agent_: no lookup
+            ai_msg(t, model="gpt-4o")]  # the real model shares the label with agent_abc
+    s = exporter_samples({"messages": msgs, "agents": agents}, NOW)
+    assert by(s, "librechat_messages_per_model_total") == {
+        "gpt-4o": 2, "agent_zzz": 1, "agent_empty": 1, "agent_num": 1, "plain": 1}
+    txs = [tx(t, "prompt", -5, model="agent_abc")]  # the lookup applies to transactions.model as well
+    s = exporter_samples({"transactions": txs, "agents": agents}, NOW)
+    assert by(s, "librechat_input_tokens_per_model_total") == {"gpt-4o": 5}
+
+
+def test_label_sanitising():
+    t = at(-60)
+    long_name = "a" * 250
+    msgs = [ai_msg(t, model="gpt\n4\x7f"),  # newline and DEL become spaces
+            ai_msg(t, model=long_name),  # cut to 200 characters
+            ai_msg(t, model="x\ty"), ai_msg(t, model="x y"),  # both sanitise to "x y": one series
+            ai_msg(t, model="é\x1f")]  # non-ASCII kept, U+001F replaced
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert by(s, "librechat_messages_per_model_total") == {"gpt 4 ": 1, "a" * 200: 1, "x y": 2, "é ": 1}
+    rated = [ai_msg(t, model="m", feedback={"rating": "thumbsUp", "tag": "bad\r\ntag"})]
+    s = exporter_samples({"messages": rated}, NOW)
+    assert by(s, "librechat_rating_counts_per_tag") == {"bad  tag": 1}  # \r and \n -> two spaces
+
+
+# --- ratings ---------------------------------------------------------------------------------------
+
+
+def fb(rating: Any, tag: Any = None) -> dict:
+    """A feedback sub-document."""
+    return {"rating": rating, "tag": tag}
+
+
+def test_tags_as_dict_and_other_types():
+    t = at(-60)
+    msgs = [
+        ai_msg(t, model="m1", feedback=fb("thumbsUp", "accurate_reliable")),  # string tag
+        ai_msg(t, model="m1", feedback=fb("thumbsUp", {"key": "creative_solution"})),  # dict with key
+        ai_msg(t, model="m2", feedback=fb("thumbsDown", {"label": "x"})),  # dict without key -> str(dict)
+        ai_msg(t, model="m2", feedback=fb("thumbsDown", "")),  # empty string: no tag
+        ai_msg(t, model="m2", feedback=fb("thumbsUp", None)),  # None: no tag
+        ai_msg(t, model=None, feedback=fb("thumbsDown", 5)),  # int -> "5"; model None -> unknown
+        ai_msg(t, model="m1", feedback={"rating": "thumbsUp"}),  # tag missing: no tag
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_rated_messages_total") == 7  # every rating counts, tagged or not
+    assert by(s, "librechat_rating_counts_per_tag") == {
+        "accurate_reliable": 1, "creative_solution": 1, "{'label': 'x'}": 1, "5": 1}
+    assert by(s, "librechat_model_tag_thumbs_up") == {("m1", "accurate_reliable"): 1,
+                                                      ("m1", "creative_solution"): 1}
+    assert by(s, "librechat_model_tag_thumbs_down") == {("m2", "{'label': 'x'}"): 1, ("unknown", "5"): 1}
+
+
+def test_rating_ratios():
+    t = at(-60)
+    msgs = [ai_msg(t, model="m1", feedback=fb("thumbsUp")) for _ in range(3)]
+    msgs += [ai_msg(t, model="m1", feedback=fb("thumbsDown")),
+             ai_msg(t, model="m2", feedback=fb("thumbsDown")),
+             ai_msg(t, model="m2", feedback=fb("thumbsDown")),
+             ai_msg(t, model="m3", feedback=None),  # un-rated: feedback null
+             ai_msg(t, model="m3", feedback=fb("meh")),  # not a known rating
+             user_msg(t, feedback=fb("thumbsUp"))]  # a rated user message still counts (model unknown)
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_thumbs_up_total") == 4  # 3 on m1 + the user message
+    assert one(s, "librechat_thumbs_down_total") == 3  # 1 on m1, 2 on m2
+    assert one(s, "librechat_rated_messages_total") == 7
+    assert by(s, "librechat_thumbs_up_per_model") == {"m1": 3, "unknown": 1}
+    assert by(s, "librechat_thumbs_down_per_model") == {"m1": 1, "m2": 2}
+    assert by(s, "librechat_rating_ratio_per_model") == {"m1": 75.0, "m2": 0.0, "unknown": 100.0}  # no m3
+    assert one(s, "librechat_overall_rating_ratio") == pytest.approx(100 * 4 / 7)  # 4 up of 7
+
+
+def test_thumbs_5m_use_updated_at():
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    msgs = [
+        ai_msg(old, feedback=fb("thumbsUp"), updatedAt=at(-5)),  # updated exactly at the bound: in
+        ai_msg(at(-1), feedback=fb("thumbsDown"), updatedAt=at(-5) - timedelta(seconds=1)),  # out
+        ai_msg(at(-1), feedback=fb("thumbsUp"), updatedAt=None),  # no updatedAt: out
+        ai_msg(old, feedback=fb("thumbsDown"), updatedAt=datetime(2024, 5, 15, 11, 58)),  # naive UTC: in
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_thumbs_up_5m") == 1  # the first
+    assert one(s, "librechat_thumbs_down_5m") == 1  # the last
+
+
+# --- tools -----------------------------------------------------------------------------------------
+
+
+def call(name: Any, output: Any = "ok") -> dict:
+    """A tool-call content part."""
+    return {"type": "tool_call", "tool_call": {"id": "x", "name": name, "args": "{}", "output": output}}
+
+
+def test_tool_failures_and_success_rates():
+    t = at(-60)
+    m1 = ai_msg(t, model="m1", endpoint="openAI", content=[
+        call("web_search", "Error processing tool web_search: timeout"),  # failed
+        call("web_search", "ok"),
+        call("calc", ["fine", "ERROR PROCESSING TOOL"]),  # array with a failing string: failed
+        call("calc", [["error processing tool"]]),  # nested array: not matched
+        call(None, None),  # name None -> unknown, not failed
+        {"type": "tool_call"},  # no tool_call sub-document: unknown, not failed
+        {"type": "text", "text": "error processing tool"},  # not a tool call
+    ])
+    m2 = ai_msg(t, model=None, content=[call("calc", "error Processing Tool")])  # failed; no endpoint
+    s = exporter_samples({"messages": [m1, m2]}, NOW)
+    assert one(s, "librechat_tool_calls_total") == 7  # 6 in m1 + 1 in m2
+    assert one(s, "librechat_tool_call_errors_total") == 3  # web_search 1, calc 2
+    assert one(s, "librechat_messages_with_tools_total") == 2
+    assert by(s, "librechat_tool_calls_per_tool") == {"web_search": 2, "calc": 3, "unknown": 2}
+    assert by(s, "librechat_tool_call_errors_per_tool_total") == {"web_search": 1, "calc": 2}
+    rates = by(s, "librechat_tool_success_rate_per_tool")
+    assert rates == {"web_search": 50.0, "calc": pytest.approx(100 / 3), "unknown": 100.0}  # 1/2, 1/3, 2/2
+    assert by(s, "librechat_tool_calls_per_model") == {
+        ("m1", "web_search"): 2, ("m1", "calc"): 2, ("m1", "unknown"): 2, ("unknown", "calc"): 1}
+    assert by(s, "librechat_tool_calls_per_endpoint") == {
+        ("openAI", "web_search"): 2, ("openAI", "calc"): 2, ("openAI", "unknown"): 2, ("unknown", "calc"): 1}
+
+
+def test_tool_success_rate_zero_is_kept():
+    msgs = [ai_msg(at(-60), content=[call("broken", "Error processing tool broken")])]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert by(s, "librechat_tool_success_rate_per_tool") == {"broken": 0.0}  # all failed: 0, still a sample
+
+
+def test_tool_5m_and_active_tool_users():
+    msgs = [
+        ai_msg(at(-4), user="a", content=[call("s", "Error processing tool s"), call("t")]),  # in window
+        ai_msg(at(-10), user="b", content=[call("s")], updatedAt=at(-1)),  # created before: out
+        ai_msg(at(-3), user=None, content=[call("t")]),  # in window, user None
+        ai_msg(at(-2), user="c"),  # no tools
+    ]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_tool_calls_5m") == 3  # 2 + 1 in the window
+    assert one(s, "librechat_tool_call_errors_5m") == 1  # the failed s call
+    assert by(s, "librechat_tool_calls_per_tool_5m") == {"s": 1, "t": 2}
+    assert one(s, "librechat_active_tool_users") == 1  # only a (None does not count, c has no tools)
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+
+def hist(messages: list, start: date, end: date, tz: str = "UTC", **collections: Any) -> dict:
+    """history_rows on the given collections."""
+    return history_rows({"messages": messages, **collections}, start, end, tz=tz)
+
+
+def test_history_has_every_table_and_daily_rows_for_empty_days():
+    h = history_rows({}, date(2024, 5, 14), date(2024, 5, 15))
+    assert set(h) == set(HISTORY_TABLES)
+    assert h["daily_users"] == {(date(2024, 5, 14), 0), (date(2024, 5, 15), 0)}  # a row per day
+    assert h["daily_messages"] == {(date(2024, 5, 14), 0, 0), (date(2024, 5, 15), 0, 0)}
+    assert h["weekly_users"] == {(date(2024, 5, 13), 0)}  # the week of Monday May 13
+    assert h["monthly_users"] == {(date(2024, 5, 1), 0)}
+    assert h["daily_tokens_by_model"] == set()  # no all-zero rows
+
+
+def test_history_day_boundaries_utc():
+    msgs = [
+        user_msg(datetime(2024, 5, 14, 0, 0, tzinfo=UTC), user="a"),  # first instant of May 14
+        user_msg(datetime(2024, 5, 14, 23, 59, 59, 999000, tzinfo=UTC), user="b"),  # last ms of May 14
+        user_msg(datetime(2024, 5, 15, 0, 0, tzinfo=UTC), user="a"),  # May 15
+        user_msg(datetime(2024, 5, 16, 0, 0, tzinfo=UTC), user="z"),  # after the range
+        user_msg(datetime(2024, 5, 13, 23, 59, 59, tzinfo=UTC), user="y"),  # before the range
+        user_msg(None, user="n"),  # no date: no day
+    ]
+    convs = [{"createdAt": datetime(2024, 5, 15, 10, 0, tzinfo=UTC)}, {"createdAt": datetime(2024, 5, 16)}]
+    h = hist(msgs, date(2024, 5, 14), date(2024, 5, 15), conversations=convs)
+    assert h["daily_users"] == {(date(2024, 5, 14), 2), (date(2024, 5, 15), 1)}  # {a, b}; {a}
+    assert h["daily_messages"] == {(date(2024, 5, 14), 2, 0), (date(2024, 5, 15), 1, 1)}  # 1 conv on 15th
+
+
+def test_history_day_boundaries_berlin_dst_end():
+    # 2024-10-27: Berlin goes CEST (+2) -> CET (+1); that local day lasts 25 hours.
+    msgs = [
+        user_msg(datetime(2024, 10, 26, 21, 59, 59, tzinfo=UTC), user="a"),  # Oct 26 23:59:59 CEST
+        user_msg(datetime(2024, 10, 26, 22, 0, tzinfo=UTC), user="b"),  # Oct 27 00:00 CEST
+        user_msg(datetime(2024, 10, 27, 22, 59, 59, tzinfo=UTC), user="c"),  # Oct 27 23:59:59 CET
+        user_msg(datetime(2024, 10, 27, 23, 0, tzinfo=UTC), user="d"),  # Oct 28 00:00 CET (a Monday)
+        user_msg(datetime(2024, 10, 25, 21, 59, 59, tzinfo=UTC), user="e"),  # Oct 25 local: before range
+    ]
+    h = hist(msgs, date(2024, 10, 26), date(2024, 10, 28), tz="Europe/Berlin")
+    assert h["daily_messages"] == {(date(2024, 10, 26), 1, 0), (date(2024, 10, 27), 2, 0),
+                                   (date(2024, 10, 28), 1, 0)}  # a; b, c; d
+    assert h["daily_users"] == {(date(2024, 10, 26), 1), (date(2024, 10, 27), 2), (date(2024, 10, 28), 1)}
+    assert h["weekly_users"] == {(date(2024, 10, 21), 4), (date(2024, 10, 28), 1)}  # a, b, c, e; d
+    assert h["monthly_users"] == {(date(2024, 10, 1), 5)}  # all five are in October local time
+    u = hist(msgs, date(2024, 10, 26), date(2024, 10, 28), tz="UTC")
+    assert u["daily_messages"] == {(date(2024, 10, 26), 2, 0), (date(2024, 10, 27), 2, 0),
+                                   (date(2024, 10, 28), 0, 0)}  # a, b; c, d; none
+
+
+def test_history_partial_week_and_month():
+    def m(when: datetime, user: str) -> dict:
+        return user_msg(when, user=user)
+
+    msgs = [
+        m(datetime(2024, 5, 1, tzinfo=UTC), "a"),  # May, not in the week
+        m(datetime(2024, 5, 27, tzinfo=UTC), "b"),  # Monday of the week, before the range
+        m(datetime(2024, 5, 31, 12, tzinfo=UTC), "c"),  # a range day
+        m(datetime(2024, 6, 2, 23, 59, tzinfo=UTC), "d"),  # last range day (Sunday)
+        m(datetime(2024, 6, 3, tzinfo=UTC), "e"),  # next week (not written), June
+        m(datetime(2024, 6, 30, tzinfo=UTC), "f"),  # June
+        m(datetime(2024, 7, 1, tzinfo=UTC), "g"),  # July: nothing
+    ]
+    h = hist(msgs, date(2024, 5, 30), date(2024, 6, 2))
+    assert h["weekly_users"] == {(date(2024, 5, 27), 3)}  # b, c, d over the whole week
+    assert h["monthly_users"] == {(date(2024, 5, 1), 3), (date(2024, 6, 1), 3)}  # a, b, c; d, e, f
+    assert h["daily_users"] == {(date(2024, 5, 30), 0), (date(2024, 5, 31), 1), (date(2024, 6, 1), 0),
+                                (date(2024, 6, 2), 1)}
+
+
+def test_history_messages_source_attribution():
+    d14, d15 = date(2024, 5, 14), date(2024, 5, 15)
+    msgs = [
+        user_msg(datetime(2024, 5, 14, 23, 59, tzinfo=UTC), mid="q1", tokens=10, user="u1"),
+        ai_msg(datetime(2024, 5, 15, 0, 1, tzinfo=UTC), model="m1", parent="q1", tokens=4, user="u1"),
+        ai_msg(datetime(2024, 5, 16, 0, 1, tzinfo=UTC), model="m2", parent="q1", tokens=6, user="u1"),
+        user_msg(datetime(2024, 5, 15, 8, 0, tzinfo=UTC), mid="q2", tokens=3, user=None),  # no reply, no user
+        ai_msg(datetime(2024, 5, 15, 9, 0, tzinfo=UTC), model="m1", error=True, user="u2"),  # no tokens
+    ]
+    h = hist(msgs, d14, d15)
+    assert h["daily_tokens_by_model"] == {
+        (d14, "m1", 10, 0),  # q1's input: q1's day, earliest reply's model
+        (d15, "m1", 0, 4),  # the reply's output on its own day
+        (d15, "unknown", 3, 0),  # q2 has no reply
+    }  # the regeneration on May 16 is outside the range
+    assert h["daily_tokens_by_user"] == {(d14, "u1", 10, 0), (d15, "u1", 0, 4)}  # q2 has no user: left out
+    assert h["daily_messages_by_model"] == {(d15, "m1", 2)}  # two assistant messages on May 15
+    assert h["daily_errors_by_model"] == {(d15, "m1", 1)}
+    assert h["daily_users"] == {(d14, 1), (d15, 2)}  # u1; u1, u2 (None not counted)
+
+
+def test_history_transactions_by_user_hex_and_objectid_day():
+    uid = ObjectId("6650a0b0c0d0e0f000000001")
+    day = datetime(2024, 5, 14, 12, 0, tzinfo=UTC)
+    txs = [
+        tx(day, "prompt", -100, "m1", user=uid, createdAt=datetime(2024, 5, 20)),  # day from _id
+        tx(day, "completion", -40, "m1", user=uid),
+        tx(day, "prompt", -7, "m2", user=None),  # no user: only in by_model
+        tx(day, "credits", 500, None, user=uid),  # credits never count
+    ]
+    msgs = [ai_msg(day, model="m1", tokens=999, user="u1")]  # ignored: transactions are the source
+    h = hist(msgs, date(2024, 5, 14), date(2024, 5, 14), transactions=txs)
+    assert h["daily_tokens_by_model"] == {(date(2024, 5, 14), "m1", 100, 40), (date(2024, 5, 14), "m2", 7, 0)}
+    assert h["daily_tokens_by_user"] == {(date(2024, 5, 14), "6650a0b0c0d0e0f000000001", 100, 40)}
+
+
+def test_history_no_zero_rows_and_int_vs_float():
+    d = date(2024, 5, 14)
+    t = datetime(2024, 5, 14, 12, tzinfo=UTC)
+    msgs = [ai_msg(t, model="zero", tokens=0, user="u1"),  # all-zero token rows are not written
+            ai_msg(t, model="ints", tokens=3, user="u2"), ai_msg(t, model="ints", tokens=4, user="u2"),
+            ai_msg(t, model="mixed", tokens=2, user="u3"), ai_msg(t, model="mixed", tokens=0.5, user="u3")]
+    h = hist(msgs, d, d)
+    assert h["daily_tokens_by_model"] == {(d, "ints", 0, 7), (d, "mixed", 0, 2.5)}
+    assert h["daily_messages_by_model"] == {(d, "zero", 1), (d, "ints", 2), (d, "mixed", 2)}  # still counted
+    rows = {row[1]: row for row in h["daily_tokens_by_model"]}
+    assert type(rows["ints"][3]) is int  # every contributing value is an int
+    assert type(rows["mixed"][3]) is float  # one float makes it a float
+    assert type(rows["ints"][2]) is int  # no contributing values: int 0
+    assert h["daily_tokens_by_user"] == {(d, "u2", 0, 7), (d, "u3", 0, 2.5)}  # u1's row is all zero
+
+
+def test_history_model_labels_and_agents():
+    d = date(2024, 5, 14)
+    t = datetime(2024, 5, 14, 12, tzinfo=UTC)
+    agents = [{"id": "agent_abc", "model": "claude"}]
+    msgs = [ai_msg(t, model="agent_abc", error=True), ai_msg(t, model=None),
+            ai_msg(t, model="bad\nname", content=[{"type": "error"}])]
+    h = hist(msgs, d, d, agents=agents)
+    assert h["daily_messages_by_model"] == {(d, "claude", 1), (d, "unknown", 1), (d, "bad name", 1)}
+    assert h["daily_errors_by_model"] == {(d, "claude", 1), (d, "bad name", 1)}  # error:true and error part
+
+
+def test_history_empty_range():
+    h = history_rows({}, date(2024, 5, 15), date(2024, 5, 14))
+    assert all(rows == set() for rows in h.values())  # end before start: nothing
+
+
+def test_sums_are_exact():
+    msgs = [ai_msg(at(-60), model="m", tokens=0.1) for _ in range(10)]
+    s = exporter_samples({"messages": msgs}, NOW)
+    assert one(s, "librechat_output_tokens_total") == 1.0  # fsum: correctly rounded, not 0.99999...
+    assert math.isclose(by(s, "librechat_output_tokens_per_model_total")["m"], 1.0)
