@@ -1,0 +1,76 @@
+"""Settings: every bad value exits 2 with one line naming the variable; --help lists them all."""
+
+from __future__ import annotations
+
+import pytest
+
+from librechat_metrics.settings import SETTINGS, SettingError, load
+from tests.support.exporter import run_cli
+
+BAD = [
+    ("METRICS_PORT", "abc", "port number"),
+    ("METRICS_PORT", "70000", "port number"),
+    ("METRICS_CACHE_TTL", "0", "number"),
+    ("METRICS_CACHE_TTL", "soon", "number"),
+    ("METRICS_RESYNC_INTERVAL", "-5", "number"),
+    ("METRICS_LABEL_LIMIT", "0", "number"),
+    ("MONGODB_QUERY_TIMEOUT", "nan", "number"),
+    ("ENABLE_TOKEN_METRICS", "maybe", "true/false"),
+    ("ENABLE_RATING_METRICS", "", "true/false"),
+    ("TIMEZONE", "Mars/Base", "time zone"),
+    ("LOGGING_LEVEL", "loud", "debug, info"),
+    ("MONGODB_URI", "http://mongodb:27017/", "mongodb://"),
+    ("MONGODB_READ_PREFERENCE", "fastest", "one of"),
+    ("TOKEN_SOURCE", "billing", "one of"),
+    ("WEB_CONFIG_FILE", "/nonexistent/web.yml", "readable file"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "expect"), BAD)
+def test_bad_setting_exits_2_with_one_line(name: str, value: str, expect: str) -> None:
+    result = run_cli([], {name: value})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert name in lines[0] and expect in lines[0]
+
+
+def test_defaults_match_the_seed() -> None:
+    settings = load({})
+    assert settings.mongodb_uri == "mongodb://mongodb:27017/"
+    assert settings.mongodb_database == "LibreChat"
+    assert settings.metrics_port == 8000 and settings.metrics_listen_address == "0.0.0.0"
+    assert settings.logging_level == "INFO" and settings.metrics_cache_ttl == 60
+    assert settings.timezone == "UTC" and settings.token_source == "auto"
+    assert all(
+        settings.enabled(g)
+        for g in ("basic", "token", "user", "model", "time_window", "rating", "tool", "file")
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("yes", True), ("TRUE", True), ("off", False), ("0", False), ("No", False)],
+)
+def test_booleans_accept_the_usual_spellings(raw: str, expected: bool) -> None:
+    assert load({"ENABLE_TOOL_METRICS": raw}).enabled("tool") is expected
+
+
+def test_error_message_names_variable_and_value() -> None:
+    with pytest.raises(SettingError, match=r"^METRICS_PORT='x': expected a port number from 1 to 65535$"):
+        load({"METRICS_PORT": "x"})
+
+
+def test_help_lists_every_setting() -> None:
+    result = run_cli(["--help"])
+    assert result.returncode == 0
+    for setting in SETTINGS:
+        assert setting.env in result.stdout
+
+
+def test_bad_web_config_exits_2(tmp_path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text("basic_auth_users:\n  alice: plaintext\n")
+    result = run_cli([], {"WEB_CONFIG_FILE": str(path)})
+    assert result.returncode == 2
+    assert "basic_auth_users.alice" in result.stderr and len(result.stderr.strip().splitlines()) == 1
