@@ -296,7 +296,7 @@ def tag_label(feedback: Doc) -> str | None:
 
 
 def rating_of(msg: Doc) -> str | None:
-    """"thumbsUp"/"thumbsDown" when feedback.rating is one of those, else None (not rated)."""
+    """ "thumbsUp"/"thumbsDown" when feedback.rating is one of those, else None (not rated)."""
     feedback = msg.get("feedback")
     if not isinstance(feedback, dict):
         return None

@@ -79,7 +79,7 @@ def served(request):
 
 @pytest.mark.parametrize("zone", ZONES)
 def test_every_sample_equals_the_oracle(served, zone):
-    name, collections, anchor, server = served
+    _, collections, anchor, server = served
     exporter = start_exporter(server.uri, {"TIMEZONE": zone})
     try:
         exporter.wait_ready()

@@ -34,21 +34,37 @@ def at(minutes: float) -> datetime:
 
 def user_msg(when: Any, mid: str = "", tokens: Any = None, user: Any = "u1", **extra: Any) -> dict:
     """A user message (isCreatedByUser True, sender User, model None)."""
-    doc = {"_id": oid(when if isinstance(when, datetime) else NOW), "createdAt": when, "user": user,
-           "isCreatedByUser": True, "sender": "User", "model": None,
-           "messageId": mid or f"q{next(_serial)}", "conversationId": "c1"}
+    doc = {
+        "_id": oid(when if isinstance(when, datetime) else NOW),
+        "createdAt": when,
+        "user": user,
+        "isCreatedByUser": True,
+        "sender": "User",
+        "model": None,
+        "messageId": mid or f"q{next(_serial)}",
+        "conversationId": "c1",
+    }
     if tokens is not None:
         doc["tokenCount"] = tokens
     doc.update(extra)
     return doc
 
 
-def ai_msg(when: Any, model: Any = "m1", parent: str = "", tokens: Any = None, user: Any = "u1",
-           **extra: Any) -> dict:
+def ai_msg(
+    when: Any, model: Any = "m1", parent: str = "", tokens: Any = None, user: Any = "u1", **extra: Any
+) -> dict:
     """An assistant message (isCreatedByUser False) replying to ``parent``."""
-    doc = {"_id": oid(when if isinstance(when, datetime) else NOW), "createdAt": when, "user": user,
-           "isCreatedByUser": False, "sender": "AI", "model": model,
-           "messageId": f"r{next(_serial)}", "parentMessageId": parent or "none", "conversationId": "c1"}
+    doc = {
+        "_id": oid(when if isinstance(when, datetime) else NOW),
+        "createdAt": when,
+        "user": user,
+        "isCreatedByUser": False,
+        "sender": "AI",
+        "model": model,
+        "messageId": f"r{next(_serial)}",
+        "parentMessageId": parent or "none",
+        "conversationId": "c1",
+    }
     if tokens is not None:
         doc["tokenCount"] = tokens
     doc.update(extra)
@@ -57,8 +73,14 @@ def ai_msg(when: Any, model: Any = "m1", parent: str = "", tokens: Any = None, u
 
 def tx(when: datetime, kind: str, raw: Any, model: Any = "m1", user: Any = None, **extra: Any) -> dict:
     """A transaction whose ObjectId time is ``when``."""
-    doc = {"_id": oid(when), "createdAt": when, "tokenType": kind, "rawAmount": raw, "model": model,
-           "user": user}
+    doc = {
+        "_id": oid(when),
+        "createdAt": when,
+        "tokenType": kind,
+        "rawAmount": raw,
+        "model": model,
+        "user": user,
+    }
     doc.update(extra)
     return doc
 
@@ -156,8 +178,13 @@ def test_5m_transactions_use_objectid_time():
     txs = [
         {"_id": oid(at(-5)), "createdAt": old, "tokenType": "prompt", "rawAmount": -10, "model": "m1"},
         # _id time exactly now-300s: inside although createdAt is old
-        {"_id": oid(at(-5) - timedelta(seconds=1)), "createdAt": at(-1), "tokenType": "completion",
-         "rawAmount": -20, "model": "m1"},  # _id 1 s before the bound: outside despite recent createdAt
+        {
+            "_id": oid(at(-5) - timedelta(seconds=1)),
+            "createdAt": at(-1),
+            "tokenType": "completion",
+            "rawAmount": -20,
+            "model": "m1",
+        },  # _id 1 s before the bound: outside despite recent createdAt
         {"_id": "not-an-oid", "createdAt": at(-1), "tokenType": "completion", "rawAmount": -7, "model": "m1"},
         # non-ObjectId _id: in no window, still all-time
     ]
@@ -218,8 +245,12 @@ def test_calendar_windows_berlin_dst_start():
 def test_error_content_parts_vs_error_true():
     msgs = [
         ai_msg(at(-60), model="m1", error=True),  # error: true
-        ai_msg(at(-60), model="m1", error=False,
-               content=[{"type": "text", "text": "hi"}, {"type": "error", "error": "boom"}]),  # error part
+        ai_msg(
+            at(-60),
+            model="m1",
+            error=False,
+            content=[{"type": "text", "text": "hi"}, {"type": "error", "error": "boom"}],
+        ),  # error part
         ai_msg(at(-60), model="m1", error="true"),  # a string is not the boolean true
         ai_msg(at(-60), model="m1", content=[{"type": "Error"}]),  # type is case-sensitive
         ai_msg(at(-60), model="m1", content={"type": "error"}),  # content not an array
@@ -235,8 +266,11 @@ def test_token_validity():
     outputs = [10, 3.5, float("nan"), float("inf"), -5, "10", True, None, 0, -0.0]
     msgs = [ai_msg(at(-60), model="m1", tokens=t) for t in outputs]
     msgs.append(ai_msg(at(-60), model="m1"))  # no tokenCount at all
-    msgs += [user_msg(at(-60), tokens=7), user_msg(at(-60), tokens=float("-inf")),
-             user_msg(at(-60), tokens=False)]
+    msgs += [
+        user_msg(at(-60), tokens=7),
+        user_msg(at(-60), tokens=float("-inf")),
+        user_msg(at(-60), tokens=False),
+    ]
     s = exporter_samples({"messages": msgs}, NOW, token_source="messages")
     assert one(s, "librechat_output_tokens_total") == 13.5  # 10 + 3.5 (+0, -0.0); the rest are invalid
     assert by(s, "librechat_output_tokens_per_model_total") == {"m1": 13.5}
@@ -338,9 +372,12 @@ def test_user_message_without_reply_or_id_goes_to_unknown():
 
 def test_5m_input_attributed_to_reply_anywhere():
     msgs = [
-        user_msg(at(-2), mid="q1", tokens=8), ai_msg(at(1), model="m1", parent="q1", tokens=2),
-        user_msg(at(-10), mid="q2", tokens=5), ai_msg(at(-4), model="m2", parent="q2", tokens=1),
-        user_msg(at(-1), mid="q3", tokens=4), ai_msg(at(-20), model="m3", parent="q3", tokens=9),
+        user_msg(at(-2), mid="q1", tokens=8),
+        ai_msg(at(1), model="m1", parent="q1", tokens=2),
+        user_msg(at(-10), mid="q2", tokens=5),
+        ai_msg(at(-4), model="m2", parent="q2", tokens=1),
+        user_msg(at(-1), mid="q3", tokens=4),
+        ai_msg(at(-20), model="m3", parent="q3", tokens=9),
     ]
     s = exporter_samples({"messages": msgs}, NOW)
     assert one(s, "librechat_input_tokens_5m") == 12  # q1 + q3 are in the window
@@ -355,8 +392,14 @@ def test_5m_input_attributed_to_reply_anywhere():
 
 def test_null_and_odd_model_values():
     t = at(-60)
-    msgs = [ai_msg(t, model=None), ai_msg(t, model=""), ai_msg(t, model=5), ai_msg(t, model=5.0),
-            ai_msg(t, model={"a": 1}), ai_msg(t, model="unknown")]
+    msgs = [
+        ai_msg(t, model=None),
+        ai_msg(t, model=""),
+        ai_msg(t, model=5),
+        ai_msg(t, model=5.0),
+        ai_msg(t, model={"a": 1}),
+        ai_msg(t, model="unknown"),
+    ]
     msgs.append({k: v for k, v in ai_msg(t).items() if k != "model"})  # model missing
     s = exporter_samples({"messages": msgs}, NOW)
     # None, "", missing and the literal "unknown" share one label; other types go through str()
@@ -364,26 +407,42 @@ def test_null_and_odd_model_values():
 
 
 def test_distinct_users_python_values_and_none():
-    msgs = [user_msg(at(-1), user=5), user_msg(at(-1), user=5.0), user_msg(at(-1), user="5"),
-            user_msg(at(-1), user=None), {k: v for k, v in user_msg(at(-1)).items() if k != "user"}]
+    msgs = [
+        user_msg(at(-1), user=5),
+        user_msg(at(-1), user=5.0),
+        user_msg(at(-1), user="5"),
+        user_msg(at(-1), user=None),
+        {k: v for k, v in user_msg(at(-1)).items() if k != "user"},
+    ]
     s = exporter_samples({"messages": msgs}, NOW)
     assert one(s, "librechat_active_users") == 2  # 5 == 5.0, "5"; None and missing ignored
     assert one(s, "librechat_daily_unique_users") == 2
 
 
 def test_agents_mapping():
-    agents = [{"id": "agent_abc", "model": "gpt-4o"}, {"id": "agent_empty", "model": ""},
-              {"id": "agent_num", "model": 7}, {"id": "plain", "model": "x"}]
+    agents = [
+        {"id": "agent_abc", "model": "gpt-4o"},
+        {"id": "agent_empty", "model": ""},
+        {"id": "agent_num", "model": 7},
+        {"id": "plain", "model": "x"},
+    ]
     t = at(-60)
-    msgs = [ai_msg(t, model="agent_abc"),  # known agent -> its model
-            ai_msg(t, model="agent_zzz"),  # unknown agent id stays as is
-            ai_msg(t, model="agent_empty"),  # agent with empty model: id stays
-            ai_msg(t, model="agent_num"),  # agent with non-string model: id stays
-            ai_msg(t, model="plain"),  # does not start with agent_: no lookup
-            ai_msg(t, model="gpt-4o")]  # the real model shares the label with agent_abc
+    msgs = [
+        ai_msg(t, model="agent_abc"),  # known agent -> its model
+        ai_msg(t, model="agent_zzz"),  # unknown agent id stays as is
+        ai_msg(t, model="agent_empty"),  # agent with empty model: id stays
+        ai_msg(t, model="agent_num"),  # agent with non-string model: id stays
+        ai_msg(t, model="plain"),  # does not start with agent_: no lookup
+        ai_msg(t, model="gpt-4o"),
+    ]  # the real model shares the label with agent_abc
     s = exporter_samples({"messages": msgs, "agents": agents}, NOW)
     assert by(s, "librechat_messages_per_model_total") == {
-        "gpt-4o": 2, "agent_zzz": 1, "agent_empty": 1, "agent_num": 1, "plain": 1}
+        "gpt-4o": 2,
+        "agent_zzz": 1,
+        "agent_empty": 1,
+        "agent_num": 1,
+        "plain": 1,
+    }
     txs = [tx(t, "prompt", -5, model="agent_abc")]  # the lookup applies to transactions.model as well
     s = exporter_samples({"transactions": txs, "agents": agents}, NOW)
     assert by(s, "librechat_input_tokens_per_model_total") == {"gpt-4o": 5}
@@ -392,10 +451,13 @@ def test_agents_mapping():
 def test_label_sanitising():
     t = at(-60)
     long_name = "a" * 250
-    msgs = [ai_msg(t, model="gpt\n4\x7f"),  # newline and DEL become spaces
-            ai_msg(t, model=long_name),  # cut to 200 characters
-            ai_msg(t, model="x\ty"), ai_msg(t, model="x y"),  # both sanitise to "x y": one series
-            ai_msg(t, model="é\x1f")]  # non-ASCII kept, U+001F replaced
+    msgs = [
+        ai_msg(t, model="gpt\n4\x7f"),  # newline and DEL become spaces
+        ai_msg(t, model=long_name),  # cut to 200 characters
+        ai_msg(t, model="x\ty"),
+        ai_msg(t, model="x y"),  # both sanitise to "x y": one series
+        ai_msg(t, model="é\x1f"),
+    ]  # non-ASCII kept, U+001F replaced
     s = exporter_samples({"messages": msgs}, NOW)
     assert by(s, "librechat_messages_per_model_total") == {"gpt 4 ": 1, "a" * 200: 1, "x y": 2, "é ": 1}
     rated = [ai_msg(t, model="m", feedback={"rating": "thumbsUp", "tag": "bad\r\ntag"})]
@@ -425,21 +487,29 @@ def test_tags_as_dict_and_other_types():
     s = exporter_samples({"messages": msgs}, NOW)
     assert one(s, "librechat_rated_messages_total") == 7  # every rating counts, tagged or not
     assert by(s, "librechat_rating_counts_per_tag") == {
-        "accurate_reliable": 1, "creative_solution": 1, "{'label': 'x'}": 1, "5": 1}
-    assert by(s, "librechat_model_tag_thumbs_up") == {("m1", "accurate_reliable"): 1,
-                                                      ("m1", "creative_solution"): 1}
+        "accurate_reliable": 1,
+        "creative_solution": 1,
+        "{'label': 'x'}": 1,
+        "5": 1,
+    }
+    assert by(s, "librechat_model_tag_thumbs_up") == {
+        ("m1", "accurate_reliable"): 1,
+        ("m1", "creative_solution"): 1,
+    }
     assert by(s, "librechat_model_tag_thumbs_down") == {("m2", "{'label': 'x'}"): 1, ("unknown", "5"): 1}
 
 
 def test_rating_ratios():
     t = at(-60)
     msgs = [ai_msg(t, model="m1", feedback=fb("thumbsUp")) for _ in range(3)]
-    msgs += [ai_msg(t, model="m1", feedback=fb("thumbsDown")),
-             ai_msg(t, model="m2", feedback=fb("thumbsDown")),
-             ai_msg(t, model="m2", feedback=fb("thumbsDown")),
-             ai_msg(t, model="m3", feedback=None),  # un-rated: feedback null
-             ai_msg(t, model="m3", feedback=fb("meh")),  # not a known rating
-             user_msg(t, feedback=fb("thumbsUp"))]  # a rated user message still counts (model unknown)
+    msgs += [
+        ai_msg(t, model="m1", feedback=fb("thumbsDown")),
+        ai_msg(t, model="m2", feedback=fb("thumbsDown")),
+        ai_msg(t, model="m2", feedback=fb("thumbsDown")),
+        ai_msg(t, model="m3", feedback=None),  # un-rated: feedback null
+        ai_msg(t, model="m3", feedback=fb("meh")),  # not a known rating
+        user_msg(t, feedback=fb("thumbsUp")),
+    ]  # a rated user message still counts (model unknown)
     s = exporter_samples({"messages": msgs}, NOW)
     assert one(s, "librechat_thumbs_up_total") == 4  # 3 on m1 + the user message
     assert one(s, "librechat_thumbs_down_total") == 3  # 1 on m1, 2 on m2
@@ -473,15 +543,20 @@ def call(name: Any, output: Any = "ok") -> dict:
 
 def test_tool_failures_and_success_rates():
     t = at(-60)
-    m1 = ai_msg(t, model="m1", endpoint="openAI", content=[
-        call("web_search", "Error processing tool web_search: timeout"),  # failed
-        call("web_search", "ok"),
-        call("calc", ["fine", "ERROR PROCESSING TOOL"]),  # array with a failing string: failed
-        call("calc", [["error processing tool"]]),  # nested array: not matched
-        call(None, None),  # name None -> unknown, not failed
-        {"type": "tool_call"},  # no tool_call sub-document: unknown, not failed
-        {"type": "text", "text": "error processing tool"},  # not a tool call
-    ])
+    m1 = ai_msg(
+        t,
+        model="m1",
+        endpoint="openAI",
+        content=[
+            call("web_search", "Error processing tool web_search: timeout"),  # failed
+            call("web_search", "ok"),
+            call("calc", ["fine", "ERROR PROCESSING TOOL"]),  # array with a failing string: failed
+            call("calc", [["error processing tool"]]),  # nested array: not matched
+            call(None, None),  # name None -> unknown, not failed
+            {"type": "tool_call"},  # no tool_call sub-document: unknown, not failed
+            {"type": "text", "text": "error processing tool"},  # not a tool call
+        ],
+    )
     m2 = ai_msg(t, model=None, content=[call("calc", "error Processing Tool")])  # failed; no endpoint
     s = exporter_samples({"messages": [m1, m2]}, NOW)
     assert one(s, "librechat_tool_calls_total") == 7  # 6 in m1 + 1 in m2
@@ -492,9 +567,17 @@ def test_tool_failures_and_success_rates():
     rates = by(s, "librechat_tool_success_rate_per_tool")
     assert rates == {"web_search": 50.0, "calc": pytest.approx(100 / 3), "unknown": 100.0}  # 1/2, 1/3, 2/2
     assert by(s, "librechat_tool_calls_per_model") == {
-        ("m1", "web_search"): 2, ("m1", "calc"): 2, ("m1", "unknown"): 2, ("unknown", "calc"): 1}
+        ("m1", "web_search"): 2,
+        ("m1", "calc"): 2,
+        ("m1", "unknown"): 2,
+        ("unknown", "calc"): 1,
+    }
     assert by(s, "librechat_tool_calls_per_endpoint") == {
-        ("openAI", "web_search"): 2, ("openAI", "calc"): 2, ("openAI", "unknown"): 2, ("unknown", "calc"): 1}
+        ("openAI", "web_search"): 2,
+        ("openAI", "calc"): 2,
+        ("openAI", "unknown"): 2,
+        ("unknown", "calc"): 1,
+    }
 
 
 def test_tool_success_rate_zero_is_kept():
@@ -560,14 +643,20 @@ def test_history_day_boundaries_berlin_dst_end():
         user_msg(datetime(2024, 10, 25, 21, 59, 59, tzinfo=UTC), user="e"),  # Oct 25 local: before range
     ]
     h = hist(msgs, date(2024, 10, 26), date(2024, 10, 28), tz="Europe/Berlin")
-    assert h["daily_messages"] == {(date(2024, 10, 26), 1, 0), (date(2024, 10, 27), 2, 0),
-                                   (date(2024, 10, 28), 1, 0)}  # a; b, c; d
+    assert h["daily_messages"] == {
+        (date(2024, 10, 26), 1, 0),
+        (date(2024, 10, 27), 2, 0),
+        (date(2024, 10, 28), 1, 0),
+    }  # a; b, c; d
     assert h["daily_users"] == {(date(2024, 10, 26), 1), (date(2024, 10, 27), 2), (date(2024, 10, 28), 1)}
     assert h["weekly_users"] == {(date(2024, 10, 21), 4), (date(2024, 10, 28), 1)}  # a, b, c, e; d
     assert h["monthly_users"] == {(date(2024, 10, 1), 5)}  # all five are in October local time
     u = hist(msgs, date(2024, 10, 26), date(2024, 10, 28), tz="UTC")
-    assert u["daily_messages"] == {(date(2024, 10, 26), 2, 0), (date(2024, 10, 27), 2, 0),
-                                   (date(2024, 10, 28), 0, 0)}  # a, b; c, d; none
+    assert u["daily_messages"] == {
+        (date(2024, 10, 26), 2, 0),
+        (date(2024, 10, 27), 2, 0),
+        (date(2024, 10, 28), 0, 0),
+    }  # a, b; c, d; none
 
 
 def test_history_partial_week_and_month():
@@ -586,8 +675,12 @@ def test_history_partial_week_and_month():
     h = hist(msgs, date(2024, 5, 30), date(2024, 6, 2))
     assert h["weekly_users"] == {(date(2024, 5, 27), 3)}  # b, c, d over the whole week
     assert h["monthly_users"] == {(date(2024, 5, 1), 3), (date(2024, 6, 1), 3)}  # a, b, c; d, e, f
-    assert h["daily_users"] == {(date(2024, 5, 30), 0), (date(2024, 5, 31), 1), (date(2024, 6, 1), 0),
-                                (date(2024, 6, 2), 1)}
+    assert h["daily_users"] == {
+        (date(2024, 5, 30), 0),
+        (date(2024, 5, 31), 1),
+        (date(2024, 6, 1), 0),
+        (date(2024, 6, 2), 1),
+    }
 
 
 def test_history_messages_source_attribution():
@@ -629,9 +722,13 @@ def test_history_transactions_by_user_hex_and_objectid_day():
 def test_history_no_zero_rows_and_int_vs_float():
     d = date(2024, 5, 14)
     t = datetime(2024, 5, 14, 12, tzinfo=UTC)
-    msgs = [ai_msg(t, model="zero", tokens=0, user="u1"),  # all-zero token rows are not written
-            ai_msg(t, model="ints", tokens=3, user="u2"), ai_msg(t, model="ints", tokens=4, user="u2"),
-            ai_msg(t, model="mixed", tokens=2, user="u3"), ai_msg(t, model="mixed", tokens=0.5, user="u3")]
+    msgs = [
+        ai_msg(t, model="zero", tokens=0, user="u1"),  # all-zero token rows are not written
+        ai_msg(t, model="ints", tokens=3, user="u2"),
+        ai_msg(t, model="ints", tokens=4, user="u2"),
+        ai_msg(t, model="mixed", tokens=2, user="u3"),
+        ai_msg(t, model="mixed", tokens=0.5, user="u3"),
+    ]
     h = hist(msgs, d, d)
     assert h["daily_tokens_by_model"] == {(d, "ints", 0, 7), (d, "mixed", 0, 2.5)}
     assert h["daily_messages_by_model"] == {(d, "zero", 1), (d, "ints", 2), (d, "mixed", 2)}  # still counted
@@ -646,8 +743,11 @@ def test_history_model_labels_and_agents():
     d = date(2024, 5, 14)
     t = datetime(2024, 5, 14, 12, tzinfo=UTC)
     agents = [{"id": "agent_abc", "model": "claude"}]
-    msgs = [ai_msg(t, model="agent_abc", error=True), ai_msg(t, model=None),
-            ai_msg(t, model="bad\nname", content=[{"type": "error"}])]
+    msgs = [
+        ai_msg(t, model="agent_abc", error=True),
+        ai_msg(t, model=None),
+        ai_msg(t, model="bad\nname", content=[{"type": "error"}]),
+    ]
     h = hist(msgs, d, d, agents=agents)
     assert h["daily_messages_by_model"] == {(d, "claude", 1), (d, "unknown", 1), (d, "bad name", 1)}
     assert h["daily_errors_by_model"] == {(d, "claude", 1), (d, "bad name", 1)}  # error:true and error part
