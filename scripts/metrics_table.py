@@ -1,0 +1,56 @@
+"""Print the README's metric table from the family declarations (a test keeps the README in sync)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from librechat_metrics.families import FAMILIES, Family
+
+REFRESH = {
+    "usage": "fast; all-time part recounted every `METRICS_RESYNC_INTERVAL`",
+    "activity": "fast",
+    "inventory": "slow",
+    "recent_ratings": "slow (needs `updatedAt`, unindexed in stock LibreChat)",
+}
+
+
+def source(family: Family) -> str:
+    name = family.name
+    if family.group == "inventory":
+        return {"conversations": "conversations", "registered": "users", "uploaded": "files"}[
+            name.split("_")[1]
+        ]
+    if "tokens" in name:
+        return "transactions, or messages (`TOKEN_SOURCE`)"
+    if "tool" in name:
+        return "messages `content[]`"
+    return "messages"
+
+
+def refresh(family: Family) -> str:
+    if family.group == "usage" and (
+        family.name.endswith("_5m") or family.name == "librechat_active_tool_users"
+    ):
+        return "fast"
+    return REFRESH[family.group]
+
+
+def table() -> str:
+    rows = [
+        "| metric | type | labels | meaning | source | refresh | toggle |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in FAMILIES:
+        labels = ", ".join(f"`{label}`" for label in f.labels) or "—"
+        toggles = ", ".join(f"`ENABLE_{t.upper()}_METRICS`" for t in f.toggles)
+        rows.append(
+            f"| `{f.name}` | {f.kind} | {labels} | {f.help} | {source(f)} | {refresh(f)} | {toggles} |"
+        )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(table())
