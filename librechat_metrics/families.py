@@ -561,4 +561,14 @@ FAMILIES: tuple[Family, ...] = (
         U,
         lambda u: _one(len(u.recent.tools.users) if u.recent.tools else 0),
     ),
+    Family(
+        "librechat_exporter_last_recount_timestamp_seconds",
+        "gauge",
+        "Unix time up to which all-time numbers were fully recounted; later edits of older documents "
+        "show after the next recount",
+        (),
+        (),
+        U,
+        lambda u: _one(u.recounted_before.timestamp()),
+    ),
 )

@@ -52,6 +52,7 @@ class Usage:
     recent: Tallies
     token_source: str  # "transactions" or "messages"
     agents: dict[str, str]
+    recounted_before: datetime  # cut-off of the last full recount: older edits show from here on
 
 
 class UsageGroup:
@@ -124,7 +125,7 @@ class UsageGroup:
             inputs = self._inputs(Span(lo), lo, {"open": self.cutoff, "recent": recent_from})
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
-        return Usage(total, recent, source, self._agents())
+        return Usage(total, recent, source, self._agents(), self.cutoff)
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source

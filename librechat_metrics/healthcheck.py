@@ -18,10 +18,11 @@ def main() -> int:
         print(f"healthcheck: {err}", file=sys.stderr)
         return 1
     scheme = "https" if web.cert_file else "http"
-    context = ssl._create_unverified_context() if web.cert_file else None  # noqa: S323 (own loopback)
+    context = ssl._create_unverified_context() if web.cert_file else None  # our own loopback endpoint
     try:
-        with urllib.request.urlopen(f"{scheme}://127.0.0.1:{settings.metrics_port}/healthz", timeout=3,
-                                    context=context) as response:
+        with urllib.request.urlopen(
+            f"{scheme}://127.0.0.1:{settings.metrics_port}/healthz", timeout=3, context=context
+        ) as response:
             return 0 if response.status == 200 else 1
     except OSError as err:
         print(f"healthcheck: {err}", file=sys.stderr)

@@ -25,6 +25,8 @@ def source(family: Family) -> str:
         ]
     if "tokens" in name:
         return "transactions, or messages (`TOKEN_SOURCE`)"
+    if name.startswith("librechat_exporter_"):
+        return "—"
     if "tool" in name:
         return "messages `content[]`"
     return "messages"
@@ -45,7 +47,7 @@ def table() -> str:
     ]
     for f in FAMILIES:
         labels = ", ".join(f"`{label}`" for label in f.labels) or "—"
-        toggles = ", ".join(f"`ENABLE_{t.upper()}_METRICS`" for t in f.toggles)
+        toggles = ", ".join(f"`ENABLE_{t.upper()}_METRICS`" for t in f.toggles) or "always"
         rows.append(
             f"| `{f.name}` | {f.kind} | {labels} | {f.help} | {source(f)} | {refresh(f)} | {toggles} |"
         )
