@@ -102,7 +102,7 @@ def self_metrics(scheduler: Scheduler) -> Iterator[Metric]:
     )
     success = GaugeMetricFamily(
         "librechat_exporter_last_success_timestamp_seconds",
-        "Unix time of the last successful collection per group",
+        "Unix time at which the last successful collection of each group started (its data is as of then)",
         labels=["group"],
     )
     for name, state in sorted(scheduler.states.items()):

@@ -29,7 +29,7 @@ class JobState:
     """What a job last produced, and how its runs went."""
 
     result: Any = None
-    success_time: float | None = None  # wall-clock seconds of the last success
+    success_time: float | None = None  # wall-clock start of the last successful run: "data as of"
     duration: float | None = None  # seconds the last run took, successful or not
     errors: int = 0
     runs: int = 0
@@ -52,9 +52,9 @@ class Scheduler:
     def run_once(self, job: Job) -> None:
         """Run a job now and record its outcome; never raises."""
         state = self.states[job.name]
-        started = time.monotonic()
+        started, as_of = time.monotonic(), self.wall()
         try:
-            result = job.run(datetime.fromtimestamp(self.wall(), timezone.utc))
+            result = job.run(datetime.fromtimestamp(as_of, timezone.utc))
         except Exception as err:  # a failed collection is a state, not a crash
             state.errors += 1
             state.last_error = f"{type(err).__name__}: {err}"
@@ -63,7 +63,7 @@ class Scheduler:
         else:
             state.ok = True
             state.result = result
-            state.success_time = self.wall()
+            state.success_time = as_of
             log.debug("collection %s took %.3f s", job.name, time.monotonic() - started)
         state.duration = time.monotonic() - started
         state.runs += 1
