@@ -1,0 +1,167 @@
+"""Incremental all-time numbers: new documents count at once, edits of old ones after the recount."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from bson import ObjectId
+
+from librechat_metrics.synthetic import generate
+from tests.support.compare import GROUP_OF, as_of, assert_samples_equal, expected
+from tests.support.exporter import start_exporter
+from tests.support.mongo import start_mongoeco
+
+FAST_GROUPS = {"activity", "recent_ratings"}
+FAST = {name for name, group in GROUP_OF.items() if group in FAST_GROUPS or name.endswith("_5m")} | {
+    "librechat_active_tool_users"
+}
+INVENTORY = {name for name, group in GROUP_OF.items() if group == "inventory"}
+
+
+def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
+    """A fresh user message and a rated assistant reply with a failing tool call, and its transactions."""
+    asked, answered = now - timedelta(seconds=4), now - timedelta(seconds=2)
+    conversation, question = str(uuid.uuid4()), str(uuid.uuid4())
+    messages = [
+        {
+            "_id": ObjectId.from_datetime(asked),
+            "messageId": question,
+            "conversationId": conversation,
+            "user": user,
+            "parentMessageId": "00000000-0000-0000-0000-000000000000",
+            "sender": "User",
+            "isCreatedByUser": True,
+            "model": None,
+            "endpoint": "openAI",
+            "text": "hi",
+            "tokenCount": 12,
+            "createdAt": asked,
+            "updatedAt": asked,
+        },
+        {
+            "_id": ObjectId.from_datetime(answered),
+            "messageId": str(uuid.uuid4()),
+            "conversationId": conversation,
+            "user": user,
+            "parentMessageId": question,
+            "sender": "GPT-4o",
+            "isCreatedByUser": False,
+            "model": "gpt-4o",
+            "endpoint": "openAI",
+            "text": "",
+            "tokenCount": 40,
+            "error": False,
+            "content": [
+                {
+                    "type": "tool_call",
+                    "tool_call": {
+                        "id": "t1",
+                        "name": "web_search",
+                        "args": "{}",
+                        "output": "Error processing tool web_search: 500",
+                    },
+                }
+            ],
+            "feedback": {"rating": "thumbsDown", "tag": "inaccurate"},
+            "createdAt": answered,
+            "updatedAt": answered,
+        },
+    ]
+    transactions = [
+        {
+            "_id": ObjectId.from_datetime(answered),
+            "user": ObjectId(user),
+            "conversationId": conversation,
+            "tokenType": kind,
+            "model": "gpt-4o",
+            "context": "message",
+            "rawAmount": -amount,
+            "rate": 2.5,
+            "tokenValue": -amount * 2.5,
+            "createdAt": answered,
+            "updatedAt": answered,
+        }
+        for kind, amount in (("prompt", 900), ("completion", 40))
+    ]
+    return messages, transactions
+
+
+def test_new_documents_count_at_once_and_old_edits_after_the_recount():
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    original = generate(profile="v0.8.7", seed=5, n_messages=600, now=now, zones=("UTC",)).collections
+    server = start_mongoeco(original)
+    exporter = start_exporter(
+        server.uri, {"METRICS_CACHE_TTL": "1", "METRICS_SLOW_INTERVAL": "1", "METRICS_RESYNC_INTERVAL": "15"}
+    )
+    db = server.client()["LibreChat"]
+    try:
+        exporter.wait_ready()
+        first = exporter.scrape()
+        assert_samples_equal(first.librechat(), expected(original, first, "UTC"))
+
+        # Between cycles: one new turn; a rating given to an old message; an old conversation deleted;
+        # temporary chats expired (what LibreChat's TTL index does).
+        changed_at = datetime.now(timezone.utc)
+        user = next(doc["user"] for doc in original["messages"] if isinstance(doc.get("user"), str))
+        added_messages, added_transactions = new_turn(changed_at, user)
+        db.messages.insert_many(copy.deepcopy(added_messages))
+        db.transactions.insert_many(copy.deepcopy(added_transactions))
+        old = changed_at - timedelta(days=2)
+        target = next(
+            d
+            for d in original["messages"]
+            if not d["isCreatedByUser"] and not d.get("feedback") and d["createdAt"] < old
+        )
+        db.messages.update_one(
+            {"_id": target["_id"]},
+            {
+                "$set": {
+                    "feedback": {"rating": "thumbsUp", "tag": "creative_solution"},
+                    "updatedAt": changed_at,
+                }
+            },
+        )
+        gone = next(d["conversationId"] for d in original["conversations"] if d["createdAt"] < old)
+        db.messages.delete_many({"conversationId": gone})
+        db.conversations.delete_many({"conversationId": gone})
+        db.messages.delete_many({"isTemporary": True})
+        db.conversations.delete_many({"isTemporary": True})
+        current = {name: list(db[name].find()) for name in original}
+        done_at = datetime.now(timezone.utc)
+        assert sum(map(len, current.values())) != sum(map(len, original.values()))
+
+        # Fast tier: equal to the oracle over the current documents as soon as the groups ran again.
+        def collected_after_change(page) -> bool:  # noqa: ANN001
+            return all(as_of(page, g) > done_at for g in ("usage", "activity", "recent_ratings", "inventory"))
+
+        page = exporter.wait_for(collected_after_change, timeout=30)
+        got = page.librechat()
+        assert_samples_equal(
+            {k: v for k, v in got.items() if k in FAST | INVENTORY},
+            expected(current, page, "UTC", families=FAST | INVENTORY),
+        )
+        # All-time numbers before the recount: the old documents as they were, plus the new ones.
+        recount = page.samples["librechat_exporter_last_recount_timestamp_seconds"][()]
+        if recount < changed_at.timestamp():
+            before = {name: [*docs] for name, docs in original.items()}
+            before["messages"] += added_messages
+            before["transactions"] += added_transactions
+            slow = set(GROUP_OF) - FAST - INVENTORY
+            assert_samples_equal(
+                {k: v for k, v in got.items() if k in slow}, expected(before, page, "UTC", families=slow)
+            )
+
+        # After the recount every number equals the oracle over the current documents.
+        page = exporter.wait_for(
+            lambda p: (
+                p.samples["librechat_exporter_last_recount_timestamp_seconds"][()] > done_at.timestamp()
+                and collected_after_change(p)
+            ),
+            timeout=60,
+        )
+        assert_samples_equal(page.librechat(), expected(current, page, "UTC"))
+    finally:
+        exporter.stop()
+        server.stop()
