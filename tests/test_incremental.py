@@ -133,7 +133,7 @@ def test_new_documents_count_at_once_and_old_edits_after_the_recount():
         assert sum(map(len, current.values())) != sum(map(len, original.values()))
 
         # Fast tier: equal to the oracle over the current documents as soon as the groups ran again.
-        def collected_after_change(page) -> bool:  # noqa: ANN001
+        def collected_after_change(page) -> bool:
             return all(as_of(page, g) > done_at for g in ("usage", "activity", "recent_ratings", "inventory"))
 
         page = exporter.wait_for(collected_after_change, timeout=30)
