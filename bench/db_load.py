@@ -1,0 +1,159 @@
+"""MongoDB load of the exporter at steady state, measured with a pymongo command listener.
+
+Runs the exporter's jobs in this process (default settings unless overridden) against a served synthetic
+dataset for `--minutes`, and reports for minute 2 onward: commands per minute, whole-collection reads per
+minute (a read whose filter bounds no field that stock LibreChat indexes), and documents returned per
+minute. History grows with `--messages` while today's activity stays the same (`--per-day`), so runs at
+10k and 100k messages show whether the load grows with history.
+
+    .venv/bin/python bench/db_load.py --messages 10000 --minutes 6
+    .venv/bin/python bench/db_load.py --messages 100000 --minutes 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pymongo import monitoring
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from librechat_metrics.app import build_jobs  # noqa: E402
+from librechat_metrics.indexes import MissingIndexes  # noqa: E402
+from librechat_metrics.mongo import Reader, connect  # noqa: E402
+from librechat_metrics.scheduler import Scheduler  # noqa: E402
+from librechat_metrics.settings import load  # noqa: E402
+from librechat_metrics.synthetic import generate  # noqa: E402
+from tests.support.mongo import start_mongoeco  # noqa: E402
+
+# Stock LibreChat indexes (librechat-data-model.md); `_id` is indexed everywhere.
+INDEXED = {
+    "messages": {"_id", "createdAt", "messageId", "conversationId", "user", "expiredAt", "tenantId"},
+    "conversations": {"_id", "createdAt", "conversationId", "user", "expiredAt"},
+}
+READS = {"aggregate", "find", "count", "distinct"}
+
+
+def bounded(filter_: dict[str, Any], collection: str) -> bool:
+    """Does the filter restrict an indexed field (so MongoDB need not read the whole collection)?"""
+    indexed = INDEXED.get(collection, {"_id"})
+    for key, value in filter_.items():
+        if key == "$and":
+            if any(bounded(part, collection) for part in value):
+                return True
+        elif key in indexed and not (isinstance(value, dict) and set(value) <= {"$ne", "$exists", "$type"}):
+            return True
+    return False
+
+
+class Recorder(monitoring.CommandListener):
+    """Counts commands per minute; classifies reads; counts returned documents."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.lock = threading.Lock()
+        self.per_minute: dict[int, Counter[str]] = {}
+        self.pending: dict[int, int] = {}
+
+    def _bump(self, what: str, by: int = 1) -> None:
+        minute = int((time.monotonic() - self.start) // 60)
+        with self.lock:
+            self.per_minute.setdefault(minute, Counter())[what] += by
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name, cmd = event.command_name, event.command
+        if name in ("hello", "ismaster", "isMaster", "endSessions"):
+            return  # driver housekeeping, not the exporter's queries
+        self._bump("commands")
+        if name in READS:
+            collection = cmd.get(name)
+            filter_ = {}
+            if name == "aggregate":
+                first = (cmd.get("pipeline") or [{}])[0]
+                filter_ = first.get("$match", {})
+            elif name == "find":
+                filter_ = cmd.get("filter", {})
+            elif name == "count":
+                filter_ = cmd.get("query") or {}
+                if not filter_:
+                    return  # estimatedDocumentCount: collection metadata, not a read
+            if not bounded(filter_, collection):
+                self._bump("whole_collection_reads")
+                self._bump(f"whole:{collection}:{name}")
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
+        if cursor:
+            self._bump("documents_returned", len(cursor.get("firstBatch", cursor.get("nextBatch", []))))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._bump("failed")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=10000)
+    parser.add_argument("--per-day", type=int, default=100, help="messages per day of history (today's load)")
+    parser.add_argument("--minutes", type=float, default=6)
+    args = parser.parse_args()
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    began = time.monotonic()
+    data = generate(
+        profile="v0.8.7",
+        seed=1,
+        n_messages=args.messages,
+        now=now,
+        zones=("UTC",),
+        history_days=max(2, args.messages // args.per_day),
+    ).collections
+    server = start_mongoeco(data)
+    seeded = time.monotonic() - began
+    recorder = Recorder()
+    monitoring.register(recorder)
+    settings = load({"MONGODB_URI": server.uri, "LOGGING_LEVEL": "warning"})
+    reader = Reader.from_settings(connect(settings), settings)
+    scheduler = Scheduler(build_jobs(reader, settings, MissingIndexes(reader)))
+    recorder.start = time.monotonic()
+    scheduler.start()
+    try:
+        time.sleep(args.minutes * 60)
+    finally:
+        scheduler.stop()
+        server.stop()
+    steady = [m for m in recorder.per_minute if 1 <= m < int(args.minutes)]
+    total = Counter()
+    for m in steady:
+        total.update(recorder.per_minute[m])
+    per_minute = {k: v / max(1, len(steady)) for k, v in sorted(total.items())}
+    usage = scheduler.states["usage"]
+    print(
+        json.dumps(
+            {
+                "messages": len(data["messages"]),
+                "transactions": len(data["transactions"]),
+                "seed_seconds": round(seeded, 1),
+                "minutes_measured": len(steady),
+                "per_minute_from_minute_2": per_minute,
+                "first_minute (includes the full recount)": dict(recorder.per_minute.get(0, {})),
+                "usage_last_cycle_seconds": usage.duration,
+                "errors": {n: s.errors for n, s in scheduler.states.items()},
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
