@@ -1,0 +1,325 @@
+"""`python export_metrics.py START END`: snapshot daily, weekly and monthly rows into SQL.
+
+Days are read one at a time (memory does not grow with the range) and each is written in one
+transaction that replaces exactly that day. Weeks and months that overlap the exported days are
+computed over their whole span.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from dotenv import find_dotenv, load_dotenv
+from pymongo.errors import PyMongoError
+
+from .. import tally
+from ..mongo import Reader, connect, redact
+from ..settings import (
+    SETTINGS,
+    Setting,
+    SettingError,
+    Settings,
+    parse_cli,
+    parse_port,
+    parse_text,
+    parse_zone,
+)
+from ..windows import local_midnight, month_start, next_month, week_start
+from . import compute, sql
+
+log = logging.getLogger("librechat_metrics.history")
+
+DESCRIPTION = "Export LibreChat's daily, weekly and monthly metrics into MariaDB/MySQL or PostgreSQL."
+EPILOG_HEAD = """examples:
+  export_metrics.py 2024-01-01 2024-04-30    export these days (inclusive), skip days already stored
+  export_metrics.py --days 2                 yesterday and the day before, in TIMEZONE (e.g. from cron)
+  export_metrics.py --force 2024-03-01 2024-03-31   recompute days already stored
+
+exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost), 2 bad arguments or settings
+"""
+FIRST_DAY = date(1970, 1, 2)  # ObjectId times (transactions) start at 1970-01-01 00:00 UTC
+LAST_DAY = date(2106, 1, 31)  # ... and end in February 2106
+SOURCE_SETTINGS = ("MONGODB_", "TIMEZONE", "TOKEN_SOURCE", "LOGGING_")
+
+
+def parse_database_url(raw: str) -> str:
+    if raw.strip():
+        sql.Target.from_url(raw.strip())
+    return raw.strip()
+
+
+HISTORY_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "HISTORY_DATABASE_URL",
+        "",
+        parse_database_url,
+        "mysql://user:pass@host:3306/db or postgresql://…; when set, the MYSQL_* settings are ignored",
+    ),
+    Setting("MYSQL_HOST", "mariadb", parse_text, "MariaDB/MySQL host"),
+    Setting("MYSQL_PORT", "3306", parse_port, "MariaDB/MySQL port"),
+    Setting("MYSQL_USER", "metrics", parse_text, "MariaDB/MySQL user"),
+    Setting("MYSQL_PASSWORD", "metrics", parse_text, "MariaDB/MySQL password"),
+    Setting("MYSQL_DATABASE", "metrics", parse_text, "MariaDB/MySQL database"),
+)
+
+
+class Fatal(Exception):
+    """A run-ending error; its message is the one line the user sees."""
+
+
+def load_target(environ: Mapping[str, str]) -> sql.Target:
+    """The SQL target from HISTORY_DATABASE_URL or the MYSQL_* settings; SettingError when bad."""
+    values: dict[str, Any] = {}
+    for setting in HISTORY_SETTINGS:
+        raw = environ.get(setting.env, setting.default)
+        try:
+            values[setting.env] = setting.parse(raw)
+        except ValueError as err:
+            shown = "***" if "PASSWORD" in setting.env or "URL" in setting.env else repr(raw[:80])
+            raise SettingError(f"{setting.env}={shown}: {err}") from None
+    if values["HISTORY_DATABASE_URL"]:
+        return sql.Target.from_url(values["HISTORY_DATABASE_URL"])
+    return sql.Target(
+        "mysql",
+        host=values["MYSQL_HOST"],
+        port=values["MYSQL_PORT"],
+        user=values["MYSQL_USER"],
+        password=values["MYSQL_PASSWORD"],
+        database=values["MYSQL_DATABASE"],
+    )
+
+
+def parse_day(raw: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        raise argparse.ArgumentTypeError(f"invalid date {raw!r}: expected YYYY-MM-DD")
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {raw!r}: no such day") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"invalid date {raw!r}: expected {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def positive(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise argparse.ArgumentTypeError(f"invalid day count {raw!r}: expected a whole number from 1")
+    return int(raw)
+
+
+def zone(raw: str) -> str:
+    try:
+        return parse_zone(raw)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"invalid time zone {raw!r}: {err}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The export's own arguments, and a --help epilog listing only the settings it reads."""
+    parser.add_argument("start", nargs="?", type=parse_day, help="first day to export, YYYY-MM-DD")
+    parser.add_argument("end", nargs="?", type=parse_day, help="last day to export (inclusive), YYYY-MM-DD")
+    parser.add_argument(
+        "--days",
+        type=positive,
+        metavar="N",
+        help="export the last N complete days in TIMEZONE (ends yesterday)",
+    )
+    parser.add_argument("--force", action="store_true", help="recompute days that are already stored")
+    parser.add_argument("--timezone", type=zone, metavar="ZONE", help="override TIMEZONE for this run")
+    shown = [s for s in SETTINGS if s.env.startswith(SOURCE_SETTINGS)] + list(HISTORY_SETTINGS)
+    lines = ["environment variables (also read from .env in the current directory):"]
+    lines += [f"  {s.env:<24} {s.help} (default: {s.default!r})" for s in shown]
+    parser.epilog = EPILOG_HEAD + "\n" + "\n".join(lines)
+
+
+def day_range(args: argparse.Namespace, tz: str, now: datetime) -> tuple[date, date]:
+    """START..END from the arguments; ValueError with the message for exit 2."""
+    if args.days is not None:
+        if args.start is not None:
+            raise ValueError("give either START END or --days N, not both")
+        end = now.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
+        return end - timedelta(days=args.days - 1), end
+    if args.start is None or args.end is None:
+        raise ValueError("give START and END (YYYY-MM-DD), or --days N")
+    if args.end < args.start:
+        raise ValueError(f"END {args.end} is before START {args.start}")
+    return args.start, args.end
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, out: TextIO = sys.stderr):
+        self.total, self.done, self.out = total, 0, out
+        self.on = total > 0 and out.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.on:
+            filled = 30 * self.done // self.total
+            bar = "#" * filled + "." * (30 - filled)
+            self.out.write(f"\r[{bar}] {self.done}/{self.total} {label:<12}")
+            self.out.flush()
+
+    def close(self) -> None:
+        if self.on:
+            self.out.write("\n")
+            self.out.flush()
+            self.on = False
+
+
+def covering(start: date, end: date, first: Any, following: Any) -> list[date]:
+    """Starts of the periods (weeks via week_start, months via month_start) that overlap start..end."""
+    out, key = [], first(start)
+    while key <= end:
+        out.append(key)
+        key = following(key)
+    return out
+
+
+@dataclass
+class Summary:
+    days: int = 0
+    skipped: int = 0
+    weeks: int = 0
+    months: int = 0
+
+
+def export(
+    src: compute.Source, store: sql.Store, start: date, end: date, force: bool, now: datetime
+) -> Summary:
+    """Write the requested days, then every week and month that needs it. Returns what was done."""
+    summary = Summary()
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    stored = {} if force else store.stored_days(start, end)
+
+    def complete(day: date) -> bool:
+        """Stored after the day had ended (rows written by other tools carry no time: trusted)."""
+        stamp = stored[day]
+        ended = local_midnight(day + timedelta(days=1), src.zone).replace(tzinfo=None)
+        return stamp is None or stamp >= ended
+
+    todo = [d for d in days if not (d in stored and complete(d))]
+    summary.skipped = len(days) - len(todo)
+    weeks = covering(start, end, week_start, lambda d: d + timedelta(days=7))
+    months = covering(start, end, month_start, next_month)
+    if not force:
+        touched = set(todo)
+        have_w, have_m = store.stored_keys(sql.WEEKLY, weeks), store.stored_keys(sql.MONTHLY, months)
+        weeks = [
+            w for w in weeks if w not in have_w or any(w + timedelta(days=i) in touched for i in range(7))
+        ]
+        months = [m for m in months if m not in have_m or any(d.replace(day=1) == m for d in touched)]
+    progress = Progress(len(todo) + len(weeks) + len(months))
+    try:
+        for day in todo:
+            stamp = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+            store.replace_day(day, compute.day_rows(src, day), stamp)
+            log.debug("day %s written", day)
+            summary.days += 1
+            progress.step(str(day))
+        for monday in weeks:
+            store.replace_period(sql.WEEKLY, compute.week_row(src, monday))
+            summary.weeks += 1
+            progress.step(f"week {monday}")
+        for first in months:
+            store.replace_period(sql.MONTHLY, compute.month_row(src, first))
+            summary.months += 1
+            progress.step(f"month {first:%Y-%m}")
+    finally:
+        progress.close()
+    return summary
+
+
+def run(settings: Settings, target: sql.Target, start: date, end: date, force: bool) -> Summary:
+    """Connect to both databases and export; any database failure becomes Fatal."""
+    now = datetime.now(timezone.utc)
+    client = None
+    store: sql.Store | None = None
+    try:
+        client = connect(settings)
+        reader = Reader.from_settings(client, settings)
+        try:
+            reader.ping()
+        except PyMongoError as err:
+            raise Fatal(f"MongoDB at {redact(settings.mongodb_uri)} is unreachable: {_short(err)}") from None
+        store = target.connect()
+        store.ensure_schema()
+        source = compute.resolve_token_source(reader, settings.token_source)
+        src = compute.Source(reader, settings.timezone, source, tally.agent_models(reader))
+        log.info(
+            "exporting %s to %s (zone %s, token source %s) from %s database %r into %s",
+            start,
+            end,
+            settings.timezone,
+            source,
+            redact(settings.mongodb_uri),
+            settings.mongodb_database,
+            target.describe(),
+        )
+        return export(src, store, start, end, force, now)
+    except PyMongoError as err:
+        raise Fatal(f"MongoDB: {_short(err)}") from None
+    except sql.SQL_ERRORS as err:
+        raise Fatal(f"SQL database {target.describe()}: {target.hide(_short(err))}") from None
+    finally:
+        if store is not None:
+            store.close()
+        if client is not None:
+            client.close()
+
+
+def _short(err: BaseException) -> str:
+    """One line of an error: pymongo appends a long topology description after ', Timeout:'."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text.split(", Timeout:")[0][:500]
+
+
+def main(argv: list[str] | None = None) -> int:
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+    args, settings = parse_cli(argv, DESCRIPTION, extra=add_arguments)
+    prog = os.path.basename(sys.argv[0]) if argv is None else "export_metrics.py"
+    try:
+        target = load_target(os.environ)
+    except SettingError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    if args.timezone:
+        settings = settings.replace(timezone=args.timezone)
+    try:
+        start, end = day_range(args, settings.timezone, datetime.now(timezone.utc))
+    except ValueError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    began = time.monotonic()
+    try:
+        summary = run(settings, target, start, end, args.force)
+    except Fatal as err:
+        log.error("export failed: %s", err)
+        return 1
+    except KeyboardInterrupt:
+        log.error("export interrupted; every day written so far is complete")
+        return 130
+    except Exception as err:  # a bug: one line by default, the traceback with LOGGING_LEVEL=debug
+        log.error("export failed: unexpected %s: %s", type(err).__name__, _short(err))
+        log.debug("traceback", exc_info=True)
+        return 1
+    log.info(
+        "done in %.1f s: %d days written, %d already stored (skipped), %d weeks, %d months",
+        time.monotonic() - began,
+        summary.days,
+        summary.skipped,
+        summary.weeks,
+        summary.months,
+    )
+    return 0

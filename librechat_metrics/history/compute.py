@@ -1,0 +1,137 @@
+"""History rows for one day, week or month, from the exporter's own tallies (docs/semantics.md).
+
+Every number comes from `tally` (plus the two lookups in `queries`), and every model label goes
+through the exporter's rule: name_label -> agent resolution -> sanitise. Row tuples have the column
+order of the SQL tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .. import tally
+from ..labels import resolve_agent, sanitise
+from ..mongo import Reader, Span
+from ..windows import day_span, month_span, week_span
+from . import queries
+
+Rows = dict[str, list[tuple[Any, ...]]]
+TEXT_LIMIT = 255  # VARCHAR(255) of the model and user columns
+
+
+@dataclass(frozen=True)
+class Source:
+    """What every computation needs: the reader, the zone, the resolved token source, the agents."""
+
+    reader: Reader
+    zone: str
+    token_source: str  # "transactions" or "messages", already resolved from "auto"
+    agents: dict[str, str] = field(default_factory=dict)
+
+    def model(self, raw_label: str) -> str:
+        """The exporter's model label for a name_label()-ed value."""
+        return sanitise(resolve_agent(raw_label, self.agents))
+
+
+def resolve_token_source(reader: Reader, setting: str) -> str:
+    """TOKEN_SOURCE with `auto` decided once over the whole transactions collection."""
+    if setting != "auto":
+        return setting
+    return "transactions" if queries.has_counted_transaction(reader) else "messages"
+
+
+def storable(text: str) -> str:
+    """A key that fits the VARCHAR(255) columns: NUL (rejected by PostgreSQL) becomes a space."""
+    return text.replace("\x00", " ")[:TEXT_LIMIT]
+
+
+def day_rows(src: Source, day: date) -> Rows:
+    """Every daily table's rows for `day` (all-zero by_model/by_user rows left out)."""
+    span = day_span(day, src.zone)
+    reader = src.reader
+    messages = tally.fold_messages(tally.message_rows(reader, span, {}))
+    per_model: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for (assistant, model, error, *_), n in messages.count.items():
+        if assistant:
+            per_model[src.model(model)] += n
+        if error:
+            errors[src.model(model)] += n
+    users = tally.distinct_counts(reader, "messages", "user", span, {})["all"]
+    conversations = tally.count_in(reader, "conversations", span)
+    by_model, by_user = _tokens(src, span, messages)
+    return {
+        "daily_users": [(day, users)],
+        "daily_messages": [(day, sum(messages.count.values()), conversations)],
+        "daily_messages_by_model": [(day, m, n) for m, n in sorted(per_model.items()) if n],
+        "daily_tokens_by_model": _token_rows(day, by_model),
+        "daily_tokens_by_user": _token_rows(day, by_user),
+        "daily_errors_by_model": [(day, m, n) for m, n in sorted(errors.items()) if n],
+    }
+
+
+Pairs = dict[str, list[float]]  # key -> [input, output]
+
+
+def _tokens(src: Source, span: Span, messages: tally.MessageTally) -> tuple[Pairs, Pairs]:
+    """Input/output tokens per model label and per user, from the resolved token source."""
+    by_model: Pairs = {}
+    by_user: Pairs = {}
+
+    def add(pairs: Pairs, key: str, side: int, value: float) -> None:
+        pairs.setdefault(storable(key), [0, 0])[side] += value
+
+    if src.token_source == "transactions":
+        txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}, by_user=True))
+        for (kind, model, user), value in txs.tokens.items():
+            side = 0 if kind == "prompt" else 1
+            add(by_model, src.model(model), side, value)
+            if user is not None:
+                add(by_user, user, side, value)
+        return by_model, by_user
+    for (assistant, model, *_), value in messages.tokens.items():
+        if assistant:
+            add(by_model, src.model(model), 1, value)
+    rows = tally.user_token_rows(src.reader, span)
+    replies = queries.earliest_reply_models(src.reader, (row.get("messageId") for row in rows))
+    for model, value in tally.fold_inputs(rows, replies).items():
+        add(by_model, src.model(model), 0, value)
+    inputs, outputs = queries.message_tokens_by_user(src.reader, span)
+    for side, sums in ((0, inputs), (1, outputs)):
+        for user, value in sums.items():
+            add(by_user, user, side, value)
+    return by_model, by_user
+
+
+def _token_rows(day: date, pairs: Pairs) -> list[tuple[Any, ...]]:
+    rows = []
+    for key, (inp, out) in sorted(pairs.items()):
+        if inp == 0 and out == 0:
+            continue
+        rows.append((day, key, _finite(inp), _finite(out)))
+    return rows
+
+
+def _finite(value: float) -> float:
+    """SQL DOUBLE has no infinity: a sum that overflowed is stored as the largest double."""
+    if math.isfinite(value):
+        return value
+    return math.copysign(1.7976931348623157e308, value)
+
+
+def unique_users(src: Source, span: Span) -> int:
+    return tally.distinct_counts(src.reader, "messages", "user", span, {})["all"]
+
+
+def week_row(src: Source, monday: date) -> tuple[date, int]:
+    """weekly_users row: distinct users over the whole ISO week starting `monday`."""
+    return (monday, unique_users(src, week_span(monday, src.zone)))
+
+
+def month_row(src: Source, first: date) -> tuple[date, int]:
+    """monthly_users row: distinct users over the whole calendar month starting `first`."""
+    return (first, unique_users(src, month_span(first, src.zone)))

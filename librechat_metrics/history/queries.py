@@ -1,0 +1,73 @@
+"""MongoDB queries the history export needs beyond `tally`, built from tally's expressions.
+
+They follow docs/semantics.md exactly like tally's queries do: same assistant rule, same valid
+tokenCount rule, same "counted transaction" rule.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from ..labels import name_label
+from ..mongo import Reader, Span
+from ..tally import ASSISTANT_EXPR, ASSISTANT_QUERY, INF, VALID_TOKENS_EXPR
+
+# A transaction counts when it is a prompt or completion with a finite numeric rawAmount
+# (the same filter as tally.transaction_rows).
+COUNTED_TRANSACTION = {"tokenType": {"$in": ["prompt", "completion"]}, "rawAmount": {"$gt": -INF, "$lt": INF}}
+
+# How many messageIds one reply lookup sends (keeps each command far below MongoDB's 16 MB limit).
+REPLY_CHUNK = 20_000
+
+
+def has_counted_transaction(reader: Reader) -> bool:
+    """Does the whole transactions collection hold at least one counted document (TOKEN_SOURCE=auto)?"""
+    rows = reader.aggregate(
+        "transactions", [{"$match": COUNTED_TRANSACTION}, {"$limit": 1}, {"$project": {"_id": 1}}]
+    )
+    return bool(rows)
+
+
+def earliest_reply_models(reader: Reader, message_ids: Iterable[str]) -> dict[str, str]:
+    """messageId -> model label (not yet agent-resolved) of its earliest assistant reply, any date.
+
+    Replies are ordered by createdAt then _id, as tally.reply_models does; only the given parents
+    are looked up, so the result stays as small as one day's user messages.
+    """
+    wanted = sorted({m for m in message_ids if isinstance(m, str)})
+    out: dict[str, str] = {}
+    for i in range(0, len(wanted), REPLY_CHUNK):
+        match = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$in": wanted[i : i + REPLY_CHUNK]}}]}
+        rows = reader.aggregate(
+            "messages",
+            [
+                {"$match": match},
+                {"$project": {"parentMessageId": 1, "createdAt": 1, "model": 1}},
+                {"$sort": {"createdAt": 1, "_id": 1}},
+                {"$group": {"_id": "$parentMessageId", "m": {"$first": {"$ifNull": ["$model", None]}}}},
+            ],
+        )
+        out.update((row["_id"], name_label(row["m"])) for row in rows)
+    return out
+
+
+def message_tokens_by_user(reader: Reader, span: Span) -> tuple[Counter[str], Counter[str]]:
+    """(input, output) valid tokenCount sums per str(user) over the span's messages that have a user.
+
+    User messages' tokens are input, assistant messages' are output. The group key keeps the BSON
+    type, so 5 and 5.0 stay apart as str() tells them apart.
+    """
+    match = {"$and": [span.match(), {"user": {"$ne": None}}]}
+    key = {"a": ASSISTANT_EXPR, "u": "$user", "t": {"$type": "$user"}}
+    tokens = {"$cond": [VALID_TOKENS_EXPR, "$tokenCount", 0]}
+    rows: list[dict[str, Any]] = reader.aggregate(
+        "messages", [{"$match": match}, {"$group": {"_id": key, "k": {"$sum": tokens}}}]
+    )
+    inputs: Counter[str] = Counter()
+    outputs: Counter[str] = Counter()
+    for row in rows:
+        side = outputs if row["_id"]["a"] else inputs
+        side[str(row["_id"]["u"])] += row["k"]
+    return inputs, outputs

@@ -1,0 +1,259 @@
+"""The SQL side: table definitions, MariaDB/MySQL (PyMySQL) and PostgreSQL (psycopg 3) writers.
+
+Tables and columns are those of the original `init.sql`, with 64-bit counts, DOUBLE tokens and one
+added column, `daily_users.computed_at` (UTC): a day counts as stored only when it was computed
+after it ended, so a day exported while still running is recomputed by the next run.
+Every write replaces exactly one key (a day, a week, a month) in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+import pymysql
+
+from .compute import Rows
+
+SQL_ERRORS: tuple[type[BaseException], ...] = (pymysql.err.Error, psycopg.Error)
+CONNECT_TIMEOUT = 10
+IO_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (name, kind): date, text, count or tokens
+    keys: int  # the first `keys` columns are the primary key
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+
+DAILY: tuple[Table, ...] = (
+    Table("daily_users", (("date", "date"), ("unique_users", "count")), 1),
+    Table(
+        "daily_messages", (("date", "date"), ("total_messages", "count"), ("total_conversations", "count")), 1
+    ),
+    Table("daily_messages_by_model", (("date", "date"), ("model", "text"), ("message_count", "count")), 2),
+    Table(
+        "daily_tokens_by_model",
+        (("date", "date"), ("model", "text"), ("input_tokens", "tokens"), ("output_tokens", "tokens")),
+        2,
+    ),
+    Table(
+        "daily_tokens_by_user",
+        (("date", "date"), ("user", "text"), ("input_tokens", "tokens"), ("output_tokens", "tokens")),
+        2,
+    ),
+    Table("daily_errors_by_model", (("date", "date"), ("model", "text"), ("error_count", "count")), 2),
+)
+WEEKLY = Table("weekly_users", (("week_start", "date"), ("unique_users", "count")), 1)
+MONTHLY = Table("monthly_users", (("month_start", "date"), ("unique_users", "count")), 1)
+TABLES: tuple[Table, ...] = (*DAILY, WEEKLY, MONTHLY)
+STAMP = "computed_at"  # extra column of daily_users
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where rows go: `dialect` is "mysql" or "postgresql"; `url` (PostgreSQL) or the parts (MySQL)."""
+
+    dialect: str
+    host: str = ""
+    port: int = 0
+    user: str = ""
+    password: str = ""
+    database: str = ""
+    url: str = ""
+
+    @classmethod
+    def from_url(cls, url: str) -> Target:
+        """mysql://, mariadb://, postgresql:// or postgres:// URLs; ValueError when unusable."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme in ("postgresql", "postgres"):
+            if not parts.path.strip("/"):
+                raise ValueError("expected a database name, e.g. postgresql://user@host:5432/metrics")
+            return cls("postgresql", url=url, password=unquote(parts.password or ""))
+        if scheme not in ("mysql", "mariadb"):
+            raise ValueError("expected mysql://, mariadb:// or postgresql://user:password@host:port/database")
+        try:
+            port = parts.port or 3306
+        except ValueError:
+            raise ValueError("expected a port number from 1 to 65535") from None
+        database = unquote(parts.path.strip("/"))
+        if not parts.hostname or not database:
+            raise ValueError("expected mysql://user:password@host:port/database")
+        return cls(
+            "mysql",
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            database=database,
+        )
+
+    def describe(self) -> str:
+        """The target without its password, for logs."""
+        if self.dialect == "postgresql":
+            parts = urlsplit(self.url)
+            netloc = parts.netloc.rpartition("@")[2]
+            user = f"{unquote(parts.username)}@" if parts.username else ""
+            return f"{parts.scheme}://{user}{netloc}{parts.path}"
+        return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def hide(self, text: str) -> str:
+        """`text` with the password blanked out (driver messages never should, but be sure)."""
+        return text.replace(self.password, "***") if self.password else text
+
+    def connect(self) -> Store:
+        if self.dialect == "postgresql":
+            conn: Any = psycopg.connect(self.url, autocommit=False, connect_timeout=CONNECT_TIMEOUT)
+        else:
+            conn = pymysql.connect(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password,
+                database=self.database,
+                charset="utf8mb4",
+                autocommit=False,
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=IO_TIMEOUT,
+                write_timeout=IO_TIMEOUT,
+            )
+        return Store(conn, self.dialect)
+
+
+class Store:
+    """An open connection to the history database."""
+
+    def __init__(self, conn: Any, dialect: str):
+        self.conn = conn
+        self.dialect = dialect
+
+    def q(self, name: str) -> str:
+        """A quoted identifier (`user` is reserved in PostgreSQL)."""
+        return f'"{name}"' if self.dialect == "postgresql" else f"`{name}`"
+
+    # --- schema ----------------------------------------------------------------------------------
+
+    def _text_collation(self) -> str:
+        """A binary, no-pad collation, so keys differing in case or trailing spaces stay apart."""
+        for name in ("utf8mb4_nopad_bin", "utf8mb4_0900_bin"):
+            if self._fetch("SHOW COLLATION LIKE %s", (name,)):
+                return name
+        return "utf8mb4_bin"
+
+    def create_table_sql(self, table: Table, collation: str = "") -> str:
+        pg = self.dialect == "postgresql"
+        kinds = {
+            "date": "DATE",
+            "count": "BIGINT",
+            "tokens": "DOUBLE PRECISION" if pg else "DOUBLE",
+            "text": "VARCHAR(255)" if pg else f"VARCHAR(255) COLLATE {collation}",
+        }
+        lines = [f"{self.q(name)} {kinds[kind]} NOT NULL" for name, kind in table.columns]
+        if table.name == "daily_users":
+            lines.append(f"{self.q(STAMP)} {'TIMESTAMP' if pg else 'DATETIME'} NULL")
+        lines.append(f"PRIMARY KEY ({', '.join(self.q(n) for n in table.names[: table.keys])})")
+        tail = "" if pg else f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation}"
+        body = ",\n  ".join(lines)
+        return f"CREATE TABLE IF NOT EXISTS {self.q(table.name)} (\n  {body}\n){tail}"
+
+    def ensure_schema(self) -> None:
+        """Create missing tables; add `computed_at` to an older daily_users. Never drops anything."""
+        collation = "" if self.dialect == "postgresql" else self._text_collation()
+        for table in TABLES:
+            self._exec(self.create_table_sql(table, collation))
+        schema = "current_schema()" if self.dialect == "postgresql" else "DATABASE()"
+        found = self._fetch(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = "
+            f"{schema} AND table_name = 'daily_users' AND column_name = %s",
+            (STAMP,),
+        )
+        if not found:
+            kind = "TIMESTAMP" if self.dialect == "postgresql" else "DATETIME"
+            self._exec(f"ALTER TABLE {self.q('daily_users')} ADD COLUMN {self.q(STAMP)} {kind} NULL")
+        self.conn.commit()
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def stored_days(self, start: date, end: date) -> dict[date, datetime | None]:
+        """Days in [start, end] present in daily_users, with the UTC time they were computed."""
+        rows = self._fetch(
+            f"SELECT {self.q('date')}, {self.q(STAMP)} FROM {self.q('daily_users')} "
+            f"WHERE {self.q('date')} BETWEEN %s AND %s",
+            (start, end),
+        )
+        self.conn.commit()
+        return {row[0]: row[1] for row in rows}
+
+    def stored_keys(self, table: Table, keys: list[date]) -> set[date]:
+        """Which of `keys` (weeks or months) already have a row."""
+        if not keys:
+            return set()
+        marks = ", ".join(["%s"] * len(keys))
+        column = self.q(table.names[0])
+        rows = self._fetch(f"SELECT {column} FROM {self.q(table.name)} WHERE {column} IN ({marks})", keys)
+        self.conn.commit()
+        return {row[0] for row in rows}
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def replace_day(self, day: date, rows: Rows, computed_at: datetime) -> None:
+        """In one transaction: delete `day` from every daily table, insert its rows, commit."""
+        try:
+            for table in DAILY:
+                self._exec(f"DELETE FROM {self.q(table.name)} WHERE {self.q('date')} = %s", (day,))
+            for table in DAILY:
+                extra = (computed_at,) if table.name == "daily_users" else ()
+                self._insert(table, [(*row, *extra) for row in rows.get(table.name, [])], bool(extra))
+            self.conn.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def replace_period(self, table: Table, row: tuple[Any, ...]) -> None:
+        """In one transaction: replace the row of one week or month."""
+        try:
+            self._exec(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.names[0])} = %s", (row[0],))
+            self._insert(table, [row])
+            self.conn.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def _insert(self, table: Table, rows: list[tuple[Any, ...]], stamped: bool = False) -> None:
+        if not rows:
+            return
+        names = table.names + ((STAMP,) if stamped else ())
+        columns = ", ".join(self.q(n) for n in names)
+        marks = ", ".join(["%s"] * len(names))
+        with self.conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {self.q(table.name)} ({columns}) VALUES ({marks})", rows)
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def _exec(self, sql: str, params: Any = None) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+
+    def _fetch(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+    def rollback(self) -> None:
+        """Roll back if the connection still works (a lost connection rolls back on the server)."""
+        with contextlib.suppress(Exception):
+            self.conn.rollback()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
