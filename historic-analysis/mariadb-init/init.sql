@@ -1,0 +1,67 @@
+-- Tables of the LibreChat history export (export_metrics.py), for the compose stack's first start.
+--
+-- MariaDB runs this file once, on an empty data volume, inside the database named by MYSQL_DATABASE
+-- (the compose file passes it as MARIADB_DATABASE; the image also creates MYSQL_USER with all rights
+-- on it). It only creates missing tables and never drops anything; export_metrics.py creates the
+-- same tables itself when they are missing, so this file is a convenience, not a requirement.
+--
+-- Names and columns are those of the original init.sql, so existing dashboards and queries keep
+-- working; counts are BIGINT and token sums DOUBLE (64-bit). daily_users.computed_at (UTC) is new:
+-- a day stored before it had ended is recomputed by the next run. Text keys use a binary, no-pad
+-- collation so that model or user names differing only in case or trailing spaces stay apart.
+
+CREATE TABLE IF NOT EXISTS `daily_users` (
+  `date` DATE NOT NULL,
+  `unique_users` BIGINT NOT NULL,
+  `computed_at` DATETIME NULL,
+  PRIMARY KEY (`date`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_messages` (
+  `date` DATE NOT NULL,
+  `total_messages` BIGINT NOT NULL,
+  `total_conversations` BIGINT NOT NULL,
+  PRIMARY KEY (`date`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_messages_by_model` (
+  `date` DATE NOT NULL,
+  `model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `message_count` BIGINT NOT NULL,
+  PRIMARY KEY (`date`, `model`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_tokens_by_model` (
+  `date` DATE NOT NULL,
+  `model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `input_tokens` DOUBLE NOT NULL,
+  `output_tokens` DOUBLE NOT NULL,
+  PRIMARY KEY (`date`, `model`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_tokens_by_user` (
+  `date` DATE NOT NULL,
+  `user` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `input_tokens` DOUBLE NOT NULL,
+  `output_tokens` DOUBLE NOT NULL,
+  PRIMARY KEY (`date`, `user`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_errors_by_model` (
+  `date` DATE NOT NULL,
+  `model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `error_count` BIGINT NOT NULL,
+  PRIMARY KEY (`date`, `model`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `weekly_users` (
+  `week_start` DATE NOT NULL,
+  `unique_users` BIGINT NOT NULL,
+  PRIMARY KEY (`week_start`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `monthly_users` (
+  `month_start` DATE NOT NULL,
+  `unique_users` BIGINT NOT NULL,
+  PRIMARY KEY (`month_start`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
