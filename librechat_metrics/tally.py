@@ -53,6 +53,12 @@ def _raw(path: str) -> dict[str, Any]:
     return {"$ifNull": [f"${path}", None]}
 
 
+def _label_key(name: str, path: str) -> dict[str, Any]:
+    """Group-key fields for a label source: its value, and its BSON type, because MongoDB groups 5 and
+    5.0 together while their labels ("5", "5.0") differ."""
+    return {name: _raw(path), f"{name}_type": {"$type": f"${path}"}}
+
+
 def _marks(field_name: str, marks: dict[str, datetime]) -> dict[str, Any]:
     return {f"at_{name}": since(field_name, when) for name, when in marks.items()}
 
@@ -89,11 +95,12 @@ class MessageTally:
 def message_rows(reader: Reader, span: Span, marks: dict[str, datetime]) -> list[dict[str, Any]]:
     key = {
         "a": ASSISTANT_EXPR,
-        "m": _raw("model"),
+        **_label_key("m", "model"),
         "e": ERROR_EXPR,
         "t": HAS_TOOLS_EXPR,
         "r": {"$cond": [_RATED_EXPR, "$feedback.rating", None]},
         "g": {"$cond": [_RATED_EXPR, _raw("feedback.tag"), None]},
+        "g_type": {"$cond": [_RATED_EXPR, {"$type": "$feedback.tag"}, None]},
         **_marks("createdAt", marks),
     }
     tokens = {"$cond": [VALID_TOKENS_EXPR, "$tokenCount", 0]}
@@ -137,9 +144,9 @@ def tool_rows(
 ) -> list[dict[str, Any]]:
     """Tool-call rows; each row's `_id.f` says whether those calls failed. Two queries: calls, failures."""
     key: dict[str, Any] = {
-        "n": _raw("content.tool_call.name"),
-        "m": _raw("model"),
-        "p": _raw("endpoint"),
+        **_label_key("n", "content.tool_call.name"),
+        **_label_key("m", "model"),
+        **_label_key("p", "endpoint"),
         **_marks("createdAt", marks),
     }
     if users_for is not None:
@@ -194,7 +201,7 @@ class TxTally:
 def transaction_rows(
     reader: Reader, span: Span, marks: dict[str, datetime], by_user: bool = False
 ) -> list[dict[str, Any]]:
-    key: dict[str, Any] = {"k": "$tokenType", "m": _raw("model"), **_marks("_id", marks)}
+    key: dict[str, Any] = {"k": "$tokenType", **_label_key("m", "model"), **_marks("_id", marks)}
     if by_user:
         key["u"] = _raw("user")
     amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
