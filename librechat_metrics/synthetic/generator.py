@@ -1,0 +1,648 @@
+"""Deterministic synthetic LibreChat collections (users, conversations, messages, transactions, ...)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import string
+import struct
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bson import ObjectId
+
+from .profiles import (
+    ERROR_GENERIC_TEXT,
+    ERROR_JSON_TEXTS,
+    ERROR_PART_TEXTS,
+    FILE_TYPES,
+    NO_PARENT,
+    PROFILE_SPECS,
+    THUMBS_DOWN_TAGS,
+    THUMBS_UP_TAGS,
+    TOOLS,
+    Chat,
+    Profile,
+    rates,
+)
+from .timeplan import DAY, HOUR, MINUTE, SECOND, Clock, Seasonality, boundaries, to_dt, to_ms
+
+COLLECTIONS = ("users", "conversations", "messages", "transactions", "files", "agents", "balances")
+NANOID = string.ascii_letters + string.digits + "_-"
+WORDS = (
+    "the", "report", "budget", "summary", "meeting", "python", "error", "deploy", "customer", "quarterly",
+    "draft", "translate", "email", "table", "chart", "policy", "contract", "review", "explain", "function",
+    "query", "database", "invoice", "schedule", "plan",
+)  # fmt: skip
+AGENT_NAMES = (
+    "Research Assistant", "Code Helper", "HR Policy Bot", "Data Analyst", "Writing Coach",
+    "Support Agent", "Legal Reviewer", "Travel Planner", "SQL Expert", "Docs Navigator", "Tutor", "Ops Buddy",
+)  # fmt: skip
+PROVIDERS = (("local", 6), ("openid", 3), ("google", 1), ("github", 1))
+VARIANTS = ("error_true_json", "error_true_generic", "error_content_part", "unfinished")
+
+
+@dataclass
+class Dataset:
+    """A generated dataset: the documents per collection and the generator's own shape counts."""
+
+    profile: str
+    now: datetime
+    seed: int
+    zones: tuple[str, ...]
+    collections: dict[str, list[dict]]
+    shapes: Counter = field(default_factory=Counter)
+    boundaries: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+
+@dataclass
+class _User:
+    oid: ObjectId
+    hex: str
+    created: int
+    weight: float
+
+
+@dataclass
+class _Conv:
+    """Per-conversation state while its documents are being built."""
+
+    cid: str
+    user: _User
+    chat: Chat
+    agent: dict | None
+    temporary: bool
+    shapes: Counter = field(default_factory=Counter)
+    messages: list[dict] = field(default_factory=list)
+    txs: list[dict] = field(default_factory=list)
+    files: list[dict] = field(default_factory=list)
+    turn: int = 0
+
+
+class _Generator:
+    def __init__(self, profile: str, seed: int, n_messages: int, now: datetime, zones, history_days: int):
+        if profile not in PROFILE_SPECS:
+            raise ValueError(f"unknown profile {profile!r}; expected one of {tuple(PROFILE_SPECS)}")
+        self.p: Profile = PROFILE_SPECS[profile]
+        self.rng = random.Random(f"librechat-synthetic/{profile}/{seed}")
+        self.now_ms = to_ms(now)
+        self.clock = Clock(self.now_ms)
+        self.zones = tuple(zones) or ("UTC",)
+        self.history_days = max(1, history_days)
+        self.n = max(0, n_messages)
+        self.season = Seasonality(self.now_ms, self.zones[0], self.history_days)
+        self.proc = bytes([self.rng.randrange(0x80)]) + self.rng.randbytes(4)
+        self.counter = self.rng.randrange(1 << 23)
+        self.out: dict[str, list[dict]] = {name: [] for name in COLLECTIONS}
+        self.shapes: Counter = Counter()
+        self.recent = 10 if self.n >= 500 else max(2, self.n // 50)
+        # Everything that exists before the oldest generated activity (boundary docs reach ~62 days back).
+        self.epoch_ms = self.now_ms - (self.history_days + 63) * DAY
+
+    # ---- identifiers -------------------------------------------------------------------------
+    def oid(self, ms: int) -> ObjectId:
+        """ObjectId whose time is `ms` (floored to the second), unique within the dataset."""
+        self.counter = (self.counter + 1) & 0xFFFFFF
+        return ObjectId(struct.pack(">I", ms // 1000) + self.proc + self.counter.to_bytes(3, "big"))
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def nanoid(self, k: int = 21) -> str:
+        return "".join(self.rng.choices(NANOID, k=k))
+
+    def words(self, lo: int, hi: int) -> str:
+        return " ".join(self.rng.choices(WORDS, k=self.rng.randint(lo, hi)))
+
+    def lognorm(self, median: float, sigma: float) -> int:
+        return max(1, int(median * math.exp(self.rng.gauss(0, sigma))))
+
+    def stamp(self, doc: dict, created: int, updated: int | None = None) -> dict:
+        doc["createdAt"] = to_dt(created)
+        doc["updatedAt"] = to_dt(created if updated is None else updated)
+        return doc
+
+    def tenant(self, doc: dict) -> dict:
+        if self.p.tenant:
+            doc["tenantId"] = "tenant-main"
+        return doc
+
+    # ---- users and agents --------------------------------------------------------------------
+    def make_users(self) -> None:
+        n_users = max(5, self.n // 40)
+        self.users: list[_User] = []
+        for i in range(n_users):
+            if i == 0 or self.rng.random() < 0.7:  # registered before the history window
+                created = self.epoch_ms - self.rng.randint(100 * DAY, 400 * DAY)
+            else:
+                created = self.season.sample(self.rng, self.clock.ceiling - HOUR)
+            created = self.clock.before(created)
+            oid = self.oid(created)
+            self.users.append(_User(oid, str(oid), created, 1 / (i + 1) ** 1.1))
+        self.rng.shuffle(self.users)
+        self.users.sort(key=lambda u: u.created)  # the first (earliest) user is the admin
+        for i, u in enumerate(self.users):
+            provider = self.rng.choices([p for p, _ in PROVIDERS], [w for _, w in PROVIDERS])[0]
+            name = f"User {i:04d}"
+            doc = {
+                "_id": u.oid,
+                "name": name,
+                "username": f"user{i:04d}",
+                "email": f"user{i:04d}@example.org",
+            }
+            doc.update({"emailVerified": True, "provider": provider, "role": "ADMIN" if i == 0 else "USER"})
+            doc.update({"avatar": None, "plugins": [], "__v": 0})
+            if provider == "openid":
+                doc["openidId"] = self.nanoid(24)
+            if self.p.content:
+                doc.update({"termsAccepted": True, "personalization": {"memories": True}})
+            updated = self.clock.before(u.created + self.rng.randint(0, 30 * DAY))
+            self.out["users"].append(self.tenant(self.stamp(doc, u.created, max(updated, u.created))))
+            self.shapes["user"] += 1
+
+    def make_agents(self) -> None:
+        self.agents: list[dict] = []
+        if not self.p.agents:
+            return
+        chats = [c for c in self.p.chats if not c.custom]
+        tool_names = [t for t, _ in TOOLS if t]
+        for i in range(min(12, 3 + len(self.users) // 20)):
+            created = self.epoch_ms - self.rng.randint(DAY, 27 * DAY)
+            author = self.rng.choice([u for u in self.users if u.created < created])
+            chat = chats[i % len(chats)]
+            doc = {"_id": self.oid(created), "id": "agent_" + self.nanoid(), "name": AGENT_NAMES[i]}
+            doc.update({"description": f"{AGENT_NAMES[i]} for the team", "instructions": self.words(8, 20)})
+            doc.update({"provider": chat.endpoint, "model": chat.model, "model_parameters": {}})
+            doc.update({"tools": self.rng.sample(tool_names, 3), "author": author.oid, "authorName": "x"})
+            doc.update({"versions": [], "__v": 0})
+            if self.p.tenant:
+                doc["category"] = "general"
+            self.stamp(doc, created, created + self.rng.randint(0, DAY))
+            doc["versions"] = [{k: v for k, v in doc.items() if k not in ("_id", "versions", "__v")}]
+            self.out["agents"].append(self.tenant(doc))
+            self.agents.append(doc)
+            self.shapes["agent"] += 1
+
+    def pick_user(self, start: int) -> _User:
+        eligible = [u for u in self.users if u.created + MINUTE <= start]
+        return self.rng.choices(eligible, [u.weight for u in eligible])[0]
+
+    # ---- conversations -----------------------------------------------------------------------
+    def conversation(self, start: int, turns: int, *, tools: bool = False, tag: str = "") -> int:
+        """Build one conversation starting at `start`; returns the number of messages kept (0 = none)."""
+        t = self.clock.legal(start)
+        if t is None:
+            return 0
+        p, rng = self.p, self.rng
+        agent = None
+        if p.agents and (tools or rng.random() < p.agent_share):
+            agent = rng.choice(self.agents)
+            chat = Chat("agents", agent["id"], agent["name"], 1)
+        else:
+            chat = rng.choices(p.chats, [c.weight for c in p.chats])[0]
+        temporary = bool(p.temporary) and start > self.now_ms - 29 * DAY and not tag
+        temporary = temporary and (rng.random() < 0.07 or self.shapes["temporary_conversation"] == 0)
+        c = _Conv(self.uuid(), self.pick_user(start), chat, agent, temporary)
+        parent = NO_PARENT
+        for turn in range(turns):
+            c.turn = turn
+            if tools:
+                latency = rng.randint(2 * SECOND, 8 * SECOND)
+            elif agent:
+                latency = rng.randint(8 * SECOND, 45 * SECOND)
+            else:
+                latency = rng.randint(1500, 20 * SECOND)
+            reply_t = self.clock.legal(t + latency)
+            if reply_t is None:
+                break
+            user_msg = self.user_message(c, t, parent)
+            reply = self.assistant(c, user_msg, t, reply_t, tools=tools)
+            last_t = reply_t
+            if not tools and (
+                rng.random() < 0.04 or self.shapes["regeneration"] + c.shapes["regeneration"] == 0
+            ):
+                regen_t = self.clock.legal(reply_t + rng.randint(5 * SECOND, 60 * SECOND))
+                if regen_t is not None:
+                    reply = self.assistant(c, user_msg, t, regen_t, tools=False)
+                    c.shapes["regeneration"] += 1
+                    last_t = regen_t
+            parent = reply["messageId"]
+            r = rng.random()
+            gap = (
+                self.lognorm(60 * SECOND, 0.8)
+                if r < 0.85
+                else rng.randint(10 * MINUTE, 3 * HOUR)
+                if r < 0.97
+                else rng.randint(DAY, 5 * DAY)
+            )
+            nxt = self.clock.legal(last_t + gap)
+            if nxt is None:
+                break
+            t = nxt
+        if not c.messages:
+            return 0
+        self.commit(c, tag)
+        return len(c.messages)
+
+    def commit(self, c: _Conv, tag: str) -> None:
+        p, rng = self.p, self.rng
+        first, last = c.messages[0], c.messages[-1]
+        created, updated = to_ms(first["createdAt"]), to_ms(last["createdAt"])
+        first_reply = to_ms(c.messages[1]["createdAt"])
+        title_t = self.clock.legal(first_reply + rng.randint(SECOND, 3 * SECOND)) or first_reply
+        real_model = c.agent["model"] if c.agent else c.chat.model
+        self.transaction_pair(
+            c, title_t, p.title_model, rng.randint(100, 400), rng.randint(5, 20), "title", None
+        )
+        c.shapes["tx_title"] += 2
+        doc = {"_id": self.oid(created), "conversationId": c.cid, "user": c.user.hex, "__v": 0}
+        doc.update({"endpoint": c.chat.endpoint, "model": real_model, "title": self.words(2, 6).title()})
+        if c.chat.custom:
+            doc["endpointType"] = "custom"
+        if c.agent:
+            doc["agent_id"] = c.agent["id"]
+        elif p.agent_id_style == "ephemeral":
+            doc["agent_id"] = "ephemeral"
+        elif p.agent_id_style == "encoded":
+            doc["agent_id"] = f"{c.chat.endpoint}__{c.chat.model.replace(':', '__')}___{c.chat.sender}"
+        doc["messages"] = [m["_id"] for m in c.messages]
+        doc["files"] = [f["file_id"] for f in c.files]
+        if p.content:
+            doc.update({"isArchived": False, "tags": []})
+        self.temporal(doc, c, created)
+        self.out["conversations"].append(self.tenant(self.stamp(doc, created, updated)))
+        self.out["messages"].extend(c.messages)
+        self.out["transactions"].extend(c.txs)
+        self.out["files"].extend(c.files)
+        c.shapes["conversation"] += 1
+        if tag:
+            c.shapes[f"{tag}_conversation"] += 1
+            c.shapes[f"{tag}_message"] += len(c.messages)
+        self.shapes.update(c.shapes)
+
+    def temporal(self, doc: dict, c: _Conv, created: int) -> None:
+        """expiredAt (v0.7.7+) and isTemporary (v0.8.6+) of a message or conversation."""
+        if not self.p.temporary:
+            return
+        doc["expiredAt"] = to_dt(created + 720 * HOUR) if c.temporary else None
+        if c.temporary:
+            c.shapes["temporary_message" if "messageId" in doc else "temporary_conversation"] += 1
+            if self.p.temporary == "isTemporary":
+                doc["isTemporary"] = True
+
+    def base_message(self, c: _Conv, t: int, parent: str) -> dict:
+        return {"_id": self.oid(t), "messageId": self.uuid(), "user": c.user.hex, "__v": 0,
+                "conversationId": c.cid, "parentMessageId": parent}  # fmt: skip
+
+    def user_message(self, c: _Conv, t: int, parent: str) -> dict:
+        m = self.base_message(c, t, parent)
+        m.update({"sender": "User", "isCreatedByUser": True, "model": None, "text": self.words(3, 40)})
+        if self.p.message_endpoint:
+            m["endpoint"] = c.chat.endpoint
+        m.update({"error": False, "unfinished": False, "tokenCount": self.lognorm(60, 1.0)})
+        if self.rng.random() < 0.08 or self.missing_file_type(c):
+            m["files"] = [self.file(c, t, m["messageId"])]
+            c.shapes["message_with_file"] += 1
+        self.temporal(m, c, t)
+        self.tenant(self.stamp(m, t))
+        c.messages.append(m)
+        c.shapes["user_message"] += 1
+        return m
+
+    def missing_file_type(self, c: _Conv) -> str | None:
+        for mime in ("image/png", "application/pdf", "text/plain"):
+            if self.shapes[f"file_type:{mime}"] + c.shapes[f"file_type:{mime}"] == 0:
+                return mime
+        return None
+
+    def file(self, c: _Conv, t: int, message_id: str) -> dict:
+        """A files document uploaded just before the user message; returns the message's copy."""
+        rng = self.rng
+        forced = self.missing_file_type(c)
+        options = [f for f in FILE_TYPES if f[0] == forced] or FILE_TYPES
+        mime, ext, _ = rng.choices(options, [w for *_, w in options])[0]
+        created = self.clock.before(t - rng.randint(300, 20 * SECOND))
+        file_id = self.uuid()
+        name = f"{rng.choice(WORDS)}_{rng.randrange(100)}.{ext}"
+        doc = {"_id": self.oid(created), "user": c.user.oid, "conversationId": c.cid, "file_id": file_id}
+        if self.p.tx_message_id:
+            doc["messageId"] = message_id
+        doc.update({"temp_file_id": self.uuid(), "bytes": rng.randint(2_000, 8_000_000), "filename": name})
+        doc.update({"filepath": f"/uploads/{c.user.hex}/{file_id}__{name}", "object": "file", "type": mime})
+        doc.update({"embedded": mime.startswith(("application/", "text/")), "context": "message_attachment"})
+        doc.update({"usage": rng.randint(1, 3), "source": rng.choice(("local", "local", "s3")), "__v": 0})
+        if mime.startswith("image/"):
+            doc.update({"width": rng.choice((640, 1024, 1920)), "height": rng.choice((480, 768, 1080))})
+        c.files.append(self.tenant(self.stamp(doc, created)))
+        c.shapes["file"] += 1
+        c.shapes[f"file_type:{mime}"] += 1
+        keep = ("file_id", "filename", "filepath", "type", "bytes", "width", "height", "source")
+        return {k: doc[k] for k in keep if k in doc}
+
+    def pick_variant(self, c: _Conv, tools: bool) -> str:
+        if tools:
+            return "normal"
+        for name in VARIANTS:
+            if (name != "error_content_part" or self.p.content) and self.shapes[name] + c.shapes[name] == 0:
+                return name
+        r = self.rng.random()
+        if r < 0.009:
+            return "error_true_json"
+        if r < 0.015:
+            return "error_true_generic"
+        if self.p.content and r < 0.035:
+            return "error_content_part"
+        if r < 0.055:
+            return "unfinished"
+        return "normal"
+
+    def assistant(self, c: _Conv, user_msg: dict, user_t: int, t: int, tools: bool) -> dict:
+        """An assistant reply to `user_msg` at time `t`, with its transactions."""
+        p, rng = self.p, self.rng
+        variant = self.pick_variant(c, tools)
+        real_model = c.agent["model"] if c.agent else c.chat.model
+        m = self.base_message(c, t, user_msg["messageId"])
+        m.update({"sender": c.chat.sender, "isCreatedByUser": False, "model": c.chat.model})
+        error_true = variant.startswith("error_true")
+        if p.message_endpoint and not error_true:
+            m["endpoint"] = c.chat.endpoint
+        m.update({"error": error_true, "unfinished": variant == "unfinished"})
+        c.shapes["assistant_message"] += 1
+        if c.agent:
+            c.shapes["agent_message"] += 1
+        if variant != "normal":
+            c.shapes[variant] += 1
+        if error_true:
+            m["text"] = rng.choice(ERROR_JSON_TEXTS) if variant == "error_true_json" else ERROR_GENERIC_TEXT
+            self.temporal(m, c, t)
+            c.messages.append(self.tenant(self.stamp(m, t)))
+            return m
+        n_tools = 0
+        if p.content and c.agent and (tools or rng.random() < 0.5):
+            n_tools = rng.choice((1, 1, 1, 2, 2, 3))
+        reasoning = c.chat.reasoning or (c.agent is not None and rng.random() < 0.3)
+        steps = self.spend(c, m, user_t, t, n_tools + 1, reasoning, variant == "unfinished", real_model)
+        m["tokenCount"] = sum(s["output"] for s in steps)
+        answer = self.words(10, 60)
+        if variant == "unfinished":
+            answer = answer[: len(answer) // 2]
+        if not p.content:
+            m["text"] = answer
+        else:
+            m["text"] = ""
+            m["content"] = self.content(c, reasoning, n_tools, answer, variant)
+        if p.usage_metadata:
+            usage = {k: sum(s[k] for s in steps) for k in ("input", "output", "cacheWrite", "cacheRead")}
+            if rng.random() < 0.5:
+                usage["cost"] = round(sum(s["cost"] for s in steps), 6)
+            m["metadata"] = {"usage": usage}
+            c.shapes["metadata_usage"] += 1
+        self.temporal(m, c, t)
+        c.messages.append(self.tenant(self.stamp(m, t)))
+        return m
+
+    def content(self, c: _Conv, reasoning: bool, n_tools: int, answer: str, variant: str) -> list[dict]:
+        parts: list[dict] = []
+        if reasoning or self.shapes["think_part"] + c.shapes["think_part"] == 0:
+            parts.append({"type": "think", "think": self.words(10, 40)})
+            c.shapes["think_part"] += 1
+        for _ in range(n_tools):
+            parts.append({"type": "tool_call", "tool_call": self.tool_call(c)})
+        if n_tools:
+            c.shapes["message_with_tools"] += 1
+        if variant == "error_content_part":
+            if self.rng.random() < 0.5:
+                parts.append({"type": "text", "text": answer[:40]})
+            parts.append({"type": "error", "error": self.rng.choice(ERROR_PART_TEXTS)})
+            return parts
+        parts.append({"type": "text", "text": answer})
+        c.shapes["text_part"] += 1
+        return parts
+
+    def tool_call(self, c: _Conv) -> dict:
+        rng, seen = self.rng, self.shapes + c.shapes
+        if seen["tool_call_mcp"] == 0:
+            name, fail = "get_issue_mcp_github", False
+        elif seen["tool_call_no_name"] == 0:
+            name, fail = None, False
+        else:
+            name = rng.choices([t for t, _ in TOOLS], [w for _, w in TOOLS])[0]
+            fail = name is not None and (rng.random() < 0.15 or seen["tool_call_failed"] == 0)
+        call = {"id": "call_" + self.nanoid(24)}
+        if name is not None:
+            call["name"] = name
+        call["args"] = json.dumps({"query": self.words(2, 6)})
+        call["type"] = "tool_call"
+        if fail:
+            reason = rng.choice(("Request timed out", "HTTP 500", "Invalid arguments", "Connection refused"))
+            call["output"] = f"Error processing tool {name}: {reason}"
+            c.shapes["tool_call_failed"] += 1
+        else:
+            call["output"] = self.words(5, 30)
+        call["progress"] = 1
+        c.shapes["tool_call"] += 1
+        if name is None:
+            c.shapes["tool_call_no_name"] += 1
+        elif "_mcp_" in name:
+            c.shapes["tool_call_mcp"] += 1
+        return call
+
+    # ---- transactions ------------------------------------------------------------------------
+    def transaction(self, c: _Conv, t: int, token_type: str, model: str, context: str, **fields) -> dict:
+        doc = {"_id": self.oid(t), "user": c.user.oid, "conversationId": c.cid, "tokenType": token_type}
+        doc.update({"model": model, "context": context, **fields, "__v": 0})
+        c.txs.append(self.tenant(self.stamp(doc, t)))
+        c.shapes[f"tx_{token_type}"] += 1
+        if "messageId" in doc:
+            c.shapes["tx_with_message_id"] += 1
+        return doc
+
+    def transaction_pair(self, c, t, model, prompt, completion, context, message_id) -> dict:
+        """A prompt and a completion transaction; returns the per-call usage record."""
+        rin, rout, rwrite, rread = rates(model)
+        extra = {"messageId": message_id} if message_id and self.p.tx_message_id else {}
+        write = read = 0
+        structured = (
+            self.p.structured_tx and context == "message" and not model.startswith(("llama", "mistral"))
+        )
+        first = self.shapes["tx_structured_prompt"] + c.shapes["tx_structured_prompt"] == 0
+        if structured and (first or (c.turn > 0 and self.rng.random() < 0.6)):
+            read = int(prompt * self.rng.uniform(0.3, 0.8))
+            write = int(prompt * self.rng.uniform(0, 0.1)) if self.rng.random() < 0.5 else 0
+            inp = prompt - read - write
+            value = -(inp * rin + write * rwrite + read * rread)
+            fields = {"rawAmount": -prompt, "rate": -value / prompt, "tokenValue": value}
+            fields.update({"inputTokens": -inp, "writeTokens": -write, "readTokens": -read})
+            self.transaction(c, t, "prompt", model, context, **fields, **extra)
+            c.shapes["tx_structured_prompt"] += 1
+        else:
+            self.transaction(c, t, "prompt", model, context, rawAmount=-prompt, rate=rin,
+                             tokenValue=-prompt * rin, **extra)  # fmt: skip
+            value = -prompt * rin
+        self.transaction(c, t, "completion", model, context, rawAmount=-completion, rate=rout,
+                         tokenValue=-completion * rout, **extra)  # fmt: skip
+        cost = -(value - completion * rout) / 1e6
+        return {"input": prompt - read - write, "output": completion, "cacheWrite": write, "cacheRead": read,
+                "cost": cost}  # fmt: skip
+
+    def spend(self, c, m, user_t, t, steps, reasoning, unfinished, model) -> list[dict]:
+        """One transaction pair per LLM call of an assistant turn (agent tool steps make several)."""
+        context = "message"
+        if unfinished:
+            context = "abort" if self.p.tx_message_id else "incomplete"
+        out = []
+        for i in range(steps):
+            at = (
+                t
+                if i == steps - 1
+                else min(self.clock.legal(user_t + (t - user_t) * (i + 1) // steps) or t, t)
+            )
+            prompt = self.lognorm(3000 * (1 + 0.3 * c.turn + 0.5 * i), 0.7)
+            completion = self.lognorm(400 * (2.5 if reasoning else 1), 0.6)
+            out.append(self.transaction_pair(c, at, model, prompt, completion, context, m["messageId"]))
+        if steps > 1:
+            c.shapes["agent_multi_step_turn"] += 1
+        return out
+
+    def credits(self) -> None:
+        count = max(2, len(self.users) // 3)
+        for i in range(count):
+            t = self.clock.legal(self.season.sample(self.rng, self.clock.ceiling - MINUTE))
+            t = t or self.clock.ceiling - MINUTE
+            ctx = "admin" if not self.p.auto_refill or i % 2 == 0 else "autoRefill"
+            user = self.pick_user(t)
+            amount = self.rng.choice((100_000, 500_000, 1_000_000, 2_000_000))
+            doc = {"_id": self.oid(t), "user": user.oid, "tokenType": "credits", "context": ctx}
+            doc.update({"rawAmount": amount, "rate": 1, "tokenValue": amount, "__v": 0})
+            self.out["transactions"].append(self.tenant(self.stamp(doc, t)))
+            self.shapes["tx_credits"] += 1
+            self.shapes[f"tx_credits_{ctx}"] += 1
+
+    def balances(self) -> None:
+        spent: Counter = Counter()
+        for tx in self.out["transactions"]:
+            spent[tx["user"]] += tx["tokenValue"]
+        for u in self.users:
+            doc = {
+                "_id": self.oid(u.created),
+                "user": u.oid,
+                "tokenCredits": max(0, int(20_000 + spent[u.oid])),
+            }
+            if self.p.auto_refill:
+                doc.update({"autoRefillEnabled": self.rng.random() < 0.3, "refillIntervalValue": 30})
+                doc.update({"refillIntervalUnit": "days", "lastRefill": to_dt(u.created), "refillAmount": 0})
+            doc["__v"] = 0
+            self.out["balances"].append(self.tenant(doc))
+            self.shapes["balance"] += 1
+
+    # ---- feedback ------------------------------------------------------------------------------
+    def feedback(self) -> None:
+        """Rate some assistant replies (all 11 tags, a few object tags, a few null), bumping updatedAt."""
+        if not self.p.feedback:
+            return
+        rng, clock = self.rng, self.clock
+        old = [m for m in self.out["messages"] if not m["isCreatedByUser"] and not m["error"]]
+        old = [m for m in old if to_ms(m["createdAt"]) < clock.now - HOUR]
+        rng.shuffle(old)
+        n_rated = min(len(old), max(20 + self.recent, round(0.03 * len(old))))
+        n_null = min(len(old) - n_rated, max(3, n_rated // 10))
+        tags = [t for pair in zip(THUMBS_UP_TAGS, THUMBS_DOWN_TAGS, strict=False) for t in pair]
+        tags += THUMBS_DOWN_TAGS[len(THUMBS_UP_TAGS) :]
+        for i, m in enumerate(old[:n_rated]):
+            if i < len(tags):
+                tag = tags[i]
+            else:
+                tag = rng.choice(THUMBS_UP_TAGS if rng.random() < 0.7 else THUMBS_DOWN_TAGS)
+            rating = "thumbsUp" if tag in THUMBS_UP_TAGS else "thumbsDown"
+            fb: dict = {"rating": rating, "tag": tag}
+            if i in (11, 12) or (i > 12 and rng.random() < 0.04):
+                fb["tag"] = {"key": tag}
+                self.shapes["feedback_tag_object"] += 1
+            if tag == "other" or rng.random() < 0.15:
+                fb["text"] = self.words(3, 25)
+                self.shapes["feedback_with_text"] += 1
+            m["feedback"] = fb
+            self.shapes[f"feedback_{rating}"] += 1
+            self.shapes[f"feedback_tag:{tag}"] += 1
+            recent = i >= n_rated - self.recent
+            m["updatedAt"] = to_dt(self.rated_at(to_ms(m["createdAt"]), recent))
+        for m in old[n_rated : n_rated + n_null]:
+            m["feedback"] = None
+            m["updatedAt"] = to_dt(self.rated_at(to_ms(m["createdAt"]), False))
+            self.shapes["feedback_null"] += 1
+
+    def rated_at(self, created: int, recent: bool) -> int:
+        clock = self.clock
+        if recent:
+            return self.rng.randint(clock.band_hi + SECOND, clock.ceiling - SECOND)
+        t = created + self.lognorm(10 * MINUTE, 2.0)
+        if t > clock.ceiling:
+            t = self.rng.randint(created, clock.ceiling)
+        return clock.legal(t) or created
+
+    # ---- the plan ------------------------------------------------------------------------------
+    def turns(self) -> int:
+        return min(100, max(1, int(self.rng.lognormvariate(0.75, 0.95))))
+
+    def run(self) -> dict[tuple[str, str], datetime]:
+        self.make_users()
+        self.make_agents()
+        rng, clock, now = self.rng, self.clock, self.now_ms
+        marks = {(z, name): b for z in self.zones for name, b in boundaries(to_dt(now), z).items()}
+        plan = []  # (start, turns, tools, tag)
+        for b in marks.values():
+            for sign in (-1, 1):
+                for lo, hi in ((MINUTE, 10 * MINUTE), (10 * MINUTE, HOUR)):
+                    plan.append((to_ms(b) + sign * rng.randint(lo, hi), 1, False, "boundary"))
+        slot = (clock.ceiling - 12 * SECOND - clock.band_hi) // self.recent
+        for i in range(self.recent):  # inside the 5-minute window, with tool calls where the era has them
+            plan.append((clock.band_hi + SECOND + i * slot + rng.randrange(slot // 2), 1, True, "recent"))
+        for _ in range(max(1, self.recent // 2)):  # just before the forbidden band
+            plan.append((now - rng.randint(340 * SECOND, 15 * MINUTE), 1, False, "prewindow"))
+        budget = self.n - 2 * len(plan)
+        made = 0
+        while made < budget:
+            made += self.conversation(self.season.sample(rng, clock.ceiling - 10 * MINUTE), self.turns())
+        for start, turns, tools, tag in plan:
+            self.conversation(start, turns, tools=tools and self.p.content, tag=tag)
+        self.credits()
+        self.feedback()
+        self.balances()
+        return marks
+
+    def finish(self) -> None:
+        """Sort every collection by time and count the shapes that depend on the 5-minute window."""
+        for docs in self.out.values():
+            docs.sort(key=lambda d: (d.get("createdAt") or to_dt(0), d["_id"]))
+        cut = to_dt(self.now_ms - 300 * SECOND)
+        for m in self.out["messages"]:
+            if m["createdAt"] >= cut:
+                self.shapes["window_message"] += 1
+                if any(part["type"] == "tool_call" for part in m.get("content", ())):
+                    self.shapes["window_tool_message"] += 1
+            if m.get("feedback") and m["updatedAt"] >= cut:
+                self.shapes["window_rating_update"] += 1
+        self.shapes = Counter({k: v for k, v in sorted(self.shapes.items()) if v})
+
+
+def generate(
+    profile: str = "v0.8.7",
+    seed: int = 1,
+    n_messages: int = 2000,
+    now: datetime | None = None,
+    zones: tuple[str, ...] = ("UTC", "Europe/Berlin"),
+    history_days: int = 60,
+) -> Dataset:
+    """Generate a deterministic LibreChat dataset of about `n_messages` messages, anchored at `now`."""
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    now = to_dt(to_ms(now))
+    g = _Generator(profile, seed, n_messages, now, zones, history_days)
+    marks = g.run()
+    g.finish()
+    return Dataset(profile, now, seed, g.zones, g.out, g.shapes, marks)
