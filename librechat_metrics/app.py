@@ -35,16 +35,17 @@ def build_jobs(reader: Reader, settings: Settings, missing: MissingIndexes) -> l
     def bind(collect: Any) -> Any:
         return lambda now: collect(reader, settings, now)
 
+    # A slow job that failed (e.g. MongoDB was down) retries at the fast pace, not 5 minutes later.
     jobs = [Job("ping", fast, ping)]
     if any(on(t) for t in ("basic", "token", "model", "time_window", "rating", "tool")):
         jobs.append(Job("usage", fast, UsageGroup(reader, settings)))
     if on("user"):
         jobs.append(Job("activity", fast, bind(collect_activity)))
     if on("basic") or on("user") or on("file"):
-        jobs.append(Job("inventory", slow, bind(collect_inventory)))
+        jobs.append(Job("inventory", slow, bind(collect_inventory), retry=fast))
     if on("rating") and on("time_window"):
-        jobs.append(Job("recent_ratings", slow, bind(collect_recent_ratings)))
-    jobs.append(Job("indexes", slow, missing.refresh))
+        jobs.append(Job("recent_ratings", slow, bind(collect_recent_ratings), retry=fast))
+    jobs.append(Job("indexes", slow, missing.refresh, retry=fast))
     return jobs
 
 

@@ -564,11 +564,11 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "librechat_exporter_last_recount_timestamp_seconds",
         "gauge",
-        "Unix time up to which all-time numbers were fully recounted; later edits of older documents "
+        "Unix time of the last full recount of all-time numbers; edits of older documents made after it "
         "show after the next recount",
         (),
         (),
         U,
-        lambda u: _one(u.recounted_before.timestamp()),
+        lambda u: _one(u.recounted_at.timestamp()),
     ),
 )

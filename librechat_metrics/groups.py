@@ -21,6 +21,10 @@ from .settings import Settings
 from .windows import calendar_starts
 
 RECENT = timedelta(minutes=5)
+# The recount stops this long before it runs, and each cycle re-reads everything since: a document
+# committed a little after its createdAt (or stamped by a LibreChat host whose clock is behind ours)
+# is still counted, never lost between the recount and the open part.
+RECOUNT_LAG = timedelta(minutes=5)
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Usage:
     recent: Tallies
     token_source: str  # "transactions" or "messages"
     agents: dict[str, str]
-    recounted_before: datetime  # cut-off of the last full recount: older edits show from here on
+    recounted_at: datetime  # when the last full recount ran: edits of old documents before it are in
 
 
 class UsageGroup:
@@ -66,6 +70,7 @@ class UsageGroup:
         self.clock = clock
         self.base: Tallies | None = None
         self.cutoff: datetime | None = None
+        self.recounted_at: datetime | None = None
         self.resynced_at = 0.0
         self.agents: dict[str, str] = {}
         self.agents_at: float | None = None
@@ -88,8 +93,8 @@ class UsageGroup:
         return {name: t.fold_inputs(rows, replies, when) for name, when in marks.items()}
 
     def resync(self, now: datetime) -> None:
-        """Recount everything created before `now` (and every undated document)."""
-        span = Span(None, now)
+        """Recount everything created before `now - RECOUNT_LAG` (and every undated document)."""
+        span = Span(None, now - RECOUNT_LAG)
         messages, tools, transactions = self._tallies(span, {}, None)
         self.base = Tallies(
             t.fold_messages(messages),
@@ -97,13 +102,13 @@ class UsageGroup:
             t.fold_transactions(transactions),
             None,
         )
-        self.cutoff = now
+        self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
         self.resynced_at = self.clock()
 
     def __call__(self, now: datetime) -> Usage:
         if self.base is None or self.clock() - self.resynced_at >= self.settings.metrics_resync_interval:
             self.resync(now)
-        assert self.base is not None and self.cutoff is not None
+        assert self.base is not None and self.cutoff is not None and self.recounted_at is not None
         recent_from = now - RECENT
         lo = min(self.cutoff, recent_from)
         marks = {"open": self.cutoff, "recent": recent_from}
@@ -125,7 +130,7 @@ class UsageGroup:
             inputs = self._inputs(Span(lo), lo, {"open": self.cutoff, "recent": recent_from})
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
-        return Usage(total, recent, source, self._agents(), self.cutoff)
+        return Usage(total, recent, source, self._agents(), self.recounted_at)
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source

@@ -22,6 +22,7 @@ class Job:
     name: str
     interval: float
     run: Callable[[datetime], Any]
+    retry: float | None = None  # wait after a failed run (default: the interval)
 
 
 @dataclass
@@ -73,7 +74,8 @@ class Scheduler:
         while not self._stop.is_set():
             started = time.monotonic()
             self.run_once(job)
-            self._stop.wait(max(0.0, job.interval - (time.monotonic() - started)))
+            wait = job.interval if self.states[job.name].ok else min(job.interval, job.retry or job.interval)
+            self._stop.wait(max(0.0, wait - (time.monotonic() - started)))
 
     def start(self) -> None:
         for job in self.jobs:

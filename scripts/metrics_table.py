@@ -54,5 +54,16 @@ def table() -> str:
     return "\n".join(rows)
 
 
+def write(readme: Path) -> None:
+    """Replace the table between the README's metrics-table markers."""
+    text = readme.read_text()
+    head, rest = text.split("<!-- metrics-table:start -->\n", 1)
+    _, tail = rest.split("<!-- metrics-table:end -->", 1)
+    readme.write_text(f"{head}<!-- metrics-table:start -->\n{table()}\n<!-- metrics-table:end -->{tail}")
+
+
 if __name__ == "__main__":
-    print(table())
+    if sys.argv[1:] == ["--write"]:
+        write(Path(__file__).resolve().parents[1] / "README.md")
+    else:
+        print(table())

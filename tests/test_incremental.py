@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -20,13 +21,19 @@ FAST = {name for name, group in GROUP_OF.items() if group in FAST_GROUPS or name
 INVENTORY = {name for name, group in GROUP_OF.items() if group == "inventory"}
 
 
+def oid_at(when: datetime) -> ObjectId:
+    """A unique ObjectId whose time is `when`, as Mongoose makes them."""
+    return ObjectId(ObjectId.from_datetime(when).binary[:4] + os.urandom(8))
+
+
 def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
     """A fresh user message and a rated assistant reply with a failing tool call, and its transactions."""
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     asked, answered = now - timedelta(seconds=4), now - timedelta(seconds=2)
     conversation, question = str(uuid.uuid4()), str(uuid.uuid4())
     messages = [
         {
-            "_id": ObjectId.from_datetime(asked),
+            "_id": oid_at(asked),
             "messageId": question,
             "conversationId": conversation,
             "user": user,
@@ -41,7 +48,7 @@ def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
             "updatedAt": asked,
         },
         {
-            "_id": ObjectId.from_datetime(answered),
+            "_id": oid_at(answered),
             "messageId": str(uuid.uuid4()),
             "conversationId": conversation,
             "user": user,
@@ -71,7 +78,7 @@ def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
     ]
     transactions = [
         {
-            "_id": ObjectId.from_datetime(answered),
+            "_id": oid_at(answered),
             "user": ObjectId(user),
             "conversationId": conversation,
             "tokenType": kind,
@@ -123,11 +130,17 @@ def test_new_documents_count_at_once_and_old_edits_after_the_recount():
                 }
             },
         )
-        gone = next(d["conversationId"] for d in original["conversations"] if d["createdAt"] < old)
+        # Only documents older than the recount's look-back, so that until the recount the all-time
+        # numbers are exactly "the old documents as they were, plus the new ones".
+        latest: dict[str, datetime] = {}
+        for d in original["messages"]:
+            latest[d["conversationId"]] = max(latest.get(d["conversationId"], d["createdAt"]), d["createdAt"])
+        gone = next(c for c, last in latest.items() if last < old)
         db.messages.delete_many({"conversationId": gone})
         db.conversations.delete_many({"conversationId": gone})
-        db.messages.delete_many({"isTemporary": True})
-        db.conversations.delete_many({"isTemporary": True})
+        expired = {"isTemporary": True, "createdAt": {"$lt": changed_at - timedelta(hours=1)}}
+        assert db.messages.delete_many(expired).deleted_count > 0
+        db.conversations.delete_many(expired)
         current = {name: list(db[name].find()) for name in original}
         done_at = datetime.now(timezone.utc)
         assert sum(map(len, current.values())) != sum(map(len, original.values()))
