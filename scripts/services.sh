@@ -32,7 +32,7 @@ wait_for() {  # wait_for <seconds> <command...>
 mariadb_up() { mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 --connect-timeout=2 ping; }
 postgres_up() { pg_isready -q -h 127.0.0.1 -p 5432 -t 2; }
 
-mariadb() {
+ensure_mariadb() {
   if command -v mariadb-admin >/dev/null && mariadb_up >/dev/null 2>&1; then
     echo "mariadb: up on 127.0.0.1:3306 (already running)"; return
   fi
@@ -50,7 +50,7 @@ mariadb() {
   fi
 }
 
-postgresql() {
+ensure_postgresql() {
   if command -v pg_isready >/dev/null && postgres_up; then
     echo "postgresql: up on 127.0.0.1:5432 (already running)"; return
   fi
@@ -67,7 +67,7 @@ postgresql() {
   fi
 }
 
-prometheus() {
+ensure_prometheus() {
   local how="already installed"
   if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
     local before
@@ -81,14 +81,14 @@ prometheus() {
     done
   fi
   if command -v promtool >/dev/null && command -v prometheus >/dev/null; then
-    echo "prometheus: $(prometheus --version 2>&1 | head -n 1 | cut -d' ' -f1-3), promtool at $(command -v promtool) ($how, service not started)"
+    echo "prometheus: $(command prometheus --version 2>&1 | head -n 1 | cut -d' ' -f1-3), promtool at $(command -v promtool) ($how; this script never starts it)"
   else
     echo "prometheus: binaries NOT available" >&2; return 1
   fi
 }
 
 status=0
-mariadb || status=1
-postgresql || status=1
-prometheus || status=1
+ensure_mariadb || status=1
+ensure_postgresql || status=1
+ensure_prometheus || status=1
 exit "$status"
