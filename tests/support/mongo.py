@@ -18,7 +18,7 @@ from librechat_metrics.synthetic.dump import write_dump
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "scripts" / "mongoeco_server.py"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-START_TIMEOUT = 180.0
+START_TIMEOUT = 120.0  # seconds, plus 4 s per MB of dump (the launcher loads roughly 1 MB/s)
 
 
 def _terminate(proc: subprocess.Popen) -> None:
@@ -69,7 +69,7 @@ class MongoServer:
         with log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         self._procs.append(self.proc)
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + START_TIMEOUT + 4 * self.dump.stat().st_size / 1e6
         while not ready.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
