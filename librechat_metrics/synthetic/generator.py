@@ -64,6 +64,7 @@ class _User:
     hex: str
     created: int
     weight: float
+    name: str = ""
 
 
 @dataclass
@@ -146,10 +147,10 @@ class _Generator:
         self.users.sort(key=lambda u: u.created)  # the first (earliest) user is the admin
         for i, u in enumerate(self.users):
             provider = self.rng.choices([p for p, _ in PROVIDERS], [w for _, w in PROVIDERS])[0]
-            name = f"User {i:04d}"
+            u.name = f"User {i:04d}"
             doc = {
                 "_id": u.oid,
-                "name": name,
+                "name": u.name,
                 "username": f"user{i:04d}",
                 "email": f"user{i:04d}@example.org",
             }
@@ -176,8 +177,8 @@ class _Generator:
             doc = {"_id": self.oid(created), "id": "agent_" + self.nanoid(), "name": AGENT_NAMES[i]}
             doc.update({"description": f"{AGENT_NAMES[i]} for the team", "instructions": self.words(8, 20)})
             doc.update({"provider": chat.endpoint, "model": chat.model, "model_parameters": {}})
-            doc.update({"tools": self.rng.sample(tool_names, 3), "author": author.oid, "authorName": "x"})
-            doc.update({"versions": [], "__v": 0})
+            doc.update({"tools": self.rng.sample(tool_names, 3), "author": author.oid})
+            doc.update({"authorName": author.name, "versions": [], "__v": 0})
             if self.p.tenant:
                 doc["category"] = "general"
             self.stamp(doc, created, created + self.rng.randint(0, DAY))
