@@ -3,20 +3,24 @@
 The snapshot holds 200 models x 11 feedback tags of label sets (the cardinality cap is raised so that
 all of them are rendered). Reports latency p50/p99, errors and the exporter's peak RSS.
 
-    .venv/bin/python bench/scrape_load.py [--scrapers 50] [--seconds 60] [--interval 0]
+    .venv/bin/python bench/scrape_load.py [--scrapers 50] [--seconds 60] [--rate 1]
 
-`--interval 0` makes each scraper ask again as soon as it got an answer (closed loop, the hardest case);
-`--interval 1` is 50 Prometheus servers scraping every second.
+`--rate 1` is 50 Prometheus servers each scraping once a second; `--rate 0` makes each scraper ask
+again as soon as it got an answer (a closed loop: latency is then mostly queueing). The load comes from
+`hey` (apt-get install hey), a compiled client, so the client's own cost does not skew the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import csv
+import io
 import json
 import statistics
+import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -75,48 +79,34 @@ def dataset(models: int = 200) -> dict[str, list[dict]]:
     }
 
 
-async def scraper(
-    port: int, stop_at: float, interval: float, latencies: list[float], errors: list[str]
-) -> None:
-    while time.monotonic() < stop_at:
-        started = time.perf_counter()
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            await writer.drain()
-            body = await reader.read()
-            writer.close()
-            if not body.startswith(b"HTTP/1.") or b" 200 " not in body[:16]:
-                errors.append(body[:40].decode(errors="replace"))
-            else:
-                latencies.append(time.perf_counter() - started)
-        except OSError as err:
-            errors.append(str(err))
-        await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
-
-
-async def load(port: int, scrapers: int, seconds: float, interval: float, pid: int) -> dict:
-    latencies: list[float] = []
-    errors: list[str] = []
-    stop_at = time.monotonic() + seconds
-    proc, peak = psutil.Process(pid), 0
-
-    async def watch() -> None:
-        nonlocal peak
-        while time.monotonic() < stop_at:
-            peak = max(peak, proc.memory_info().rss)
-            await asyncio.sleep(0.5)
-
-    await asyncio.gather(
-        watch(), *(scraper(port, stop_at, interval, latencies, errors) for _ in range(scrapers))
-    )
+def run_hey(port: int, scrapers: int, seconds: float, rate: float, pid: int) -> dict:
+    """One `hey` process per scraper (Debian package: apt-get install hey), started at staggered times as
+    independent Prometheus servers are; every request's latency is collected from hey's CSV output."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    procs = []
+    for _ in range(scrapers):
+        command = ["hey", "-z", f"{seconds}s", "-c", "1", "-o", "csv", url]
+        if rate:
+            command[1:1] = ["-q", str(rate)]
+            time.sleep(1 / rate / scrapers)  # spread the scrapers over one interval
+        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+    watched, peak = psutil.Process(pid), 0
+    while any(p.poll() is None for p in procs):
+        peak = max(peak, watched.memory_info().rss)
+        time.sleep(0.5)
+    latencies, codes = [], Counter()
+    for p in procs:
+        for row in csv.DictReader(io.StringIO(p.stdout.read() if p.stdout else "")):
+            codes[row["status-code"]] += 1
+            latencies.append(1000 * float(row["response-time"]))
     latencies.sort()
     return {
         "requests": len(latencies),
-        "errors": len(errors),
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-        "max_ms": 1000 * latencies[-1],
+        "status_codes": dict(codes),
+        "errors": sum(n for c, n in codes.items() if c != "200"),
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+        "max_ms": latencies[-1],
         "exporter_peak_rss_mb": peak / 2**20,
     }
 
@@ -126,18 +116,23 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--scrapers", type=int, default=50)
+    parser.add_argument(
+        "--label-limit", type=int, default=5000, help="METRICS_LABEL_LIMIT (5000: all 2200 sets)"
+    )
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--interval", type=float, default=0.0)
+    parser.add_argument(
+        "--rate", type=float, default=1.0, help="scrapes per second per scraper (0 = no pause)"
+    )
     args = parser.parse_args()
     server = start_mongoeco(dataset())
-    exporter = start_exporter(server.uri, {"METRICS_LABEL_LIMIT": "5000", "LOGGING_LEVEL": "warning"})
+    exporter = start_exporter(
+        server.uri, {"METRICS_LABEL_LIMIT": str(args.label_limit), "LOGGING_LEVEL": "warning"}
+    )
     try:
         exporter.wait_ready(120)
         page = exporter.scrape()
         series = sum(len(v) for v in page.samples.values())
-        result = asyncio.run(
-            load(exporter.port, args.scrapers, args.seconds, args.interval, exporter.proc.pid)
-        )
+        result = run_hey(exporter.port, args.scrapers, args.seconds, args.rate, exporter.proc.pid)
         result |= {"series_on_page": series, "page_bytes": len(page.text), **vars(args)}
         print(json.dumps(result, indent=2))
     finally:

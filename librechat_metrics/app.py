@@ -67,12 +67,11 @@ def create_app(settings: Settings) -> Exporter:
     web = load_web_config(settings.web_config_file)
     reader = Reader.from_settings(connect(settings), settings)
     missing = MissingIndexes(reader)
-    cache_holder: list[PageCache] = []
-    scheduler = Scheduler(build_jobs(reader, settings, missing), on_change=lambda: cache_holder[0].changed())
+    scheduler = Scheduler(build_jobs(reader, settings, missing))
     collector = SnapshotCollector(scheduler, settings, extra=[missing.metrics])
-    core, runtime, full = registries(collector)
-    cache = PageCache(core, scheduler, settings)
-    cache_holder.append(cache)
+    runtime, full = registries(collector)
+    cache = PageCache(collector, scheduler, settings)
+    scheduler.on_change = cache.changed
     return Exporter(scheduler, make_app(cache, runtime, full, scheduler, web), settings)
 
 

@@ -35,13 +35,14 @@ class JobState:
     errors: int = 0
     runs: int = 0
     ok: bool = False  # whether the last run succeeded
+    served: bool = False  # a successful result has been handed to on_change (and so is on the page)
     last_error: str = ""
 
 
 @dataclass
 class Scheduler:
     jobs: list[Job]
-    on_change: Callable[[], None] = lambda: None
+    on_change: Callable[[str], None] = lambda name: None
     wall: Callable[[], float] = time.time
     states: dict[str, JobState] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -68,7 +69,8 @@ class Scheduler:
             log.debug("collection %s took %.3f s", job.name, time.monotonic() - started)
         state.duration = time.monotonic() - started
         state.runs += 1
-        self.on_change()
+        self.on_change(job.name)
+        state.served = state.served or state.ok
 
     def _loop(self, job: Job) -> None:
         while not self._stop.is_set():
@@ -96,4 +98,4 @@ class Scheduler:
         return state.result
 
     def ready(self) -> bool:
-        return all(state.success_time is not None for state in self.states.values())
+        return all(state.served for state in self.states.values())
