@@ -52,6 +52,7 @@ def run_cli(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedPro
         ("--days", "0"),
         ("--days", "x"),
         ("--days", "3", "2024-03-01", "2024-03-02"),
+        ("--days", "99999"),
         ("1969-12-31", "1970-01-05"),
         ("--timezone", "Mars/Olympus", "--days", "1"),
         ("2024-01-01", "2024-01-02", "--bogus"),

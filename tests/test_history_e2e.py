@@ -9,6 +9,7 @@ import copy
 import json
 import math
 import os
+import pty
 import re
 import signal
 import subprocess
@@ -196,6 +197,7 @@ def export(server: Any, db: SqlDb | None, *args: Any, expect: int = 0, **setting
     )
     assert done.returncode == expect, done.stderr
     assert "Traceback" not in done.stderr
+    assert "\r[" not in done.stderr  # no progress bar when stderr is not a terminal
     return done
 
 
@@ -325,6 +327,28 @@ def test_a_day_stored_before_it_ended_is_recomputed(served, mariadb):
     export(server, mariadb, yesterday, yesterday)
     done = export(server, mariadb, yesterday, yesterday)
     assert "0 days written, 1 already stored" in done.stderr
+
+
+def test_progress_bar_on_a_terminal(served, mariadb):
+    _, server = served
+    main, child = pty.openpty()
+    command = [PYTHON, str(ROOT / "export_metrics.py"), "2025-02-01", "2025-02-03"]
+    proc = subprocess.Popen(command, env=env_for(server, mariadb), stdout=subprocess.DEVNULL, stderr=child)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    # 3 days (Saturday to Monday), 2 weeks, 1 month
+    assert "\r[" in text and "6/6" in text and "Traceback" not in text, text
 
 
 def kill_sessions(db: SqlDb) -> int:

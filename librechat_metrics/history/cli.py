@@ -148,7 +148,10 @@ def day_range(args: argparse.Namespace, tz: str, now: datetime) -> tuple[date, d
         if args.start is not None:
             raise ValueError("give either START END or --days N, not both")
         end = now.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
-        return end - timedelta(days=args.days - 1), end
+        start = end - timedelta(days=args.days - 1)
+        if start < FIRST_DAY:
+            raise ValueError(f"--days {args.days} starts before {FIRST_DAY}")
+        return start, end
     if args.start is None or args.end is None:
         raise ValueError("give START and END (YYYY-MM-DD), or --days N")
     if args.end < args.start:
