@@ -198,9 +198,7 @@ class Summary:
     months: int = 0
 
 
-def export(
-    src: compute.Source, store: sql.Store, start: date, end: date, force: bool, now: datetime
-) -> Summary:
+def export(src: compute.Source, store: sql.Store, start: date, end: date, force: bool) -> Summary:
     """Write the requested days, then every week and month that needs it. Returns what was done."""
     summary = Summary()
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
@@ -246,7 +244,6 @@ def export(
 
 def run(settings: Settings, target: sql.Target, start: date, end: date, force: bool) -> Summary:
     """Connect to both databases and export; any database failure becomes Fatal."""
-    now = datetime.now(timezone.utc)
     client = None
     store: sql.Store | None = None
     try:
@@ -270,7 +267,7 @@ def run(settings: Settings, target: sql.Target, start: date, end: date, force: b
             settings.mongodb_database,
             target.describe(),
         )
-        return export(src, store, start, end, force, now)
+        return export(src, store, start, end, force)
     except PyMongoError as err:
         raise Fatal(f"MongoDB: {_short(err)}") from None
     except sql.SQL_ERRORS as err:
