@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 
 class SettingError(ValueError):
@@ -200,7 +200,7 @@ def parse_cli(
     if extra:
         extra(parser)
     args = parser.parse_args(argv)
-    load_dotenv(override=False)
+    load_dotenv(find_dotenv(usecwd=True), override=False)  # ./.env of the working directory
     try:
         settings = load()
     except SettingError as err:

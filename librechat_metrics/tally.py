@@ -45,6 +45,8 @@ VALID_TOKENS_EXPR = {
         {"$lt": ["$tokenCount", INF]},
     ]
 }
+# A transaction that counts: prompt or completion with a finite numeric rawAmount (never credits).
+COUNTED_TRANSACTION = {"tokenType": {"$in": ["prompt", "completion"]}, "rawAmount": {"$gt": -INF, "$lt": INF}}
 _RATED_EXPR = {"$in": [{"$ifNull": ["$feedback.rating", None]}, list(RATINGS)]}
 
 
@@ -205,11 +207,7 @@ def transaction_rows(
     if by_user:
         key["u"] = _raw("user")
     amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
-    match = {
-        **span.match(by_id=True),
-        "tokenType": {"$in": ["prompt", "completion"]},
-        "rawAmount": {"$gt": -INF, "$lt": INF},
-    }
+    match = {**span.match(by_id=True), **COUNTED_TRANSACTION}
     group = {"_id": key, "s": {"$sum": amount}, "n": {"$sum": 1}}
     return reader.aggregate("transactions", [{"$match": match}, {"$group": group}])
 

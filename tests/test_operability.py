@@ -129,6 +129,15 @@ def secured(tmp_path_factory, dataset):
     server = start_mongoeco(dataset)
     exporter = start_exporter(server.uri, {"WEB_CONFIG_FILE": str(web)}, scheme="https")
     context = ssl.create_default_context(cafile=cert)
+    deadline = time.monotonic() + 60
+    while True:  # /readyz needs no credentials, but TLS
+        try:
+            if exporter.get("/readyz", context=context)[0] == 200:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, exporter.output()
+        time.sleep(0.2)
     yield exporter, context
     exporter.stop()
     server.stop()
@@ -152,14 +161,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 )
 def test_tls_scrape_with_basic_and_bearer_auth(secured, headers, status):
     exporter, context = secured
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            got, body = exporter.get("/metrics", headers, context=context)
-            break
-        except OSError:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+    got, body = exporter.get("/metrics", headers, context=context)
     assert got == status
     if status == 200:
         assert "librechat_exporter_build_info" in body

@@ -12,11 +12,10 @@ from typing import Any
 
 from ..labels import name_label
 from ..mongo import Reader, Span
-from ..tally import ASSISTANT_EXPR, ASSISTANT_QUERY, INF, VALID_TOKENS_EXPR
+from ..tally import ASSISTANT_EXPR, ASSISTANT_QUERY, COUNTED_TRANSACTION, VALID_TOKENS_EXPR
 
 # A transaction counts when it is a prompt or completion with a finite numeric rawAmount
 # (the same filter as tally.transaction_rows).
-COUNTED_TRANSACTION = {"tokenType": {"$in": ["prompt", "completion"]}, "rawAmount": {"$gt": -INF, "$lt": INF}}
 
 # How many messageIds one reply lookup sends (keeps each command far below MongoDB's 16 MB limit).
 REPLY_CHUNK = 20_000

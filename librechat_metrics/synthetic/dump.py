@@ -5,7 +5,7 @@ BSON keeps datetimes (milliseconds), ObjectIds, NaN and +-inf exactly.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,7 +13,7 @@ import bson
 from bson.codec_options import CodecOptions
 
 FORMAT = "librechat-metrics-dump/1"
-CODEC = CodecOptions(tz_aware=True, tzinfo=UTC)
+CODEC = CodecOptions(tz_aware=True, tzinfo=timezone.utc)
 
 
 class Dump(NamedTuple):

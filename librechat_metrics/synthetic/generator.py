@@ -10,7 +10,7 @@ import struct
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from bson import ObjectId
 
@@ -639,9 +639,9 @@ def generate(
 ) -> Dataset:
     """Generate a deterministic LibreChat dataset of about `n_messages` messages, anchored at `now`."""
     if now is None:
-        now = datetime.now(UTC)
+        now = datetime.now(timezone.utc)
     elif now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+        now = now.replace(tzinfo=timezone.utc)
     now = to_dt(to_ms(now))
     g = _Generator(profile, seed, n_messages, now, zones, history_days)
     marks = g.run()

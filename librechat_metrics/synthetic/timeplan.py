@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SECOND = 1000
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
@@ -22,13 +22,13 @@ BOUNDARY_NAMES = ("today", "yesterday", "week", "prev_week", "month", "prev_mont
 def to_ms(dt: datetime) -> int:
     """Milliseconds since the epoch of an aware (or naive = UTC) datetime, truncated."""
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
+        dt = dt.replace(tzinfo=timezone.utc)
     delta = dt - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def to_dt(ms: int) -> datetime:
-    """Aware UTC datetime with millisecond precision."""
+    """Aware timezone.utc datetime with millisecond precision."""
     return EPOCH + timedelta(milliseconds=ms)
 
 
@@ -64,8 +64,8 @@ class Clock:
 
 
 def local_midnight(d: date, zone: ZoneInfo) -> datetime:
-    """00:00 local time of date `d` in `zone`, as an aware UTC datetime."""
-    return datetime(d.year, d.month, d.day, tzinfo=zone).astimezone(UTC)
+    """00:00 local time of date `d` in `zone`, as an aware timezone.utc datetime."""
+    return datetime(d.year, d.month, d.day, tzinfo=zone).astimezone(timezone.utc)
 
 
 def boundaries(now: datetime, zone_name: str) -> dict[str, datetime]:
