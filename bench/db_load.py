@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import psutil
 from pymongo import monitoring
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,7 @@ from librechat_metrics.mongo import Reader, connect  # noqa: E402
 from librechat_metrics.scheduler import Scheduler  # noqa: E402
 from librechat_metrics.settings import load  # noqa: E402
 from librechat_metrics.synthetic import generate  # noqa: E402
+from tests.support.exporter import start_exporter  # noqa: E402
 from tests.support.mongo import start_mongoeco  # noqa: E402
 
 # Stock LibreChat indexes (librechat-data-model.md); `_id` is indexed everywhere.
@@ -99,6 +101,17 @@ class Recorder(monitoring.CommandListener):
         self._bump("failed")
 
 
+def exporter_rss(uri: str) -> float:
+    """RSS (MB) of a real `metrics.py` process after its jobs have all run twice against the dataset."""
+    exporter = start_exporter(uri, {"METRICS_CACHE_TTL": "5", "LOGGING_LEVEL": "warning"})
+    try:
+        exporter.wait_ready(600)
+        time.sleep(12)
+        return psutil.Process(exporter.proc.pid).memory_info().rss / 2**20
+    finally:
+        exporter.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -129,6 +142,8 @@ def main() -> None:
     scheduler.start()
     try:
         time.sleep(args.minutes * 60)
+        scheduler.stop()
+        rss = exporter_rss(server.uri)
     finally:
         scheduler.stop()
         server.stop()
@@ -148,6 +163,7 @@ def main() -> None:
                 "per_minute_from_minute_2": per_minute,
                 "first_minute (includes the full recount)": dict(recorder.per_minute.get(0, {})),
                 "usage_last_cycle_seconds": usage.duration,
+                "exporter_process_rss_mb": rss,
                 "errors": {n: s.errors for n, s in scheduler.states.items()},
             },
             indent=2,
