@@ -86,6 +86,8 @@ def _cli(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args, settings = parse_cli(argv, "Prometheus exporter for LibreChat's MongoDB.", _cli)
+    # A scrape thread waits at most this long for the GIL while a job renders its families.
+    sys.setswitchinterval(0.0005)
     try:
         exporter = create_app(settings)
     except WebConfigError as err:
