@@ -30,19 +30,9 @@ from bson import ObjectId
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from librechat_metrics.synthetic.profiles import THUMBS_DOWN_TAGS, THUMBS_UP_TAGS  # noqa: E402
 from tests.support.exporter import start_exporter  # noqa: E402
 from tests.support.mongo import start_mongoeco  # noqa: E402
-
-UP_TAGS = ["accurate_reliable", "creative_solution", "clear_well_written", "attention_to_detail"]
-DOWN_TAGS = [
-    "not_matched",
-    "inaccurate",
-    "bad_style",
-    "missing_image",
-    "unjustified_refusal",
-    "not_helpful",
-    "other",
-]
 
 
 def dataset(models: int = 200) -> dict[str, list[dict]]:
@@ -50,7 +40,7 @@ def dataset(models: int = 200) -> dict[str, list[dict]]:
     now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
     messages = []
     for m in range(models):
-        for t, tag in enumerate(UP_TAGS + DOWN_TAGS):
+        for t, tag in enumerate(THUMBS_UP_TAGS + THUMBS_DOWN_TAGS):
             when = now - timedelta(seconds=m * 11 + t)
             messages.append(
                 {
@@ -65,7 +55,7 @@ def dataset(models: int = 200) -> dict[str, list[dict]]:
                     "tokenCount": 10 + t,
                     "createdAt": when,
                     "updatedAt": when,
-                    "feedback": {"rating": "thumbsUp" if tag in UP_TAGS else "thumbsDown", "tag": tag},
+                    "feedback": {"rating": "thumbsUp" if tag in THUMBS_UP_TAGS else "thumbsDown", "tag": tag},
                     "content": [{"type": "tool_call", "tool_call": {"name": f"tool_{t}", "output": "ok"}}],
                 }
             )

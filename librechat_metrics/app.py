@@ -15,9 +15,9 @@ from . import __version__
 from .exposition import PageCache, SnapshotCollector, make_app, registries, serve
 from .groups import UsageGroup, collect_activity, collect_inventory, collect_recent_ratings
 from .indexes import MissingIndexes, missing_indexes_report
-from .mongo import Reader, connect, redact
+from .mongo import Reader, connect
 from .scheduler import Job, Scheduler
-from .settings import Settings, parse_cli
+from .settings import Settings, parse_cli, redact
 from .webconfig import WebConfigError, load_web_config
 
 log = logging.getLogger("librechat_metrics")

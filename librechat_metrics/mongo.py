@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,11 +11,6 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from .settings import Settings
-
-
-def redact(uri: str) -> str:
-    """The URI with any password replaced, safe for logs and metrics."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", uri)
 
 
 def connect(settings: Settings) -> MongoClient:

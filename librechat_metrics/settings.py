@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -170,17 +171,29 @@ class Settings:
         return Settings({**self.values, **changes})
 
 
-def load(environ: Mapping[str, str] | None = None) -> Settings:
-    """Parse every setting from `environ` (default: the process environment); raise SettingError."""
+def redact(uri: str) -> str:
+    """A URI with any password replaced, safe for logs, errors and metrics."""
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", uri)
+
+
+def _shown(setting: Setting, raw: str) -> str:
+    """How a rejected value appears in the error line: never a password."""
+    if "PASSWORD" in setting.env:
+        return "'***'"
+    shown = redact(raw) if setting.env.endswith(("_URI", "_URL")) else raw
+    return repr(shown if len(shown) <= 80 else shown[:77] + "...")
+
+
+def load(environ: Mapping[str, str] | None = None, table: tuple[Setting, ...] = SETTINGS) -> Settings:
+    """Parse every setting of `table` from `environ` (default: os.environ); raise SettingError."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for setting in SETTINGS:
+    for setting in table:
         raw = env.get(setting.env, setting.default)
         try:
             values[setting.attr] = setting.parse(raw)
         except ValueError as err:
-            shown = raw if len(raw) <= 80 else raw[:77] + "..."
-            raise SettingError(f"{setting.env}={shown!r}: {err}") from None
+            raise SettingError(f"{setting.env}={_shown(setting, raw)}: {err}") from None
     return Settings(values)
 
 

@@ -74,3 +74,9 @@ def test_bad_web_config_exits_2(tmp_path) -> None:
     result = run_cli([], {"WEB_CONFIG_FILE": str(path)})
     assert result.returncode == 2
     assert "basic_auth_users.alice" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_rejected_uri_is_shown_without_its_password() -> None:
+    result = run_cli([], {"MONGODB_URI": "http://admin:topsecret@mongodb:27017/"})
+    assert result.returncode == 2
+    assert "topsecret" not in result.stderr and "admin:***@" in result.stderr

@@ -23,16 +23,18 @@ from dotenv import find_dotenv, load_dotenv
 from pymongo.errors import PyMongoError
 
 from .. import tally
-from ..mongo import Reader, connect, redact
+from ..mongo import Reader, connect
 from ..settings import (
     SETTINGS,
     Setting,
     SettingError,
     Settings,
+    load,
     parse_cli,
     parse_port,
     parse_text,
     parse_zone,
+    redact,
 )
 from ..windows import local_midnight, month_start, next_month, week_start
 from . import compute, sql
@@ -79,23 +81,16 @@ class Fatal(Exception):
 
 def load_target(environ: Mapping[str, str]) -> sql.Target:
     """The SQL target from HISTORY_DATABASE_URL or the MYSQL_* settings; SettingError when bad."""
-    values: dict[str, Any] = {}
-    for setting in HISTORY_SETTINGS:
-        raw = environ.get(setting.env, setting.default)
-        try:
-            values[setting.env] = setting.parse(raw)
-        except ValueError as err:
-            shown = "***" if "PASSWORD" in setting.env or "URL" in setting.env else repr(raw[:80])
-            raise SettingError(f"{setting.env}={shown}: {err}") from None
-    if values["HISTORY_DATABASE_URL"]:
-        return sql.Target.from_url(values["HISTORY_DATABASE_URL"])
+    values = load(environ, HISTORY_SETTINGS)
+    if values.history_database_url:
+        return sql.Target.from_url(values.history_database_url)
     return sql.Target(
         "mysql",
-        host=values["MYSQL_HOST"],
-        port=values["MYSQL_PORT"],
-        user=values["MYSQL_USER"],
-        password=values["MYSQL_PASSWORD"],
-        database=values["MYSQL_DATABASE"],
+        host=values.mysql_host,
+        port=values.mysql_port,
+        user=values.mysql_user,
+        password=values.mysql_password,
+        database=values.mysql_database,
     )
 
 
