@@ -103,7 +103,9 @@ class Recorder(monitoring.CommandListener):
 
 def exporter_rss(uri: str) -> float:
     """RSS (MB) of a real `metrics.py` process after its jobs have all run twice against the dataset."""
-    exporter = start_exporter(uri, {"METRICS_CACHE_TTL": "5", "LOGGING_LEVEL": "warning"})
+    exporter = start_exporter(
+        uri, {"METRICS_CACHE_TTL": "5", "LOGGING_LEVEL": "warning", "MONGODB_TIMEOUT": "300"}
+    )
     try:
         exporter.wait_ready(600)
         time.sleep(12)
@@ -135,7 +137,9 @@ def main() -> None:
     seeded = time.monotonic() - began
     recorder = Recorder()
     monitoring.register(recorder)
-    settings = load({"MONGODB_URI": server.uri, "LOGGING_LEVEL": "warning"})
+    # mongoeco answers one command at a time in pure Python: a full recount of 100k documents blocks its
+    # heartbeat replies for longer than the default 5 s, so give the test server more patience.
+    settings = load({"MONGODB_URI": server.uri, "LOGGING_LEVEL": "warning", "MONGODB_TIMEOUT": "300"})
     reader = Reader.from_settings(connect(settings), settings)
     scheduler = Scheduler(build_jobs(reader, settings, MissingIndexes(reader)))
     recorder.start = time.monotonic()
