@@ -88,7 +88,9 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    engine = MemoryEngine()
+    # MongoDB with allowDiskUse has no cap on documents a $group or $sort holds; the memory engine
+    # refuses pipelines over 50,000 documents unless the limit is lifted.
+    engine = MemoryEngine(aggregation_materialization_limit=None)
     await engine.connect()
     client = AsyncMongoClient(engine)
     if args.load:
