@@ -11,7 +11,7 @@ import pytest
 
 from librechat_metrics.synthetic import PROFILES, generate, malformed_corpus
 from tests.support.compare import assert_samples_equal, expected
-from tests.support.exporter import start_exporter
+from tests.support.exporter import scrape_once
 from tests.support.mongo import start_mongoeco
 
 DATA = Path(__file__).parent / "data"
@@ -51,24 +51,14 @@ def served(request):
 @pytest.mark.parametrize("zone", ZONES)
 def test_every_sample_equals_the_oracle(served, zone):
     _, collections, _, server = served
-    exporter = start_exporter(server.uri, {"TIMEZONE": zone})
-    try:
-        exporter.wait_ready()
-        page = exporter.scrape()
-    finally:
-        log = exporter.stop()
+    page, log = scrape_once(server.uri, {"TIMEZONE": zone})
     assert_samples_equal(page.librechat(), expected(collections, page, zone))
     assert "Traceback" not in log
 
 
 def test_type_help_and_labels_follow_the_contract(served):
     _, _, _, server = served
-    exporter = start_exporter(server.uri)
-    try:
-        exporter.wait_ready()
-        page = exporter.scrape()
-    finally:
-        exporter.stop()
+    page, _ = scrape_once(server.uri)
     types, helps, labels = seed_contract()
     for family, kind in types.items():
         exposed = family[: -len("_total")] if kind == "counter" and family.endswith("_total") else family
@@ -86,13 +76,8 @@ def test_type_help_and_labels_follow_the_contract(served):
 
 def test_promtool_accepts_the_exposition(served):
     _, _, _, server = served
-    exporter = start_exporter(server.uri)
-    try:
-        exporter.wait_ready()
-        _, text = exporter.get("/metrics")
-    finally:
-        exporter.stop()
-    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    page, _ = scrape_once(server.uri)
+    result = subprocess.run(["promtool", "check", "metrics"], input=page.text, capture_output=True, text=True)
     problems = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     # The seed contract names some gauges *_total; promtool warns about exactly those and nothing else.
     allowed = re.compile(r"^librechat_\w+_total non-counter metrics should not have \"_total\" suffix$")

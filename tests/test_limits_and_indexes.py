@@ -11,7 +11,7 @@ from librechat_metrics.labels import cap
 from librechat_metrics.synthetic import generate
 from tests.oracle import exporter_samples
 from tests.support.compare import as_of
-from tests.support.exporter import free_port, run_cli, start_exporter
+from tests.support.exporter import free_port, run_cli, scrape_once, start_exporter
 from tests.support.mongo import start_mongoeco
 
 
@@ -33,12 +33,7 @@ def served():
 
 def test_label_limit_caps_series_and_keeps_totals(served):
     collections, server = served
-    exporter = start_exporter(server.uri, {"METRICS_LABEL_LIMIT": "3"})
-    try:
-        exporter.wait_ready()
-        page = exporter.scrape()
-    finally:
-        exporter.stop()
+    page, _ = scrape_once(server.uri, {"METRICS_LABEL_LIMIT": "3"})
     want = exporter_samples(collections, as_of(page, "usage"), "UTC")
     family = "librechat_messages_per_model_total"
     got = page.samples[family]
@@ -61,12 +56,7 @@ def test_check_indexes_lists_the_optional_updated_at_index(served):
 
 def test_missing_index_metric(served):
     _, server = served
-    exporter = start_exporter(server.uri)
-    try:
-        exporter.wait_ready()
-        page = exporter.scrape()
-    finally:
-        exporter.stop()
+    page, _ = scrape_once(server.uri)
     assert page.samples["librechat_exporter_missing_index"] == {
         (("collection", "messages"), ("key", "updatedAt")): 1.0
     }

@@ -152,6 +152,17 @@ def start_exporter(
     return ExporterProcess(port, proc, scheme)
 
 
+def scrape_once(mongo_uri: str, env: dict[str, str] | None = None) -> tuple[Exposition, str]:
+    """Start metrics.py, wait until every job has collected, scrape once, stop: (page, its log)."""
+    exporter = start_exporter(mongo_uri, env)
+    try:
+        exporter.wait_ready()
+        page = exporter.scrape()
+    finally:
+        log = exporter.stop()
+    return page, log
+
+
 def run_cli(
     args: list[str], env: dict[str, str] | None = None, script: str = "metrics.py", timeout: float = 30
 ) -> subprocess.CompletedProcess:
