@@ -3,9 +3,9 @@
 Runs the exporter's jobs in this process (default settings) against a served synthetic dataset. Once
 every job has succeeded once (the first full recount is done), it measures for `--minutes` and reports,
 from minute 2 on: commands per minute, whole-collection reads per minute (a read whose filter bounds no
-field that stock LibreChat indexes) and documents returned per minute. History grows with `--messages`
-while today's activity stays the same (`--per-day`), so runs at 10k and 100k messages show whether the
-load grows with history.
+field that stock LibreChat indexes) and documents returned per minute. Runs with different `--messages`
+share the same last two days of activity and differ only in older history, so runs at 10k and 100k
+messages show whether the load grows with history.
 
     .venv/bin/python bench/db_load.py --messages 10000 --minutes 6
     .venv/bin/python bench/db_load.py --messages 100000 --minutes 6
@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,21 @@ class Recorder(monitoring.CommandListener):
         self._bump("failed")
 
 
+def dataset(now: datetime, messages: int, recent: int) -> dict[str, list[dict]]:
+    """The same last two days (same seed, same `now`) on top of `messages - recent` older messages, so that
+    runs of different sizes differ only in history."""
+    today = generate(profile="v0.8.7", seed=1, n_messages=recent, now=now, zones=("UTC",), history_days=2)
+    older = generate(
+        profile="v0.8.7",
+        seed=2,
+        n_messages=messages - recent,
+        now=now - timedelta(days=3),
+        zones=("UTC",),
+        history_days=max(2, (messages - recent) // 100),
+    )
+    return {name: today.collections[name] + older.collections[name] for name in today.collections}
+
+
 def exporter_rss(uri: str) -> float:
     """RSS (MB) of a real `metrics.py` process after its jobs have all run twice against the dataset."""
     exporter = start_exporter(
@@ -120,20 +135,15 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--messages", type=int, default=10000)
-    parser.add_argument("--per-day", type=int, default=100, help="messages per day of history (today's load)")
+    parser.add_argument(
+        "--recent", type=int, default=300, help="messages of the last two days (same every run)"
+    )
     parser.add_argument("--minutes", type=float, default=6)
     args = parser.parse_args()
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
     began = time.monotonic()
-    data = generate(
-        profile="v0.8.7",
-        seed=1,
-        n_messages=args.messages,
-        now=now,
-        zones=("UTC",),
-        history_days=max(2, args.messages // args.per_day),
-    ).collections
+    data = dataset(now, args.messages, args.recent)
     server = start_mongoeco(data)
     seeded = time.monotonic() - began
     recorder = Recorder()
