@@ -8,6 +8,8 @@ all of them are rendered). Reports latency p50/p99, errors and the exporter's pe
 `--rate 1` is 50 Prometheus servers each scraping once a second; `--rate 0` makes each scraper ask
 again as soon as it got an answer (a closed loop: latency is then mostly queueing). The load comes from
 `hey` (apt-get install hey), a compiled client, so the client's own cost does not skew the figures.
+Each request carries the Accept and Accept-Encoding headers Prometheus 3 sends (OpenMetrics, gzip);
+`--accept text/plain` measures the classic text format instead.
 """
 
 from __future__ import annotations
@@ -69,13 +71,21 @@ def dataset(models: int = 200) -> dict[str, list[dict]]:
     }
 
 
-def run_hey(port: int, scrapers: int, seconds: float, rate: float, pid: int) -> dict:
+# What Prometheus 3 sends; its Go client also adds "Accept-Encoding: gzip", as hey does.
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+    "application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,"
+    "text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+)
+
+
+def run_hey(port: int, scrapers: int, seconds: float, rate: float, pid: int, accept: str) -> dict:
     """One `hey` process per scraper (Debian package: apt-get install hey), started at staggered times as
     independent Prometheus servers are; every request's latency is collected from hey's CSV output."""
     url = f"http://127.0.0.1:{port}/metrics"
     procs = []
     for _ in range(scrapers):
-        command = ["hey", "-z", f"{seconds}s", "-c", "1", "-o", "csv", url]
+        command = ["hey", "-z", f"{seconds}s", "-c", "1", "-o", "csv", "-H", f"Accept: {accept}", url]
         if rate:
             command[1:1] = ["-q", str(rate)]
             time.sleep(1 / rate / scrapers)  # spread the scrapers over one interval
@@ -113,6 +123,7 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=1.0, help="scrapes per second per scraper (0 = no pause)"
     )
+    parser.add_argument("--accept", default=PROMETHEUS_ACCEPT, help="Accept header (default: Prometheus 3's)")
     args = parser.parse_args()
     server = start_mongoeco(dataset())
     exporter = start_exporter(
@@ -122,7 +133,9 @@ def main() -> None:
         exporter.wait_ready(120)
         page = exporter.scrape()
         series = sum(len(v) for v in page.samples.values())
-        result = run_hey(exporter.port, args.scrapers, args.seconds, args.rate, exporter.proc.pid)
+        result = run_hey(
+            exporter.port, args.scrapers, args.seconds, args.rate, exporter.proc.pid, args.accept
+        )
         result |= {"series_on_page": series, "page_bytes": len(page.text), **vars(args)}
         print(json.dumps(result, indent=2))
     finally:

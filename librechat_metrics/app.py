@@ -70,9 +70,9 @@ def create_app(settings: Settings) -> Exporter:
     scheduler = Scheduler(build_jobs(reader, settings, missing))
     collector = SnapshotCollector(scheduler, settings, extra=[missing.metrics])
     runtime, full = registries(collector)
-    cache = PageCache(collector, scheduler, settings)
+    cache = PageCache(collector, scheduler, settings, runtime)
     scheduler.on_change = cache.changed
-    return Exporter(scheduler, make_app(cache, runtime, full, scheduler, web), settings)
+    return Exporter(scheduler, make_app(cache, full, scheduler, web), settings)
 
 
 def _cli(parser: argparse.ArgumentParser) -> None:
