@@ -1,14 +1,25 @@
 """MongoDB load of the exporter at steady state, measured with a pymongo command listener.
 
-Runs the exporter's jobs in this process (default settings) against a served synthetic dataset. Once
-every job has succeeded once (the first full recount is done), it measures for `--minutes` and reports,
-from minute 2 on: commands per minute, whole-collection reads per minute (a read whose filter bounds no
-field that stock LibreChat indexes) and documents returned per minute. Runs with different `--messages`
-share the same last two days of activity and differ only in older history, so runs at 10k and 100k
-messages show whether the load grows with history.
+Runs the exporter's jobs in this process (default settings) against a served synthetic dataset while a
+writer adds LibreChat activity at a constant rate (by default a message every 2.5 s with its
+transactions, and a rating of an earlier reply every 25 s), as a live deployment does. Once every job has
+succeeded once (the first full recount is done), it measures for `--minutes` and reports, from minute 2
+on: commands per minute, whole-collection reads per minute (a read whose filter bounds no field that
+stock LibreChat indexes), documents returned per minute, and server seconds per minute (the summed
+round-trip time of the exporter's commands: mongoeco's time, and its query plans are not MongoDB's, so
+this shows relative effort only, no forecast for MongoDB). The writer's own commands are not counted.
+Runs with different `--messages` share the same last two days of activity and the same writes, and
+differ only in older history, so runs at 10k and 100k messages show whether the load grows with history.
+
+The hourly full recount (METRICS_RESYNC_INTERVAL) is not in a few minutes' window; its cost is reported
+from the warm-up, where it runs once, and spread over the resync interval.
+
+`--exporter original` runs, instead, the 37 operations per 60 s of an exporter built the original's way
+(bench/original_style.py) under the same writes.
 
     .venv/bin/python bench/db_load.py --messages 10000 --minutes 6
     .venv/bin/python bench/db_load.py --messages 100000 --minutes 6
+    .venv/bin/python bench/db_load.py --messages 10000 --minutes 6 --exporter original
 """
 
 from __future__ import annotations
@@ -19,16 +30,19 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import psutil
-from pymongo import monitoring
+from bson import ObjectId
+from pymongo import MongoClient, monitoring
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.original_style import cycle as original_cycle  # noqa: E402
 from librechat_metrics.app import build_jobs  # noqa: E402
 from librechat_metrics.indexes import MissingIndexes  # noqa: E402
 from librechat_metrics.mongo import Reader, connect  # noqa: E402
@@ -85,6 +99,8 @@ class Recorder(monitoring.CommandListener):
                 filter_ = first.get("$match", {})
             elif name == "find":
                 filter_ = cmd.get("filter", {})
+            elif name == "distinct":
+                filter_ = cmd.get("query") or {}
             elif name == "count":
                 filter_ = cmd.get("query") or {}
                 if not filter_:
@@ -94,12 +110,61 @@ class Recorder(monitoring.CommandListener):
                 self._bump(f"whole:{collection}:{name}")
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._bump("server_seconds", event.duration_micros / 1e6)
         cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
         if cursor:
             self._bump("documents_returned", len(cursor.get("firstBatch", cursor.get("nextBatch", []))))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._bump("server_seconds", event.duration_micros / 1e6)
         self._bump("failed")
+
+
+class Writer(threading.Thread):
+    """LibreChat at work: inserts a message (with its transactions) every `every` seconds and rates an
+    earlier reply every tenth message, stamped with the current time. Uses a client created before the
+    command listener was registered, so none of this is counted."""
+
+    def __init__(self, uri: str, now: datetime, every: float) -> None:
+        super().__init__(name="writer", daemon=True)
+        pool = generate(profile="v0.8.7", seed=9, n_messages=600, now=now, zones=("UTC",), history_days=2)
+        self.messages = sorted(pool.collections["messages"], key=lambda m: m["createdAt"])
+        self.transactions: dict[Any, list[dict]] = {}
+        for t in pool.collections["transactions"]:
+            self.transactions.setdefault(t.get("messageId"), []).append(t)
+        self.db = MongoClient(uri, tz_aware=True)["LibreChat"]
+        self.every, self.written, self.rated = every, 0, 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        replies: list[str] = []
+        next_at = time.monotonic()
+        while not self.stopping.wait(max(0.0, next_at - time.monotonic())):
+            next_at += self.every
+            template = self.messages[self.written % len(self.messages)]
+            at = datetime.now(timezone.utc)
+            message_id = f"bench-{self.written}"
+            stamp = {"_id": ObjectId(), "createdAt": at, "updatedAt": at, "messageId": message_id}
+            self.db["messages"].insert_one({**template, **stamp})
+            spent = [
+                {**t, **stamp, "_id": ObjectId()} for t in self.transactions.get(template["messageId"], [])
+            ]
+            if spent:
+                self.db["transactions"].insert_many(spent)
+            if not template.get("isCreatedByUser"):
+                replies.append(message_id)
+            self.written += 1
+            if self.written % 10 == 0 and replies:
+                self.db["messages"].update_one(
+                    {"messageId": replies[len(replies) // 2]},
+                    {
+                        "$set": {
+                            "feedback": {"rating": "thumbsUp", "tag": "accurate_reliable"},
+                            "updatedAt": at,
+                        }
+                    },
+                )
+                self.rated += 1
 
 
 def dataset(now: datetime, messages: int, recent: int) -> dict[str, list[dict]]:
@@ -130,6 +195,40 @@ def exporter_rss(uri: str) -> float:
         exporter.stop()
 
 
+def start_ours(uri: str) -> tuple[Scheduler, Callable[[], bool], Callable[[], None]]:
+    """The exporter's jobs with default settings (more patience with mongoeco, see below)."""
+    # mongoeco answers one command at a time in pure Python: a full recount of 100k documents blocks its
+    # heartbeat replies for longer than the default 5 s, so give the test server more patience.
+    settings = load(
+        {
+            "MONGODB_URI": uri,
+            "LOGGING_LEVEL": "warning",
+            "MONGODB_TIMEOUT": "300",
+            "MONGODB_QUERY_TIMEOUT": "3600",
+        }
+    )
+    reader = Reader.from_settings(connect(settings), settings)
+    scheduler = Scheduler(build_jobs(reader, settings, MissingIndexes(reader)))
+    scheduler.start()
+    return scheduler, scheduler.ready, scheduler.stop
+
+
+def start_original(uri: str) -> tuple[None, Callable[[], bool], Callable[[], None]]:
+    """Original-style cycles every 60 s (the next starts at once when one overruns)."""
+    db = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=300_000, socketTimeoutMS=None)["LibreChat"]
+    done, stopping = threading.Event(), threading.Event()
+
+    def loop() -> None:
+        while not stopping.is_set():
+            began = time.monotonic()
+            original_cycle(db, datetime.now(timezone.utc))
+            done.set()
+            stopping.wait(max(0.0, 60 - (time.monotonic() - began)))
+
+    threading.Thread(target=loop, name="original", daemon=True).start()
+    return None, done.is_set, stopping.set
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -139,6 +238,8 @@ def main() -> None:
         "--recent", type=int, default=300, help="messages of the last two days (same every run)"
     )
     parser.add_argument("--minutes", type=float, default=6)
+    parser.add_argument("--write-every", type=float, default=2.5, help="seconds between inserted messages")
+    parser.add_argument("--exporter", choices=("ours", "original"), default="ours")
     args = parser.parse_args()
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -146,57 +247,61 @@ def main() -> None:
     data = dataset(now, args.messages, args.recent)
     server = start_mongoeco(data)
     seeded = time.monotonic() - began
+    writer = Writer(server.uri, now, args.write_every)  # its client predates the listener: not counted
+    writer.start()
     recorder = Recorder()
     monitoring.register(recorder)
-    # mongoeco answers one command at a time in pure Python: a full recount of 100k documents blocks its
-    # heartbeat replies for longer than the default 5 s, so give the test server more patience.
-    settings = load(
-        {
-            "MONGODB_URI": server.uri,
-            "LOGGING_LEVEL": "warning",
-            "MONGODB_TIMEOUT": "300",
-            "MONGODB_QUERY_TIMEOUT": "3600",
-        }
-    )
-    reader = Reader.from_settings(connect(settings), settings)
-    scheduler = Scheduler(build_jobs(reader, settings, MissingIndexes(reader)))
     recorder.start = time.monotonic()
-    scheduler.start()
+    start = start_ours if args.exporter == "ours" else start_original
+    scheduler, ready, stop = start(server.uri)
+    rss = None
     try:
-        # Steady state starts once every job has succeeded once (the first recount is done).
-        while not scheduler.ready():
+        # Steady state starts once every job has succeeded once (for ours: the first recount is done).
+        while not ready():
             time.sleep(1)
         warmup = time.monotonic() - recorder.start
         first = dict(sum(recorder.per_minute.values(), Counter()))
         recorder.start, recorder.per_minute = time.monotonic(), {}
         time.sleep(args.minutes * 60)
-        scheduler.stop()
-        rss = exporter_rss(server.uri)
+        stop()
+        if scheduler is not None:
+            rss = exporter_rss(server.uri)
     finally:
-        scheduler.stop()
+        stop()
+        writer.stopping.set()
         server.stop()
     steady = [m for m in recorder.per_minute if 1 <= m < int(args.minutes)]  # minute 2 onward
-    total = Counter()
+    total: Counter = Counter()
     for m in steady:
         total.update(recorder.per_minute[m])
-    per_minute = {k: v / max(1, len(steady)) for k, v in sorted(total.items())}
-    usage = scheduler.states["usage"]
-    print(
-        json.dumps(
-            {
-                "messages": len(data["messages"]),
-                "transactions": len(data["transactions"]),
-                "seed_seconds": round(seeded, 1),
-                "minutes_measured": len(steady),
-                "per_minute_from_minute_2": per_minute,
-                "warm_up_until_every_job_succeeded": {"seconds": round(warmup, 1), **first},
-                "usage_last_cycle_seconds": usage.duration,
-                "exporter_process_rss_mb": rss,
-                "errors": {n: s.errors for n, s in scheduler.states.items()},
+    per_minute = {k: round(v / max(1, len(steady)), 3) for k, v in sorted(total.items())}
+    result: dict[str, Any] = {
+        "exporter": args.exporter,
+        "messages": len(data["messages"]),
+        "transactions": len(data["transactions"]),
+        "seed_seconds": round(seeded, 1),
+        "written_during_run": {"messages": writer.written, "ratings": writer.rated},
+        "minutes_measured": len(steady),
+        "per_minute_from_minute_2": per_minute,
+        "warm_up_until_every_job_succeeded": {"seconds": round(warmup, 1), **first},
+    }
+    if scheduler is not None:
+        resync = load({"MONGODB_URI": server.uri}).metrics_resync_interval / 60
+        result |= {
+            # The warm-up is one full recount plus the first cycle of every job; spread over the hour it
+            # is redone in, it is an upper bound of what the recount adds to each minute.
+            "recount_spread_over_resync_interval": {
+                "resync_minutes": resync,
+                "whole_collection_reads_per_minute": round(
+                    first.get("whole_collection_reads", 0) / resync, 3
+                ),
+                "server_seconds_per_minute": round(first.get("server_seconds", 0) / resync, 3),
             },
-            indent=2,
-        )
-    )
+            "usage_last_cycle_seconds": scheduler.states["usage"].duration,
+            "exporter_process_rss_mb": rss,
+            "errors": {n: st.errors for n, st in scheduler.states.items()},
+        }
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
