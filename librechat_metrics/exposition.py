@@ -335,9 +335,11 @@ def make_app(
                 [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Basic realm="librechat-metrics"')],
             )
             return [b"unauthorized\n"]
-        if environ.get("QUERY_STRING"):  # name[] filters: rare, rendered per request
-            return fallback(environ, start_response)
         fmt = cache.format(environ.get("HTTP_ACCEPT", ""))
+        if environ.get("QUERY_STRING"):  # name[] filters: rare, rendered per request
+            if fmt.content_type == CONTENT_TYPE_PLAIN_0_0_4:  # also when the Accept header is unparseable
+                environ = {**environ, "HTTP_ACCEPT": ""}
+            return fallback(environ, start_response)
         headers = [("Content-Type", fmt.content_type)]
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
             body = cache.page_gzip(fmt)
@@ -371,12 +373,11 @@ def serve(
     return httpd, thread
 
 
-def registries(
-    collector: SnapshotCollector,
-) -> tuple[CollectorRegistry, CollectorRegistry, CollectorRegistry]:
-    """(LibreChat + self metrics, process metrics, both) registries."""
-    core, runtime, full = (CollectorRegistry(auto_describe=False) for _ in range(3))
-    core.register(collector)
+def registries(collector: SnapshotCollector) -> tuple[CollectorRegistry, CollectorRegistry]:
+    """(process metrics, everything) registries. The second serves `?name[]=` filters, which need the
+    collector found although it describes nothing in advance."""
+    runtime = CollectorRegistry()
+    full = CollectorRegistry(support_collectors_without_names=True)
     for reg in (runtime, full):
         ProcessCollector(registry=reg)
         PlatformCollector(registry=reg)

@@ -126,6 +126,22 @@ def test_endless_format_versions_are_answered_but_not_all_cached(running):
         assert librechat_only(openmetrics_samples(body.decode())) == librechat_only(plain.samples)
 
 
+@pytest.mark.parametrize("accept", ["", "application/openmetrics-text;version=abc", PROMETHEUS_3_ACCEPT])
+def test_name_filter_returns_only_the_named_families(running, accept):
+    _, exporter = running
+    plain = exporter.scrape()
+    request = urllib.request.Request(
+        exporter.url + "/metrics?name[]=librechat_messages_total&name[]=librechat_registered_users_total",
+        headers={"Accept": accept},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        text = response.read().decode()
+    parsed = openmetrics_samples(text) if accept == PROMETHEUS_3_ACCEPT else Exposition.parse(text).samples
+    want = ("librechat_messages_total", "librechat_registered_users_total")
+    assert parsed == {name: plain.samples[name] for name in want}
+
+
 def query(port: int, promql: str) -> list[dict]:
     url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
     with urllib.request.urlopen(url, timeout=5) as response:
