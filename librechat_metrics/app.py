@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from . import __version__
-from .exposition import PageCache, SnapshotCollector, make_app, registries, serve
+from .collector import SnapshotCollector, registries
 from .groups import UsageGroup, collect_activity, collect_inventory, collect_recent_ratings
 from .indexes import MissingIndexes, missing_indexes_report
 from .mongo import Reader, connect
+from .pagecache import PageCache
 from .scheduler import Job, Scheduler
+from .server import make_app, serve
 from .settings import Settings, parse_cli, redact
 from .webconfig import WebConfigError, load_web_config
 

@@ -1,4 +1,5 @@
-"""What a scrape gets: gzip, OpenMetrics negotiation, odd Accept headers, and a real Prometheus server."""
+"""What a scrape gets (server.py, pagecache.py): gzip, OpenMetrics negotiation, odd Accept headers, filters,
+and a real Prometheus server."""
 
 from __future__ import annotations
 
