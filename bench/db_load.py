@@ -79,7 +79,7 @@ class Recorder(monitoring.CommandListener):
         self.start = time.monotonic()
         self.lock = threading.Lock()
         self.per_minute: dict[int, Counter[str]] = {}
-        self.pending: dict[int, int] = {}
+        self.pending: dict[int, str] = {}  # request id -> "collection:command", for the time per kind
 
     def _bump(self, what: str, by: int = 1) -> None:
         minute = int((time.monotonic() - self.start) // 60)
@@ -91,6 +91,7 @@ class Recorder(monitoring.CommandListener):
         if name in ("hello", "ismaster", "isMaster", "endSessions"):
             return  # driver housekeeping, not the exporter's queries
         self._bump("commands")
+        self.pending[event.request_id] = f"{cmd.get(name)}:{name}"
         if name in READS:
             collection = cmd.get(name)
             filter_ = {}
@@ -109,14 +110,20 @@ class Recorder(monitoring.CommandListener):
                 self._bump("whole_collection_reads")
                 self._bump(f"whole:{collection}:{name}")
 
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+    def _timed(self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent) -> None:
         self._bump("server_seconds", event.duration_micros / 1e6)
+        kind = self.pending.pop(event.request_id, None)
+        if kind is not None:
+            self._bump(f"server_seconds:{kind}", event.duration_micros / 1e6)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._timed(event)
         cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
         if cursor:
             self._bump("documents_returned", len(cursor.get("firstBatch", cursor.get("nextBatch", []))))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        self._bump("server_seconds", event.duration_micros / 1e6)
+        self._timed(event)
         self._bump("failed")
 
 
