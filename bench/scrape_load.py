@@ -15,12 +15,13 @@ Each request carries the Accept and Accept-Encoding headers Prometheus 3 sends (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
-import io
 import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -83,22 +84,25 @@ def run_hey(port: int, scrapers: int, seconds: float, rate: float, pid: int, acc
     """One `hey` process per scraper (Debian package: apt-get install hey), started at staggered times as
     independent Prometheus servers are; every request's latency is collected from hey's CSV output."""
     url = f"http://127.0.0.1:{port}/metrics"
-    procs = []
-    for _ in range(scrapers):
-        command = ["hey", "-z", f"{seconds}s", "-c", "1", "-o", "csv", "-H", f"Accept: {accept}", url]
-        if rate:
-            command[1:1] = ["-q", str(rate)]
-            time.sleep(1 / rate / scrapers)  # spread the scrapers over one interval
-        procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
-    watched, peak = psutil.Process(pid), 0
-    while any(p.poll() is None for p in procs):
-        peak = max(peak, watched.memory_info().rss)
-        time.sleep(0.5)
-    latencies, codes = [], Counter()
-    for p in procs:
-        for row in csv.DictReader(io.StringIO(p.stdout.read() if p.stdout else "")):
-            codes[row["status-code"]] += 1
-            latencies.append(1000 * float(row["response-time"]))
+    procs, latencies, codes = [], [], Counter()
+    # Files, not pipes: a closed loop writes more rows than a pipe holds while we wait.
+    with contextlib.ExitStack() as files:
+        outputs = [files.enter_context(tempfile.TemporaryFile("w+")) for _ in range(scrapers)]
+        for output in outputs:
+            command = ["hey", "-z", f"{seconds}s", "-c", "1", "-o", "csv", "-H", f"Accept: {accept}", url]
+            if rate:
+                command[1:1] = ["-q", str(rate)]
+                time.sleep(1 / rate / scrapers)  # spread the scrapers over one interval
+            procs.append(subprocess.Popen(command, stdout=output, text=True))
+        watched, peak = psutil.Process(pid), 0
+        while any(p.poll() is None for p in procs):
+            peak = max(peak, watched.memory_info().rss)
+            time.sleep(0.5)
+        for output in outputs:
+            output.seek(0)
+            for row in csv.DictReader(output):
+                codes[row["status-code"]] += 1
+                latencies.append(1000 * float(row["response-time"]))
     latencies.sort()
     return {
         "requests": len(latencies),
