@@ -1,11 +1,13 @@
-"""examples/prometheus: the scrape config and alert rules are valid, their unit tests pass, and every
-metric the rules name is one the exporter really serves."""
+"""examples/: the Prometheus config and alert rules are valid and their unit tests pass; a real Prometheus
+that scrapes the exporter evaluates every rule without error; every dashboard query returns data."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,43 +15,101 @@ import pytest
 import yaml
 
 from librechat_metrics.synthetic import generate
-from tests.support.exporter import scrape_once
+from scripts.grafana_dashboard import OUT as DASHBOARD
+from scripts.grafana_dashboard import queries, render
+from tests.support.exporter import start_exporter
 from tests.support.mongo import start_mongoeco
+from tests.support.prometheus import AVAILABLE as prometheus_available
+from tests.support.prometheus import start_prometheus
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "prometheus"
-pytestmark = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="scripts/services.sh installs promtool"
+RULES = yaml.safe_load((EXAMPLES / "alerts.yml").read_text())["groups"][0]["rules"]
+needs_promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="scripts/services.sh installs it"
 )
+needs_prometheus = pytest.mark.skipif(not prometheus_available, reason="scripts/services.sh installs it")
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["promtool", *args], cwd=EXAMPLES, capture_output=True, text=True, timeout=60)
 
 
+@needs_promtool
 def test_config_and_rules_are_valid():
-    result = promtool("check", "config", "prometheus.yml")
-    assert result.returncode == 0, result.stdout + result.stderr
-    result = promtool("check", "rules", "alerts.yml")
-    assert result.returncode == 0, result.stdout + result.stderr
+    for args in (("check", "config", "prometheus.yml"), ("check", "rules", "alerts.yml")):
+        result = promtool(*args)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
+@needs_promtool
 def test_every_alert_fires_and_stays_quiet_as_its_unit_tests_say():
     result = promtool("test", "rules", "alerts_test.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    rules = yaml.safe_load((EXAMPLES / "alerts.yml").read_text())["groups"][0]["rules"]
     tested = set(re.findall(r"alertname: (\w+)", (EXAMPLES / "alerts_test.yml").read_text()))
-    assert tested == {rule["alert"] for rule in rules}
+    assert tested == {rule["alert"] for rule in RULES}
 
 
-def test_the_rules_name_only_metrics_the_exporter_serves():
+def test_the_committed_dashboard_is_the_generated_one():
+    assert DASHBOARD.read_text() == render(), "run scripts/grafana_dashboard.py --write"
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    assert [t["expr"] for p in panels for t in p.get("targets", [])] == queries()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """mongoeco -> metrics.py -> Prometheus (job librechat-metrics, as in the example, with its rules)."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     server = start_mongoeco(
-        generate(profile="v0.8.7", seed=4, n_messages=300, now=now, zones=("UTC",)).collections
+        generate(profile="v0.8.7", seed=4, n_messages=400, now=now, zones=("UTC",)).collections
     )
+    exporter = start_exporter(server.uri)
+    prometheus = None
     try:
-        page, _ = scrape_once(server.uri)
+        exporter.wait_ready()
+        prometheus = start_prometheus(
+            tmp_path_factory.mktemp("prometheus"),
+            "librechat-metrics",
+            f"127.0.0.1:{exporter.port}",
+            rule_files=(EXAMPLES / "alerts.yml",),
+        )
+        prometheus.wait_until_scraped("librechat-metrics")
+        yield exporter, prometheus
     finally:
+        if prometheus is not None:
+            prometheus.stop()
+        exporter.stop()
         server.stop()
-    rules = yaml.safe_load((EXAMPLES / "alerts.yml").read_text())["groups"][0]["rules"]
-    named = {name for rule in rules for name in re.findall(r"\b(librechat_\w+)", rule["expr"])}
-    assert named and named <= set(page.samples), named - set(page.samples)
+
+
+@needs_prometheus
+def test_the_rules_name_only_metrics_the_exporter_serves(live):
+    exporter, _ = live
+    served = set(exporter.scrape().samples)
+    named = {name for rule in RULES for name in re.findall(r"\b(librechat_\w+)", rule["expr"])}
+    assert named and named <= served, named - served
+
+
+@needs_prometheus
+def test_prometheus_evaluates_every_rule_on_real_data(live):
+    _, prometheus = live
+    deadline = time.monotonic() + 30
+    while True:  # rules are evaluated every second once loaded
+        rules = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
+        if len(rules) == len(RULES) and all(r.get("lastEvaluation", "").startswith("2") for r in rules):
+            break
+        assert time.monotonic() < deadline, rules
+        time.sleep(0.5)
+    assert {r["name"]: r["health"] for r in rules} == {rule["alert"]: "ok" for rule in RULES}
+    # A healthy exporter on a healthy database raises none of the operational alerts.
+    firing = {r["name"] for r in rules if r["state"] != "inactive"}
+    assert not firing & {"LibreChatExporterDown", "LibreChatMongoDBUnreachable", "LibreChatMetricsStale"}
+
+
+@needs_prometheus
+@pytest.mark.parametrize("expr", queries())
+def test_every_dashboard_query_returns_data(live, expr):
+    _, prometheus = live
+    result = prometheus.query(expr)
+    assert result, f"no data for {expr}"
+    for row in result:
+        float(row["value"][1])  # a number, NaN included, never an error

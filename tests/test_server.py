@@ -4,11 +4,7 @@ and a real Prometheus server."""
 from __future__ import annotations
 
 import gzip
-import json
-import shutil
-import subprocess
 import time
-import urllib.parse
 import urllib.request
 import zlib
 from datetime import datetime, timezone
@@ -18,8 +14,10 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 
 from librechat_metrics.synthetic import generate, malformed_corpus
 from tests.support.compare import assert_samples_equal, expected
-from tests.support.exporter import Exposition, free_port, start_exporter
+from tests.support.exporter import Exposition, start_exporter
 from tests.support.mongo import start_mongoeco
+from tests.support.prometheus import AVAILABLE as prometheus_available
+from tests.support.prometheus import start_prometheus
 
 # What Prometheus 2.42 (Debian's package) and 3.x send when they scrape.
 PROMETHEUS_2_ACCEPT = (
@@ -143,62 +141,26 @@ def test_name_filter_returns_only_the_named_families(running, accept):
     assert parsed == {name: plain.samples[name] for name in want}
 
 
-def query(port: int, promql: str) -> list[dict]:
-    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.load(response)["data"]["result"]
-
-
-@pytest.mark.skipif(shutil.which("prometheus") is None, reason="scripts/services.sh installs prometheus")
+@pytest.mark.skipif(not prometheus_available, reason="scripts/services.sh installs prometheus")
 def test_a_real_prometheus_server_scrapes_every_series(running, tmp_path):
     _, exporter = running
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: librechat\n    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n"
-    )
-    prometheus = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    prometheus = start_prometheus(tmp_path, "librechat", f"127.0.0.1:{exporter.port}")
     try:
+        prometheus.wait_until_scraped("librechat")
         page = exporter.scrape()
         want = {
             (name, key): value for name, series in page.librechat().items() for key, value in series.items()
         }
-        deadline, got = time.monotonic() + 60, {}
-        while time.monotonic() < deadline:
-            try:
-                if [r["value"][1] for r in query(port, 'up{job="librechat"}')] == ["1"]:
-                    got = {
-                        (
-                            r["metric"]["__name__"],
-                            tuple(
-                                sorted(
-                                    (k, v)
-                                    for k, v in r["metric"].items()
-                                    if k not in ("__name__", "job", "instance")
-                                )
-                            ),
-                        ): float(r["value"][1])
-                        for r in query(
-                            port, '{__name__=~"librechat_.+",__name__!~"librechat_(exporter|mongodb)_.+"}'
-                        )
-                    }
-                    if got:
-                        break
-            except OSError:
-                pass
-            time.sleep(0.5)
+        stored = prometheus.query('{__name__=~"librechat_.+",__name__!~"librechat_(exporter|mongodb)_.+"}')
+        got = {
+            (
+                r["metric"]["__name__"],
+                tuple(
+                    sorted((k, v) for k, v in r["metric"].items() if k not in ("__name__", "job", "instance"))
+                ),
+            ): float(r["value"][1])
+            for r in stored
+        }
         assert got == want
     finally:
-        prometheus.terminate()
-        prometheus.wait(10)
+        prometheus.stop()

@@ -1,0 +1,214 @@
+"""Build the live Grafana dashboard (Prometheus datasource) from one declarative list of panels.
+
+    .venv/bin/python scripts/grafana_dashboard.py          # print it
+    .venv/bin/python scripts/grafana_dashboard.py --write  # write examples/grafana/librechat-metrics.json
+
+tests/test_examples.py checks that the committed file is what this prints and runs every query of it
+against a real Prometheus that scraped the exporter.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "examples" / "grafana" / "librechat-metrics.json"
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    kind: str  # Grafana panel type: stat, timeseries, bargauge, table
+    targets: tuple[tuple[str, str], ...]  # (PromQL, legend)
+    unit: str = "short"
+    width: int = 8
+    description: str = ""
+    options: dict = field(default_factory=dict)
+
+
+ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
+    (
+        "Usage",
+        (
+            Panel("Active users (5 min)", "stat", (("librechat_active_users", "users"),), width=4),
+            Panel(
+                "Unique users",
+                "stat",
+                (
+                    ("librechat_daily_unique_users", "today"),
+                    ("librechat_weekly_unique_users", "this week"),
+                    ("librechat_monthly_unique_users", "this month"),
+                ),
+                description="Since midnight, Monday and the 1st in the exporter's TIMEZONE.",
+            ),
+            Panel("Registered users", "stat", (("librechat_registered_users_total", "users"),), width=4),
+            Panel(
+                "Active conversations (5 min)",
+                "stat",
+                (("librechat_active_conversations", "conversations"),),
+                width=4,
+            ),
+            Panel(
+                "Assistant messages in the last 5 minutes, by model",
+                "timeseries",
+                (("sum by (model) (librechat_messages_per_model_5m)", "{{model}}"),),
+                width=12,
+            ),
+            Panel(
+                "Share of error messages (5 min)",
+                "timeseries",
+                (("librechat_error_messages_5m / clamp_min(librechat_messages_5m, 1)", "errors"),),
+                unit="percentunit",
+                width=12,
+            ),
+            Panel(
+                "Output tokens in the last 5 minutes, by model",
+                "timeseries",
+                (("sum by (model) (librechat_model_output_tokens_5m)", "{{model}}"),),
+                width=12,
+            ),
+            Panel(
+                "Input tokens in the last 5 minutes, by model",
+                "timeseries",
+                (("sum by (model) (librechat_model_input_tokens_5m)", "{{model}}"),),
+                width=12,
+                description="From LibreChat's transactions (billed prompt tokens) when it has them.",
+            ),
+        ),
+    ),
+    (
+        "Quality",
+        (
+            Panel(
+                "Positive ratings per model",
+                "bargauge",
+                (("librechat_rating_ratio_per_model / 100", "{{model}}"),),
+                unit="percentunit",
+                width=12,
+            ),
+            Panel(
+                "Ratings per feedback tag",
+                "bargauge",
+                (("librechat_rating_counts_per_tag", "{{tag}}"),),
+                width=12,
+            ),
+            Panel(
+                "Tool calls in the last 5 minutes, by tool",
+                "timeseries",
+                (("sum by (tool_name) (librechat_tool_calls_per_tool_5m)", "{{tool_name}}"),),
+                width=12,
+            ),
+            Panel(
+                "Tool success rate (all time)",
+                "bargauge",
+                (("librechat_tool_success_rate_per_tool / 100", "{{tool_name}}"),),
+                unit="percentunit",
+                width=12,
+            ),
+        ),
+    ),
+    (
+        "Exporter",
+        (
+            Panel("MongoDB reachable", "stat", (("librechat_mongodb_up", "up"),), width=4),
+            Panel(
+                "Data age per group",
+                "timeseries",
+                (("time() - librechat_exporter_last_success_timestamp_seconds", "{{group}}"),),
+                unit="s",
+                width=10,
+                description="Values older than METRICS_MAX_STALENESS (15 min) are no longer served.",
+            ),
+            Panel(
+                "Collection time per group",
+                "timeseries",
+                (("librechat_exporter_collection_duration_seconds", "{{group}}"),),
+                unit="s",
+                width=10,
+            ),
+            Panel(
+                "Missing optional indexes",
+                "table",
+                (("librechat_exporter_missing_index == 1", "{{collection}}.{{key}}"),),
+                width=24,
+                description="python metrics.py --check-indexes prints how to create them.",
+            ),
+        ),
+    ),
+)
+
+
+def queries() -> list[str]:
+    """Every PromQL expression of the dashboard."""
+    return [expr for _, panels in ROWS for panel in panels for expr, _ in panel.targets]
+
+
+def dashboard() -> dict:
+    datasource = {"type": "prometheus", "uid": "${datasource}"}
+    panels, y, next_id = [], 0, 1
+    for row_title, row_panels in ROWS:
+        panels.append(
+            {
+                "type": "row",
+                "title": row_title,
+                "id": next_id,
+                "collapsed": False,
+                "panels": [],
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+            }
+        )
+        next_id, y, x = next_id + 1, y + 1, 0
+        for panel in row_panels:
+            if x + panel.width > 24:
+                x, y = 0, y + 8
+            panels.append(
+                {
+                    "type": panel.kind,
+                    "title": panel.title,
+                    "description": panel.description,
+                    "id": next_id,
+                    "datasource": datasource,
+                    "gridPos": {"h": 8, "w": panel.width, "x": x, "y": y},
+                    "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+                    "options": panel.options,
+                    "targets": [
+                        {
+                            "refId": chr(ord("A") + i),
+                            "datasource": datasource,
+                            "expr": expr,
+                            "legendFormat": legend,
+                        }
+                        for i, (expr, legend) in enumerate(panel.targets)
+                    ],
+                }
+            )
+            next_id, x = next_id + 1, x + panel.width
+        y += 8
+    return {
+        "title": "LibreChat (librechat-metrics)",
+        "uid": "librechat-metrics-live",
+        "tags": ["librechat", "prometheus"],
+        "schemaVersion": 39,
+        "time": {"from": "now-24h", "to": "now"},
+        "refresh": "1m",
+        "templating": {
+            "list": [
+                {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus"}
+            ]
+        },
+        "panels": panels,
+    }
+
+
+def render() -> str:
+    return json.dumps(dashboard(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(render())
+    else:
+        sys.stdout.write(render())
