@@ -19,7 +19,7 @@ from .mongo import Reader, connect
 from .pagecache import PageCache
 from .scheduler import Job, Scheduler
 from .server import make_app, serve
-from .settings import Settings, parse_cli, redact
+from .settings import Settings, effective, parse_cli, redact
 from .webconfig import WebConfigError, load_web_config
 
 log = logging.getLogger("librechat_metrics")
@@ -84,6 +84,11 @@ def _cli(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="list the optional MongoDB indexes that would make slow groups cheap, then exit",
     )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the settings and WEB_CONFIG_FILE without connecting, print them, then exit",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     except WebConfigError as err:
         print(f"metrics.py: error: WEB_CONFIG_FILE: {err}", file=sys.stderr)
         return 2
+    if args.check_config:
+        print("\n".join(effective(settings)))
+        return 0
     if args.check_indexes:
         reader = Reader.from_settings(connect(settings), settings)
         return missing_indexes_report(reader, sys.stdout)

@@ -184,6 +184,16 @@ def _shown(setting: Setting, raw: str) -> str:
     return repr(shown if len(shown) <= 80 else shown[:77] + "...")
 
 
+def effective(settings: Settings, table: tuple[Setting, ...] = SETTINGS) -> list[str]:
+    """`NAME=value` per setting as parsed, passwords hidden, for `--check-config`."""
+    lines = []
+    for setting in table:
+        value = settings.values[setting.attr]
+        raw = value if isinstance(value, str) else setting.default if value is None else str(value)
+        lines.append(f"{setting.env}={_shown(setting, raw)}")
+    return lines
+
+
 def load(environ: Mapping[str, str] | None = None, table: tuple[Setting, ...] = SETTINGS) -> Settings:
     """Parse every setting of `table` from `environ` (default: os.environ); raise SettingError."""
     env = os.environ if environ is None else environ

@@ -29,6 +29,9 @@ CLIENT_AUTH = {
 }
 
 
+SECTIONS: dict[str, type] = {"tls_server_config": dict, "basic_auth_users": dict, "bearer_auth_tokens": list}
+
+
 class WebConfigError(ValueError):
     """The web config cannot be used; the message says which key and why."""
 
@@ -105,6 +108,12 @@ def load_web_config(path: str) -> WebConfig:
         raise WebConfigError(f"cannot read {path}: {err}") from None
     if not isinstance(raw, dict):
         raise WebConfigError(f"{path}: expected a mapping at the top level")
+    unknown = sorted(set(map(str, raw)) - set(SECTIONS))
+    if unknown:  # a misspelt basic_auth_users must not silently leave the endpoint open
+        raise WebConfigError(f"{path}: unknown key {unknown[0]!r}; supported: {', '.join(SECTIONS)}")
+    for key, kind in SECTIONS.items():
+        if raw.get(key) is not None and not isinstance(raw[key], kind):
+            raise WebConfigError(f"{key}: expected a {'mapping' if kind is dict else 'list'}")
     tls = raw.get("tls_server_config") or {}
     config = WebConfig(
         cert_file=str(tls.get("cert_file", "")),

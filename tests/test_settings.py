@@ -68,15 +68,45 @@ def test_help_lists_every_setting() -> None:
         assert setting.env in result.stdout
 
 
-def test_bad_web_config_exits_2(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users.alice"),
+        ("basic_auth_users: [alice]\n", "basic_auth_users: expected a mapping"),
+        ("bearer_auth_tokens: $2b$12$abc\n", "bearer_auth_tokens: expected a list"),
+        ("tls_server_config: yes\n", "tls_server_config: expected a mapping"),
+        ("basic_auth_user:\n  alice: $2b$12$abc\n", "unknown key 'basic_auth_user'"),  # a typo: not open
+    ],
+)
+def test_bad_web_config_exits_2(tmp_path, text, named) -> None:
     path = tmp_path / "web.yml"
-    path.write_text("basic_auth_users:\n  alice: plaintext\n")
+    path.write_text(text)
     result = run_cli([], {"WEB_CONFIG_FILE": str(path)})
     assert result.returncode == 2
-    assert "basic_auth_users.alice" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert named in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_rejected_uri_is_shown_without_its_password() -> None:
     result = run_cli([], {"MONGODB_URI": "http://admin:topsecret@mongodb:27017/"})
     assert result.returncode == 2
     assert "topsecret" not in result.stderr and "admin:***@" in result.stderr
+
+
+def test_check_config_prints_the_effective_settings_without_connecting(tmp_path) -> None:
+    # Nothing listens on port 9; --check-config must not try.
+    env = {"MONGODB_URI": "mongodb://admin:topsecret@127.0.0.1:9/", "METRICS_LABEL_LIMIT": "50"}
+    result = run_cli(["--check-config"], env, timeout=10)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split("=", 1)[0] for line in lines] == [s.env for s in SETTINGS]
+    assert "MONGODB_URI='mongodb://admin:***@127.0.0.1:9/'" in lines
+    assert "METRICS_LABEL_LIMIT='50'" in lines
+    assert "topsecret" not in result.stdout + result.stderr
+
+
+def test_check_config_fails_on_a_broken_web_config(tmp_path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text("basic_auth_users: [not, a, mapping]\n")
+    result = run_cli(["--check-config"], {"WEB_CONFIG_FILE": str(path)}, timeout=10)
+    assert result.returncode == 2
+    assert result.stderr.startswith("metrics.py: error: WEB_CONFIG_FILE") and result.stdout == ""
