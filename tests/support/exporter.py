@@ -14,6 +14,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.process import terminate
+
 ROOT = Path(__file__).resolve().parents[2]
 
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
@@ -112,13 +114,7 @@ class ExporterProcess:
         raise AssertionError(f"condition not met in {timeout} s; last page:\n{page.text if page else None}")
 
     def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         return self.output()
 
     def output(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 import pymongo
 
 from librechat_metrics.synthetic.dump import write_dump
+from tests.support.process import terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "scripts" / "mongoeco_server.py"
@@ -21,20 +21,9 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 START_TIMEOUT = 120.0  # seconds, plus 4 s per MB of dump (the launcher loads roughly 1 MB/s)
 
 
-def _terminate(proc: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL after 10 s; only this process, by its PID."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 def _cleanup(procs: list[subprocess.Popen], workdir: str) -> None:
     for proc in procs:
-        _terminate(proc)
+        terminate(proc)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -90,7 +79,7 @@ class MongoServer:
     def stop(self) -> None:
         """SIGTERM the server (SIGKILL after 10 s). The dump stays, for restart()."""
         if self.proc is not None:
-            _terminate(self.proc)
+            terminate(self.proc)
             self._procs.remove(self.proc)
             self.proc = None
 

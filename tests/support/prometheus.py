@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.exporter import free_port
+from tests.support.process import terminate
 
 AVAILABLE = shutil.which("prometheus") is not None
 
@@ -47,12 +48,7 @@ class PrometheusServer:
         raise AssertionError(f"Prometheus did not scrape {job} within {timeout} s")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
 
 
 def start_prometheus(
