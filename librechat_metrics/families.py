@@ -13,6 +13,7 @@ from typing import Any
 
 from .groups import Tallies, Usage
 from .labels import resolve_agent, sanitise
+from .responses import percentiles
 
 Samples = dict[tuple[str, ...], float]
 
@@ -107,6 +108,13 @@ def _tools(usage: Usage, recent: bool, failed: bool | None, labels: tuple[int, .
 def _success_rate(usage: Usage) -> Samples:
     calls, failed = _tools(usage, False, False, (0,)), _tools(usage, False, True, (0,))
     return {key: 100.0 * (n - failed.get(key, 0)) / n for key, n in calls.items() if n > 0}
+
+
+def _response_times(usage: Usage) -> Samples:
+    by_model: dict[str, list[float]] = {}
+    for model, seconds in usage.waits:
+        by_model.setdefault(sanitise(_model(usage, model)), []).append(seconds)
+    return {(model, q): v for model, waits in by_model.items() for q, v in percentiles(waits).items()}
 
 
 def _one(value: float) -> Samples:
@@ -560,6 +568,26 @@ FAMILIES: tuple[Family, ...] = (
         ("tool", "user"),
         U,
         lambda u: _one(len(u.recent.tools.users) if u.recent.tools else 0),
+    ),
+    Family(
+        "librechat_responses_5m",
+        "gauge",
+        "Number of first replies created in the last 5 minutes whose response time is measured, per model",
+        M,
+        ("time_window", "model"),
+        U,
+        lambda u: _sum(((_model(u, model),), 1) for model, _ in u.waits),
+    ),
+    Family(
+        "librechat_response_time_seconds_5m",
+        "gauge",
+        "Seconds from a user message to its first reply, for replies created in the last 5 minutes, "
+        "per model (percentiles 50, 90 and 99)",
+        ("model", "percentile"),
+        ("time_window", "model"),
+        U,
+        _response_times,
+        additive=False,
     ),
     Family(
         "librechat_exporter_last_recount_timestamp_seconds",

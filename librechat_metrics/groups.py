@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from . import tally as t
 from .mongo import Reader, Span
+from .responses import first_reply_waits
 from .settings import Settings
 from .windows import calendar_starts
 
@@ -57,6 +58,7 @@ class Usage:
     token_source: str  # "transactions" or "messages"
     agents: dict[str, str]
     recounted_at: datetime  # when the last full recount ran: edits of old documents before it are in
+    waits: list[tuple[str, float]] = field(default_factory=list)  # (model, seconds) of first replies, 5m
 
 
 class UsageGroup:
@@ -78,6 +80,10 @@ class UsageGroup:
     @property
     def tools_on(self) -> bool:
         return self.settings.enabled("tool")
+
+    @property
+    def waits_on(self) -> bool:
+        return self.settings.enabled("time_window") and self.settings.enabled("model")
 
     def _tallies(self, span: Span, marks: dict[str, datetime], users_for: str | None) -> tuple[list, ...]:
         messages = t.message_rows(self.reader, span, marks)
@@ -130,7 +136,8 @@ class UsageGroup:
             inputs = self._inputs(Span(lo), lo, {"open": self.cutoff, "recent": recent_from})
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
-        return Usage(total, recent, source, self._agents(), self.recounted_at)
+        waits = first_reply_waits(self.reader, Span(recent_from)) if self.waits_on else []
+        return Usage(total, recent, source, self._agents(), self.recounted_at, waits)
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source

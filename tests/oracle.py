@@ -20,6 +20,7 @@ import bisect
 import math
 import re
 from datetime import date, datetime, time, timedelta, timezone
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -84,6 +85,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_tool_call_errors_5m": (),
     "librechat_messages_with_tools_total": (),
     "librechat_active_tool_users": (),
+    "librechat_responses_5m": ("model",),
+    "librechat_response_time_seconds_5m": ("model", "percentile"),
 }
 
 HISTORY_TABLES = (
@@ -642,7 +645,46 @@ def exporter_samples(
             100.0 * (calls_count - failed_count) / calls_count
         )
 
+    # --- response time of first replies (semantics.md "Response time") -------------------------
+    waits = response_times(messages, in_5m, agents)
+    for model, seconds in waits.items():
+        out["librechat_responses_5m"][key(model=model)] = float(len(seconds))
+        ordered = sorted(seconds)
+        for percentile in (50, 90, 99):
+            rank = math.ceil(Fraction(percentile, 100) * len(ordered))  # exact arithmetic
+            out["librechat_response_time_seconds_5m"][key(model=model, percentile=str(percentile))] = ordered[
+                rank - 1
+            ]
+
     return out
+
+
+def response_times(messages: list[Doc], in_window: Any, agents: dict[str, str]) -> dict[str, list[float]]:
+    """Model label -> seconds from the user message to its first reply, for first replies in the window."""
+    by_conversation: dict[str, list[Doc]] = {}
+    for msg in messages:
+        if isinstance(msg.get("conversationId"), str):
+            by_conversation.setdefault(msg["conversationId"], []).append(msg)
+    waits: dict[str, list[float]] = {}
+    for reply in messages:
+        parent = reply.get("parentMessageId")
+        if not (is_assistant(reply) and in_window(reply) and isinstance(parent, str)):
+            continue
+        if not isinstance(reply.get("conversationId"), str):
+            continue
+        conversation = by_conversation[reply["conversationId"]]
+        questions = [m for m in conversation if m.get("messageId") == parent]
+        if len(questions) != 1 or is_assistant(questions[0]) or created_at(questions[0]) is None:
+            continue
+        siblings = [m for m in conversation if is_assistant(m) and m.get("parentMessageId") == parent]
+        if min(siblings, key=reply_sort_key) is not reply:
+            continue  # a regeneration (or a later duplicate): its wait is not recorded
+        asked, answered = created_at(questions[0]), created_at(reply)
+        if answered < asked:
+            continue
+        model = model_label(reply.get("model"), agents)
+        waits.setdefault(model, []).append((answered - asked).total_seconds())
+    return waits
 
 
 # --------------------------------------------------------------------------------------------

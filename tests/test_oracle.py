@@ -105,8 +105,8 @@ def by(samples: dict, family: str) -> dict:
 
 def test_empty_collections_give_every_family():
     s = exporter_samples({}, NOW)
-    assert set(s) == set(FAMILIES)  # all 48 families are present
-    assert len(FAMILIES) == 48  # the table in semantics.md has 48 families
+    assert set(s) == set(FAMILIES)  # all 50 families are present
+    assert len(FAMILIES) == 50  # the table in semantics.md has 50 families
     for name, labels in FAMILIES.items():
         if name == "librechat_overall_rating_ratio":
             assert s[name] == {}  # nothing rated: no sample
@@ -763,3 +763,43 @@ def test_sums_are_exact():
     s = exporter_samples({"messages": msgs}, NOW)
     assert one(s, "librechat_output_tokens_total") == 1.0  # fsum: correctly rounded, not 0.99999...
     assert math.isclose(by(s, "librechat_output_tokens_per_model_total")["m"], 1.0)
+
+
+# --- response time of first replies ----------------------------------------------------------------
+
+
+def test_response_time_counts_first_replies_only():
+    q1 = user_msg(at(-4), mid="q1")
+    first = ai_msg(at(-4) + timedelta(seconds=4), model="m1", parent="q1")  # waited 4 s
+    regenerated = ai_msg(at(-3), model="m1", parent="q1")  # a sibling: left out
+    q2 = user_msg(at(-2), mid="q2")
+    second = ai_msg(at(-2) + timedelta(seconds=3), model="m1", parent="q2")  # waited 3 s
+    q3 = user_msg(at(-1), mid="q3")
+    other_model = ai_msg(at(-1) + timedelta(seconds=30), model="m2", parent="q3")  # 30 s, model m2
+    old_q = user_msg(at(-20), mid="q4")
+    old_reply = ai_msg(at(-19), parent="q4")  # outside the 5m window
+    late_first = ai_msg(at(-2), parent="q4")  # in the window, but a regeneration of old_reply
+    orphan = ai_msg(at(-1), parent="missing")  # no question in its conversation
+    elsewhere = ai_msg(at(-1), parent="q2", conversationId="c2")  # q2 is not in conversation c2
+    to_assistant = ai_msg(at(-1), parent=first["messageId"])  # parent is not a user message
+    messages = [q1, first, regenerated, q2, second, q3, other_model, old_q, old_reply, late_first, orphan]
+    messages += [elsewhere, to_assistant]
+    s = exporter_samples({"messages": messages}, NOW)
+    assert s["librechat_responses_5m"] == {(("model", "m1"),): 2.0, (("model", "m2"),): 1.0}
+    # m1 waits [3, 4]: p50 = rank ceil(1.0) = 1 -> 3; p90 = rank ceil(1.8) = 2 -> 4; p99 -> 4.
+    assert s["librechat_response_time_seconds_5m"] == {
+        (("model", "m1"), ("percentile", "50")): 3.0,
+        (("model", "m1"), ("percentile", "90")): 4.0,
+        (("model", "m1"), ("percentile", "99")): 4.0,
+        (("model", "m2"), ("percentile", "50")): 30.0,
+        (("model", "m2"), ("percentile", "90")): 30.0,
+        (("model", "m2"), ("percentile", "99")): 30.0,
+    }
+
+
+def test_response_time_percentiles_are_nearest_rank():
+    q = [user_msg(at(-4), mid=f"q{i}") for i in range(10)]
+    replies = [ai_msg(at(-4) + timedelta(seconds=i + 1), parent=f"q{i}") for i in range(10)]  # 1..10 s
+    s = exporter_samples({"messages": q + replies}, NOW)["librechat_response_time_seconds_5m"]
+    # n = 10: p50 rank 5 -> 5 s; p90 rank 9 -> 9 s; p99 rank ceil(9.9) = 10 -> 10 s.
+    assert {k[1][1]: v for k, v in s.items()} == {"50": 5.0, "90": 9.0, "99": 10.0}
