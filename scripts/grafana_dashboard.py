@@ -70,6 +70,21 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 width=12,
             ),
             Panel(
+                "Response time (90th percentile, first replies, 5 min), by model",
+                "timeseries",
+                (('max by (model) (librechat_response_time_seconds_5m{percentile="90"})', "{{model}}"),),
+                unit="s",
+                width=12,
+                description="From a user message to its first reply (regenerations left out).",
+            ),
+            Panel(
+                "Response time (median, first replies, 5 min), by model",
+                "timeseries",
+                (('max by (model) (librechat_response_time_seconds_5m{percentile="50"})', "{{model}}"),),
+                unit="s",
+                width=12,
+            ),
+            Panel(
                 "Input tokens in the last 5 minutes, by model",
                 "timeseries",
                 (("sum by (model) (librechat_model_input_tokens_5m)", "{{model}}"),),
