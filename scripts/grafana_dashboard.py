@@ -28,6 +28,11 @@ class Panel:
     options: dict = field(default_factory=dict)
 
 
+def half(title: str, kind: str, expr: str, legend: str, unit: str = "short", description: str = "") -> Panel:
+    """A half-width panel with one query."""
+    return Panel(title, kind, ((expr, legend),), unit, 12, description)
+
+
 ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
     (
         "Usage",
@@ -50,45 +55,45 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 (("librechat_active_conversations", "conversations"),),
                 width=4,
             ),
-            Panel(
+            half(
                 "Assistant messages in the last 5 minutes, by model",
                 "timeseries",
-                (("sum by (model) (librechat_messages_per_model_5m)", "{{model}}"),),
-                width=12,
+                "sum by (model) (librechat_messages_per_model_5m)",
+                "{{model}}",
             ),
-            Panel(
+            half(
                 "Share of error messages (5 min)",
                 "timeseries",
-                (("librechat_error_messages_5m / clamp_min(librechat_messages_5m, 1)", "errors"),),
+                "librechat_error_messages_5m / clamp_min(librechat_messages_5m, 1)",
+                "errors",
                 unit="percentunit",
-                width=12,
             ),
-            Panel(
+            half(
                 "Output tokens in the last 5 minutes, by model",
                 "timeseries",
-                (("sum by (model) (librechat_model_output_tokens_5m)", "{{model}}"),),
-                width=12,
+                "sum by (model) (librechat_model_output_tokens_5m)",
+                "{{model}}",
             ),
-            Panel(
+            half(
                 "Response time (90th percentile, first replies, 5 min), by model",
                 "timeseries",
-                (('max by (model) (librechat_response_time_seconds_5m{percentile="90"})', "{{model}}"),),
+                'max by (model) (librechat_response_time_seconds_5m{percentile="90"})',
+                "{{model}}",
                 unit="s",
-                width=12,
                 description="From a user message to its first reply (regenerations left out).",
             ),
-            Panel(
+            half(
                 "Response time (median, first replies, 5 min), by model",
                 "timeseries",
-                (('max by (model) (librechat_response_time_seconds_5m{percentile="50"})', "{{model}}"),),
+                'max by (model) (librechat_response_time_seconds_5m{percentile="50"})',
+                "{{model}}",
                 unit="s",
-                width=12,
             ),
-            Panel(
+            half(
                 "Input tokens in the last 5 minutes, by model",
                 "timeseries",
-                (("sum by (model) (librechat_model_input_tokens_5m)", "{{model}}"),),
-                width=12,
+                "sum by (model) (librechat_model_input_tokens_5m)",
+                "{{model}}",
                 description="From LibreChat's transactions (billed prompt tokens) when it has them.",
             ),
         ),
@@ -96,31 +101,26 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
     (
         "Quality",
         (
-            Panel(
+            half(
                 "Positive ratings per model",
                 "bargauge",
-                (("librechat_rating_ratio_per_model / 100", "{{model}}"),),
+                "librechat_rating_ratio_per_model / 100",
+                "{{model}}",
                 unit="percentunit",
-                width=12,
             ),
-            Panel(
-                "Ratings per feedback tag",
-                "bargauge",
-                (("librechat_rating_counts_per_tag", "{{tag}}"),),
-                width=12,
-            ),
-            Panel(
+            half("Ratings per feedback tag", "bargauge", "librechat_rating_counts_per_tag", "{{tag}}"),
+            half(
                 "Tool calls in the last 5 minutes, by tool",
                 "timeseries",
-                (("sum by (tool_name) (librechat_tool_calls_per_tool_5m)", "{{tool_name}}"),),
-                width=12,
+                "sum by (tool_name) (librechat_tool_calls_per_tool_5m)",
+                "{{tool_name}}",
             ),
-            Panel(
+            half(
                 "Tool success rate (all time)",
                 "bargauge",
-                (("librechat_tool_success_rate_per_tool / 100", "{{tool_name}}"),),
+                "librechat_tool_success_rate_per_tool / 100",
+                "{{tool_name}}",
                 unit="percentunit",
-                width=12,
             ),
         ),
     ),
