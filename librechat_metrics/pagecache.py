@@ -54,8 +54,7 @@ class PageCache:
     ):
         self.collector, self.scheduler, self.settings, self.runtime = collector, scheduler, settings, runtime
         self._lock = threading.Lock()
-        self._families: dict[str, list[Metric]] = {}
-        self._built_at: dict[str, float | None] = {}
+        self._families: dict[str, tuple[float | None, list[Metric]]] = {}  # group -> (success time, families)
         self._own: list[Metric] = []
         self._version = 0
         self._formats: dict[str, Format] = {}
@@ -84,29 +83,31 @@ class PageCache:
         served so far and compress it, here in the job's thread rather than in a scrape."""
         with self._lock:
             success = self.scheduler.states[group].success_time
-            if group not in self._built_at or self._built_at[group] != success:
-                self._families[group] = list(self.collector.group_families(group))
-                self._built_at[group] = success
+            if group not in self._families or self._families[group][0] != success:
+                self._families[group] = (success, list(self.collector.group_families(group)))
             self._own = list(self.collector.own_families())
             self._version += 1
             for fmt in list(self._formats.values()):
                 self._current(fmt).gzip_prefix()
 
-    def _part(self, fmt: Format, group: str) -> bytes:
-        families = self._families[group]
+    def _fresh(self) -> list[tuple[str, list[Metric]]]:
+        """(group, families) of the groups whose data is not stale, in a stable order."""
+        max_age = self.settings.metrics_max_staleness
+        parts = list(self._families.items())  # one atomic copy: job threads may add groups meanwhile
+        return [(g, fs) for g, (_, fs) in parts if self.scheduler.fresh_result(g, max_age) is not None]
+
+    def _part(self, fmt: Format, group: str, families: list[Metric]) -> bytes:
         cached = self._parts.get((fmt.content_type, group))
         if cached is None or cached[0] is not families:
             cached = self._parts[(fmt.content_type, group)] = (families, fmt.render(View(families)))
         return cached[1]
 
     def _current(self, fmt: Format) -> _Joined:
-        max_age = self.settings.metrics_max_staleness
-        groups = list(self._families)  # one atomic copy: job threads may add groups meanwhile
-        fresh = tuple(g for g in groups if self.scheduler.fresh_result(g, max_age) is not None)
-        key = (self._version, fresh)
+        fresh = self._fresh()
+        key = (self._version, tuple(g for g, _ in fresh))
         joined = self._joined.get(fmt.content_type)
         if joined is None or joined.key != key:
-            body = b"".join(self._part(fmt, g) for g in fresh) + fmt.render(View(self._own))
+            body = b"".join(self._part(fmt, g, fs) for g, fs in fresh) + fmt.render(View(self._own))
             joined = self._joined[fmt.content_type] = _Joined(key, body)
         return joined
 
@@ -130,10 +131,7 @@ class PageCache:
         return self._current(fmt).gzipped(self._process_part(fmt))
 
     def _uncached(self, fmt: Format) -> bytes:
-        max_age = self.settings.metrics_max_staleness
-        parts = list(self._families.items())
-        fresh = [f for g, fs in parts if self.scheduler.fresh_result(g, max_age) is not None for f in fs]
-        families = fresh + self._own
+        families = [f for _, fs in self._fresh() for f in fs] + self._own
         return fmt.render(View(families)) + fmt.render(self.runtime) + fmt.trailer
 
 

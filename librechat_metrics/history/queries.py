@@ -14,9 +14,6 @@ from ..labels import name_label
 from ..mongo import Reader, Span
 from ..tally import ASSISTANT_EXPR, ASSISTANT_QUERY, COUNTED_TRANSACTION, VALID_TOKENS_EXPR
 
-# A transaction counts when it is a prompt or completion with a finite numeric rawAmount
-# (the same filter as tally.transaction_rows).
-
 # How many messageIds one reply lookup sends (keeps each command far below MongoDB's 16 MB limit).
 REPLY_CHUNK = 20_000
 
