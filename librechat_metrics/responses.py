@@ -8,28 +8,15 @@ its earlier siblings. The load follows recent activity and conversation length, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from .labels import name_label
 from .mongo import Reader, Span
-from .tally import ASSISTANT_QUERY
+from .tally import ASSISTANT_EXPR, ASSISTANT_QUERY
 
 PERCENTILES = (50, 90, 99)
-_FIELDS = ("_id", "conversationId", "messageId", "parentMessageId", "createdAt", "isCreatedByUser", "sender")
-
-
-def _is_assistant(doc: Mapping[str, Any]) -> bool:
-    flag = doc.get("isCreatedByUser")
-    return flag is False if isinstance(flag, bool) else doc.get("sender") != "User"
-
-
-def _reply_order(doc: Mapping[str, Any]) -> tuple[int, Any, bytes]:
-    """createdAt, then _id; a reply without a date createdAt comes first."""
-    when, oid = doc.get("createdAt"), doc.get("_id")
-    oid_bytes = getattr(oid, "binary", b"")
-    return (1, when, oid_bytes) if isinstance(when, datetime) else (0, 0, oid_bytes)
+_FIELDS = {"_id": 0, "conversationId": 1, "messageId": 1, "parentMessageId": 1, "createdAt": 1, "model": 1}
 
 
 def first_reply_waits(reader: Reader, span: Span) -> list[tuple[str, float]]:
@@ -44,36 +31,40 @@ def first_reply_waits(reader: Reader, span: Span) -> list[tuple[str, float]]:
     )
     if not rows:
         return []
-    projection = {name: 1 for name in (*_FIELDS, "model")}
-    found = reader.find("messages", {"conversationId": {"$in": [row["_id"] for row in rows]}}, projection)
+    # Replies in the order of the token source's earliest reply (tally.reply_models): createdAt, then _id.
+    found = reader.aggregate(
+        "messages",
+        [
+            {"$match": {"conversationId": {"$in": [row["_id"] for row in rows]}}},
+            {"$sort": {"createdAt": 1, "_id": 1}},
+            {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}},
+        ],
+    )
     conversations: dict[str, list[dict[str, Any]]] = {}
     for doc in found:
         conversations.setdefault(doc["conversationId"], []).append(doc)
+    return [wait for messages in conversations.values() for wait in _waits(messages, span.lo)]
+
+
+def _waits(conversation: list[dict[str, Any]], since: datetime | None) -> list[tuple[str, float]]:
+    """(model, seconds) of the first replies in the window, from one conversation's sorted messages."""
+    asked: dict[str, list[Any]] = {}
+    for doc in conversation:
+        if isinstance(doc.get("messageId"), str):  # a reply's parent is a string, so only these can match
+            asked.setdefault(doc["messageId"], []).append(None if doc["assistant"] else doc.get("createdAt"))
+    answered: set[str] = set()
     waits = []
-    for messages in conversations.values():
-        for reply in messages:
-            wait = _wait(reply, messages, span.lo)
-            if wait is not None:
-                waits.append((name_label(reply.get("model")), wait))
+    for reply in conversation:
+        parent, when = reply.get("parentMessageId"), reply.get("createdAt")
+        if not reply["assistant"] or not isinstance(parent, str) or parent in answered:
+            continue  # not a reply, or a regeneration: its wait started at a click not recorded
+        answered.add(parent)
+        question = asked.get(parent, [])
+        if len(question) != 1 or not isinstance(question[0], datetime) or not isinstance(when, datetime):
+            continue  # no single user question with a date
+        if (since is None or when >= since) and when >= question[0]:
+            waits.append((name_label(reply.get("model")), (when - question[0]).total_seconds()))
     return waits
-
-
-def _wait(reply: dict[str, Any], conversation: list[dict[str, Any]], since: datetime | None) -> float | None:
-    """Seconds from question to `reply`, or None unless `reply` is a first reply in the window."""
-    parent, answered = reply.get("parentMessageId"), reply.get("createdAt")
-    if not (_is_assistant(reply) and isinstance(parent, str) and isinstance(answered, datetime)):
-        return None
-    if since is not None and answered < since:
-        return None
-    questions = [m for m in conversation if m.get("messageId") == parent]
-    asked = questions[0].get("createdAt") if len(questions) == 1 else None
-    if not isinstance(asked, datetime) or _is_assistant(questions[0]):
-        return None
-    siblings = [m for m in conversation if _is_assistant(m) and m.get("parentMessageId") == parent]
-    if min(siblings, key=_reply_order) is not reply:
-        return None  # a regeneration: its wait started at a click the database does not record
-    seconds = (answered - asked).total_seconds()
-    return seconds if seconds >= 0 else None
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
