@@ -49,8 +49,8 @@ def running():
         server.stop()
 
 
-def fetch(exporter, headers: dict[str, str]) -> tuple[dict[str, str], bytes]:
-    request = urllib.request.Request(exporter.url + "/metrics", headers=headers)
+def fetch(exporter, headers: dict[str, str], query: str = "") -> tuple[dict[str, str], bytes]:
+    request = urllib.request.Request(exporter.url + "/metrics" + query, headers=headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
         return dict(response.headers), response.read()
@@ -129,13 +129,8 @@ def test_endless_format_versions_are_answered_but_not_all_cached(running):
 def test_name_filter_returns_only_the_named_families(running, accept):
     _, exporter = running
     plain = exporter.scrape()
-    request = urllib.request.Request(
-        exporter.url + "/metrics?name[]=librechat_messages_total&name[]=librechat_registered_users_total",
-        headers={"Accept": accept},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-        text = response.read().decode()
+    query = "?name[]=librechat_messages_total&name[]=librechat_registered_users_total"
+    text = fetch(exporter, {"Accept": accept}, query)[1].decode()
     parsed = openmetrics_samples(text) if accept == PROMETHEUS_3_ACCEPT else Exposition.parse(text).samples
     want = ("librechat_messages_total", "librechat_registered_users_total")
     assert parsed == {name: plain.samples[name] for name in want}
