@@ -13,6 +13,7 @@ from pathlib import Path
 import pymongo
 
 from librechat_metrics.synthetic.dump import write_dump
+from librechat_metrics.target import REQUIRED
 from tests.support.process import terminate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,15 +100,26 @@ class MongoServer:
         self.stop()
 
 
-def start_mongoeco(collections: dict[str, list[dict]] | None = None, port: int | None = None) -> MongoServer:
-    """Serve `collections` (database LibreChat) from a new mongoeco process on 127.0.0.1.
+def start_mongoeco(
+    collections: dict[str, list[dict]] | None = None,
+    port: int | None = None,
+    db: str = "LibreChat",
+    core: bool = True,
+) -> MongoServer:
+    """Serve `collections` (database `db`) from a new mongoeco process on 127.0.0.1.
 
     The documents are written to a dump file and inserted in-process by the launcher (wire inserts are
-    slow). `port` None or 0 picks a free port.
+    slow). `port` None or 0 picks a free port. With `core`, LibreChat's always-present collections are
+    created empty where `collections` lacks them (as LibreChat does at start-up), so the target check
+    passes; `core=False` serves exactly `collections`.
     """
     workdir = tempfile.mkdtemp(prefix="mongoeco-")
     dump = Path(workdir) / "dump.bson"
-    write_dump(dump, collections or {})
+    collections = dict(collections or {})
+    if core:
+        for name in REQUIRED:
+            collections.setdefault(name, [])
+    write_dump(dump, collections, db)
     return launch(dump, port, workdir)
 
 
