@@ -12,7 +12,8 @@
 # 4. serves synthetic LibreChat data from a mongoeco server on the host and runs the image against it
 #    (--network host, TIMEZONE=US/Eastern), then checks: the user is not root, the Dockerfile's own
 #    HEALTHCHECK turns healthy, /metrics serves the LibreChat families and its all-time totals equal
-#    the oracle's (tests/oracle.py over the same documents);
+#    the oracle's (tests/oracle.py over the same documents); export_metrics.py, US/Eastern and the
+#    generator (and the demo seeder, once librechat_metrics/demo exists) work in the image;
 # 5. validates the compose files with Debian's docker-compose (1.29) and prints the image size.
 # Exit 0 when every check passed, 1 otherwise. The containers, the mongoeco server and a dockerd it
 # started are stopped on exit; the base image and the built image are kept.
@@ -98,6 +99,21 @@ say "docker build --build-arg BASE_IMAGE=$BASE (log: $WORK/build.log)"
 DOCKER_BUILDKIT=0 "$DOCKER" build --network host --build-arg BASE_IMAGE="$BASE" \
     --build-arg REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     -t "$IMAGE" . >"$WORK/build.log" 2>&1 || fail "build failed: $(tail -5 "$WORK/build.log")"
+
+# What the image holds: labels, the export's entry point, legacy zone names, the generator.
+say "labels: $("$DOCKER" image inspect -f '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}} {{end}}' "$IMAGE")"
+"$DOCKER" run --rm --read-only "$IMAGE" python export_metrics.py --help >/dev/null \
+    || fail "export_metrics.py --help does not run in the image"
+zone=$("$DOCKER" run --rm "$IMAGE" python -c 'import os, zoneinfo
+print(zoneinfo.ZoneInfo("US/Eastern"), "in base:", os.path.exists("/usr/share/zoneinfo/US/Eastern"))') \
+    || fail "US/Eastern is not a zone in the image"
+say "ok: export_metrics.py runs; zone $zone"
+"$DOCKER" run --rm "$IMAGE" python -c 'import librechat_metrics.synthetic' || fail "no synthetic generator"
+if [ -d librechat_metrics/demo ]; then
+    "$DOCKER" run --rm "$IMAGE" python -m librechat_metrics.demo --help >/dev/null \
+        || fail "python -m librechat_metrics.demo (the compose seeder) does not run in the image"
+    say "ok: the compose seeder's module runs"
+fi
 
 # --- 4. run against synthetic data ------------------------------------------------------------------
 say "seeding a mongoeco server on the host"
