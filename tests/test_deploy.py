@@ -78,6 +78,17 @@ def test_every_image_is_pinned(stack, sidecar):
     assert pinned("mongo:8.0.20") and pinned("prom/prometheus:v3.5.0")
 
 
+def test_every_compose_file_of_the_repository_pins_its_images():
+    files = sorted({*ROOT.glob("*/docker-compose*.yml"), *COMPOSE.glob("*.yml")})
+    assert len(files) >= 3, files
+    for path in files:
+        for name, service in load(path)["services"].items():
+            if "image" in service and "build" not in service:
+                assert pinned(service["image"]), f"{path.relative_to(ROOT)} {name}: {service['image']}"
+            else:
+                assert "build" in service, f"{path.relative_to(ROOT)} {name}: no image"
+
+
 def test_every_referenced_file_exists(stack):
     checked = 0
     for name, service in stack["services"].items():
