@@ -30,7 +30,8 @@ LABEL org.opencontainers.image.title="librechat-metrics" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 
-RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+RUN groupadd --system --gid 10001 exporter \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin exporter
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app

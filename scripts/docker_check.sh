@@ -153,7 +153,7 @@ say "container up; the HEALTHCHECK is the Dockerfile's (first probe after 30 s)"
 
 user=$("$DOCKER" exec "$NAME" id -u)
 [ "$user" != 0 ] || fail "the container runs as root"
-say "ok: user $("$DOCKER" exec "$NAME" id -un) (uid $user), image user $("$DOCKER" image inspect -f '{{.Config.User}}' "$IMAGE")"
+say "ok: user $("$DOCKER" exec "$NAME" id), image user $("$DOCKER" image inspect -f '{{.Config.User}}' "$IMAGE")"
 
 health=starting
 for _ in $(seq 120); do
