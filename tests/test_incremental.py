@@ -7,6 +7,7 @@ import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from bson import ObjectId
 
 from librechat_metrics.synthetic import generate
@@ -26,8 +27,13 @@ def oid_at(when: datetime) -> ObjectId:
     return ObjectId(ObjectId.from_datetime(when).binary[:4] + os.urandom(8))
 
 
-def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
-    """A fresh user message and a rated assistant reply with a failing tool call, and its transactions."""
+def new_turn(
+    now: datetime, user: str, model: str = "gpt-4o", real_model: str = "gpt-4o", endpoint: str = "openAI"
+) -> tuple[list[dict], list[dict]]:
+    """A fresh user message and a rated assistant reply with a failing tool call, and its transactions.
+
+    `model` is what the reply stores (an agent id on the agents endpoint), `real_model` what the
+    transactions store (LibreChat's `usage.model`, the underlying model even on agent chats)."""
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     asked, answered = now - timedelta(seconds=4), now - timedelta(seconds=2)
     conversation, question = str(uuid.uuid4()), str(uuid.uuid4())
@@ -41,7 +47,7 @@ def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
             "sender": "User",
             "isCreatedByUser": True,
             "model": None,
-            "endpoint": "openAI",
+            "endpoint": endpoint,
             "text": "hi",
             "tokenCount": 12,
             "createdAt": asked,
@@ -55,8 +61,8 @@ def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
             "parentMessageId": question,
             "sender": "GPT-4o",
             "isCreatedByUser": False,
-            "model": "gpt-4o",
-            "endpoint": "openAI",
+            "model": model,
+            "endpoint": endpoint,
             "text": "",
             "tokenCount": 40,
             "error": False,
@@ -82,7 +88,7 @@ def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
             "user": ObjectId(user),
             "conversationId": conversation,
             "tokenType": kind,
-            "model": "gpt-4o",
+            "model": real_model,
             "context": "message",
             "rawAmount": -amount,
             "rate": 2.5,
@@ -175,6 +181,101 @@ def test_new_documents_count_at_once_and_old_edits_after_the_recount():
             timeout=60,
         )
         assert_samples_equal(page.librechat(), expected(current, page, "UTC"))
+    finally:
+        exporter.stop()
+        server.stop()
+
+
+def new_agent(now: datetime) -> dict:
+    """An agent as LibreChat's createAgent writes it (only the fields the exporter reads matter)."""
+    return {
+        "id": "agent_" + uuid.uuid4().hex[:21],
+        "name": "Fresh Agent",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-5",
+        "author": ObjectId(),
+        "category": "general",
+        "versions": [],
+        "createdAt": now,
+        "updatedAt": now,
+    }
+
+
+def fork_of(messages: list[dict]) -> tuple[list[dict], str]:
+    """A copy of a conversation as bulkSaveMessages stores a fork, a duplicate or an import: new
+    messageIds, conversationId and `_id`s (made now, by the driver), the original createdAt kept."""
+    conversation = str(uuid.uuid4())
+    ids = {m["messageId"]: str(uuid.uuid4()) for m in messages}
+    copies = []
+    for m in messages:
+        doc = {k: copy.deepcopy(v) for k, v in m.items() if k != "_id"}
+        doc.update(conversationId=conversation, messageId=ids[m["messageId"]])
+        doc["parentMessageId"] = ids.get(m.get("parentMessageId"), m.get("parentMessageId"))
+        copies.append(doc)
+    return copies, conversation
+
+
+@pytest.mark.parametrize("token_source", ["auto", "messages"])
+def test_new_agents_and_forks_count_within_one_fast_cycle(token_source):
+    """A new agent used at once and an old conversation forked (old createdAt, new _id) between two
+    fast cycles: every family equals the oracle after the next one, with no recount and no slow reload."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    original = generate(profile="v0.8.7", seed=7, n_messages=500, now=now, zones=("UTC",)).collections
+    server = start_mongoeco(original)
+    env = {"METRICS_CACHE_TTL": "1", "METRICS_SLOW_INTERVAL": "3600", "METRICS_RESYNC_INTERVAL": "3600"}
+    exporter = start_exporter(server.uri, {**env, "TOKEN_SOURCE": token_source})
+    db = server.client()["LibreChat"]
+    try:
+        exporter.wait_ready()
+        first = exporter.wait_for(lambda p: "librechat_messages_total" in p.samples)
+        assert_samples_equal(first.librechat(), expected(original, first, "UTC", token_source))
+
+        changed_at = datetime.now(timezone.utc)
+        user = next(doc["user"] for doc in original["messages"] if isinstance(doc.get("user"), str))
+        agent = new_agent(changed_at)
+        db.agents.insert_one(copy.deepcopy(agent))
+        added, transactions = new_turn(changed_at, user, agent["id"], agent["model"], "agents")
+        db.messages.insert_many(copy.deepcopy(added))
+        db.transactions.insert_many(copy.deepcopy(transactions))
+        old = changed_at - timedelta(days=2)
+        by_conversation: dict[str, list[dict]] = {}
+        for d in original["messages"]:
+            by_conversation.setdefault(d["conversationId"], []).append(d)
+        source = max(
+            (c for c in by_conversation.values() if max(m["createdAt"] for m in c) < old),
+            key=lambda c: (len(c), c[0]["conversationId"]),
+        )
+        fork, fork_id = fork_of(source)
+        assert any(not m["isCreatedByUser"] for m in fork)
+        db.messages.insert_many(copy.deepcopy(fork))
+        conversation = next(
+            c for c in original["conversations"] if c["conversationId"] == source[0]["conversationId"]
+        )
+        db.conversations.insert_one(
+            {k: v for k, v in conversation.items() if k != "_id"} | {"conversationId": fork_id}
+        )
+        current = {name: list(db[name].find()) for name in original}
+        done_at = datetime.now(timezone.utc)
+
+        page = exporter.wait_for(
+            lambda p: all(as_of(p, g) > done_at for g in ("usage", "activity")), timeout=30
+        )
+        # Neither a recount nor the slow reload of the agent map ran: the fast cycle alone got it right.
+        assert page.samples["librechat_exporter_last_recount_timestamp_seconds"][()] < changed_at.timestamp()
+        slow = {name for name, group in GROUP_OF.items() if group in ("inventory", "recent_ratings")}
+        assert all(as_of(page, GROUP_OF[name]) < changed_at for name in slow)
+        got = page.librechat()
+        assert_samples_equal(
+            {k: v for k, v in got.items() if k not in slow},
+            expected(current, page, "UTC", token_source, families=set(GROUP_OF) - slow),
+        )
+        # The slow groups still show the documents as they were at their last run.
+        assert_samples_equal(
+            {k: v for k, v in got.items() if k in slow},
+            expected(original, page, "UTC", token_source, families=slow),
+        )
+        labels = {dict(key).get("model") for samples in got.values() for key in samples}
+        assert agent["model"] in labels and agent["id"] not in labels
     finally:
         exporter.stop()
         server.stop()
