@@ -78,6 +78,7 @@ class UsageGroup:
         self.resynced_at = 0.0
         self.agents: dict[str, str] = {}
         self.agents_at: float | None = None
+        self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
 
     @property
     def tools_on(self) -> bool:
@@ -140,7 +141,7 @@ class UsageGroup:
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
         waits = first_reply_waits(self.reader, recent_span) if self.waits_on else []
-        return Usage(total, recent, source, self._agents(), self.recounted_at, waits)
+        return Usage(total, recent, source, self._agents(agent_ids(total)), self.recounted_at, waits)
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source
@@ -148,11 +149,24 @@ class UsageGroup:
             return "transactions" if sum(total.transactions.count.values()) > 0 else "messages"
         return chosen
 
-    def _agents(self) -> dict[str, str]:
-        if self.agents_at is None or self.clock() - self.agents_at >= self.settings.metrics_slow_interval:
+    def _agents(self, seen: set[str]) -> dict[str, str]:
+        """The agent map, read every METRICS_SLOW_INTERVAL, and at once (one read, at most once per cycle)
+        when the cycle sees an agent id the map lacks that the last read did not miss already: an agent
+        created and used at once gets its model's label in the same cycle."""
+        due = self.agents_at is None or self.clock() - self.agents_at >= self.settings.metrics_slow_interval
+        if due or seen - self.agents.keys() - self.unresolved:
             self.agents = t.agent_models(self.reader)
             self.agents_at = self.clock()
+            self.unresolved = seen - self.agents.keys()
         return self.agents
+
+
+def agent_ids(tallies: Tallies) -> set[str]:
+    """The agent ids (`agent_…` model labels) among the documents tallied.
+
+    Tool calls, first replies and reply models come from the same messages, so these cover them."""
+    keys = [*tallies.messages.count, *tallies.transactions.count]
+    return {key[1] for key in keys if key[1].startswith("agent_")}
 
 
 @dataclass

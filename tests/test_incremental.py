@@ -7,9 +7,14 @@ import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pymongo
 import pytest
 from bson import ObjectId
+from pymongo import monitoring
 
+from librechat_metrics.groups import UsageGroup
+from librechat_metrics.mongo import Reader
+from librechat_metrics.settings import load
 from librechat_metrics.synthetic import generate
 from tests.support.compare import GROUP_OF, as_of, assert_samples_equal, expected
 from tests.support.exporter import start_exporter
@@ -278,4 +283,58 @@ def test_new_agents_and_forks_count_within_one_fast_cycle(token_source):
         assert agent["model"] in labels and agent["id"] not in labels
     finally:
         exporter.stop()
+        server.stop()
+
+
+class Commands(monitoring.CommandListener):
+    """Every command the client sends: (command name, collection)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_agent_map_is_read_in_the_cycle_that_sees_a_new_agent_id_and_not_again_for_a_missing_one():
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    dataset = generate(profile="v0.8.7", seed=3, n_messages=150, now=now, zones=("UTC",)).collections
+    server = start_mongoeco(dataset)
+    commands = Commands()
+    client = pymongo.MongoClient(server.uri, tz_aware=True, event_listeners=[commands])
+    settings = load({"MONGODB_URI": server.uri, "METRICS_SLOW_INTERVAL": "3600"})
+    group = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)
+    db = client["LibreChat"]
+
+    def cycle() -> tuple[dict[str, str], int]:
+        commands.sent.clear()
+        usage = group(datetime.now(timezone.utc))
+        return usage.agents, sum(1 for _, collection in commands.sent if collection == "agents")
+
+    def reply(model: str) -> dict:
+        at = datetime.now(timezone.utc).replace(microsecond=0)
+        return {"messageId": str(uuid.uuid4()), "isCreatedByUser": False, "model": model, "createdAt": at}
+
+    try:
+        assert cycle()[1] == 1  # the first cycle reads the map
+        assert cycle()[1] == 0  # then only every METRICS_SLOW_INTERVAL (never, with this clock)
+        gone = "agent_" + "x" * 21  # an agent deleted since: its id stays in old messages
+        db.messages.insert_one(reply(gone))
+        agents, reads = cycle()
+        assert reads == 1 and gone not in agents
+        assert cycle()[1] == 0, "an id no agent has must not cost a read every cycle"
+        agent = new_agent(datetime.now(timezone.utc))
+        db.agents.insert_one(copy.deepcopy(agent))
+        db.messages.insert_one(reply(agent["id"]))
+        agents, reads = cycle()
+        assert reads == 1 and agents[agent["id"]] == agent["model"]
+        assert cycle()[1] == 0
+    finally:
+        client.close()
         server.stop()
