@@ -79,13 +79,16 @@ class Span:
     def match(self, by_id: bool = False) -> dict[str, Any]:
         """The $match filter on `createdAt`, or on `_id` (ObjectId time) when `by_id` or `inserted`."""
         field = self._field(by_id)
+        # MongoDB compares an ObjectId bound only with ObjectIds; saying so keeps a test server that
+        # compares across types (mongoeco: a date `_id` is "after" every ObjectId) from differing.
+        kind: dict[str, Any] = {"$type": "objectId"} if field == "_id" else {}
         if self.lo is not None:
-            rng = {"$gte": self._bound(self.lo, by_id)}
+            rng = {**kind, "$gte": self._bound(self.lo, by_id)}
             if self.hi is not None:
                 rng["$lt"] = self._bound(self.hi, by_id)
             return {field: rng}
         if self.hi is not None:
-            return {"$nor": [{field: {"$gte": self._bound(self.hi, by_id)}}]}
+            return {"$nor": [{field: {**kind, "$gte": self._bound(self.hi, by_id)}}]}
         return {}
 
     def test(self, by_id: bool = False) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from bson import ObjectId
 from pymongo import monitoring
 
 from librechat_metrics.groups import UsageGroup
-from librechat_metrics.mongo import Reader
+from librechat_metrics.mongo import AnyOf, Reader, Span
 from librechat_metrics.settings import load
 from librechat_metrics.synthetic import generate
 from tests.support.compare import GROUP_OF, as_of, assert_samples_equal, expected
@@ -335,6 +335,48 @@ def test_agent_map_is_read_in_the_cycle_that_sees_a_new_agent_id_and_not_again_f
         agents, reads = cycle()
         assert reads == 1 and agents[agent["id"]] == agent["model"]
         assert cycle()[1] == 0
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_span_filter_expression_and_python_test_agree_and_partition_odd_ids():
+    """Span.match (query), Span.test (aggregation) and Span.holds (Python) select the same documents,
+    and the recount's span and the cycle's split every document exactly once, odd `_id`s included."""
+    cut = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    later = cut + timedelta(minutes=30)
+    ids = [oid_at(cut - timedelta(seconds=1)), oid_at(cut), oid_at(later), "text-id", 7, cut, {"a": 1}]
+    dates = [cut - timedelta(days=3), cut, later, "2020-01-01", None]
+    docs = [{"_id": i, "n": n} for n, i in enumerate(ids)]
+    docs += [{"_id": ObjectId(), "n": len(ids) + n, "createdAt": d} for n, d in enumerate(dates)]
+    del docs[-1]["createdAt"]  # a missing createdAt, too
+    server = start_mongoeco({"messages": docs})
+    client = server.client()
+    db = client["LibreChat"]
+    try:
+
+        def by_query(match: dict) -> set[int]:
+            return {d["n"] for d in db.messages.find(match)}
+
+        def by_expression(span: Span) -> set[int]:
+            rows = db.messages.aggregate(
+                [{"$project": {"n": 1, "in": span.test()}}, {"$match": {"in": True}}]
+            )
+            return {d["n"] for d in rows}
+
+        everything = set(range(len(docs)))
+        for inserted in (False, True):
+            for span in (Span(cut, inserted=inserted), Span(cut, later, inserted=inserted)):
+                chosen = by_query(span.match())
+                assert chosen == by_expression(span) == {d["n"] for d in docs if span.holds(d)}, span
+                assert chosen and chosen != everything, span
+            base, opened = Span(None, cut, inserted=inserted), Span(cut, inserted=inserted)
+            assert by_query(base.match()) | by_query(opened.match()) == everything
+            assert not by_query(base.match()) & by_query(opened.match())
+        recent = Span(later)
+        assert by_query(AnyOf((Span(cut, inserted=True), recent)).match()) == by_query(
+            Span(cut, inserted=True).match()
+        ) | by_query(recent.match())
     finally:
         client.close()
         server.stop()
