@@ -61,26 +61,72 @@ class Span:
 
     Spans that meet at the same bound partition a collection exactly: `Span(None, t)` and
     `Span(t, None)` together cover every document, including those without a usable date.
+    With `inserted`, the span is on insertion order (the time in an ObjectId `_id`) instead of
+    `createdAt`; `Span(None, t, inserted=True)` then also takes every document whose `_id` is not
+    an ObjectId.
     """
 
     lo: datetime | None = None
     hi: datetime | None = None
+    inserted: bool = False
+
+    def _field(self, by_id: bool) -> str:
+        return "_id" if by_id or self.inserted else "createdAt"
+
+    def _bound(self, when: datetime, by_id: bool) -> Any:
+        return oid_bound(when) if self._field(by_id) == "_id" else when
 
     def match(self, by_id: bool = False) -> dict[str, Any]:
-        """The $match filter on `createdAt`, or on `_id` (ObjectId time) when `by_id`."""
-        field = "_id" if by_id else "createdAt"
-
-        def bound(when: datetime) -> Any:
-            return oid_bound(when) if by_id else when
-
+        """The $match filter on `createdAt`, or on `_id` (ObjectId time) when `by_id` or `inserted`."""
+        field = self._field(by_id)
+        # MongoDB compares an ObjectId bound only with ObjectIds; saying so keeps a test server that
+        # compares across types (mongoeco: a date `_id` is "after" every ObjectId) from differing.
+        kind: dict[str, Any] = {"$type": "objectId"} if field == "_id" else {}
         if self.lo is not None:
-            rng = {"$gte": bound(self.lo)}
+            rng = {**kind, "$gte": self._bound(self.lo, by_id)}
             if self.hi is not None:
-                rng["$lt"] = bound(self.hi)
+                rng["$lt"] = self._bound(self.hi, by_id)
             return {field: rng}
         if self.hi is not None:
-            return {"$nor": [{field: {"$gte": bound(self.hi)}}]}
+            return {"$nor": [{field: {**kind, "$gte": self._bound(self.hi, by_id)}}]}
         return {}
+
+    def test(self, by_id: bool = False) -> dict[str, Any]:
+        """Aggregation expression: is the document in the span (a lower bound must be set)."""
+        if self.lo is None:
+            raise ValueError("a span used as an expression needs a lower bound")
+        field = self._field(by_id)
+        kind = "objectId" if field == "_id" else "date"
+        # Only a real date (or ObjectId) counts: a string createdAt must not pass a comparison.
+        parts = [
+            {"$eq": [{"$type": f"${field}"}, kind]},
+            {"$gte": [f"${field}", self._bound(self.lo, by_id)]},
+        ]
+        if self.hi is not None:
+            parts.append({"$lt": [f"${field}", self._bound(self.hi, by_id)]})
+        return {"$and": parts}
+
+    def holds(self, doc: dict[str, Any], by_id: bool = False) -> bool:
+        """The same test in Python, on a document that has the span's field."""
+        if self.lo is None:
+            raise ValueError("a span used as a test needs a lower bound")
+        field = self._field(by_id)
+        value = doc.get(field)
+        if not isinstance(value, ObjectId if field == "_id" else datetime):
+            return False
+        return self._bound(self.lo, by_id) <= value and (
+            self.hi is None or value < self._bound(self.hi, by_id)
+        )
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """Documents in any of the spans, in one query (MongoDB bounds each branch of `$or` on its index)."""
+
+    spans: tuple[Span, ...]
+
+    def match(self, by_id: bool = False) -> dict[str, Any]:
+        return {"$or": [span.match(by_id) for span in self.spans]}
 
 
 def oid_bound(when: datetime) -> ObjectId:
@@ -92,9 +138,5 @@ def oid_bound(when: datetime) -> ObjectId:
 
 
 def since(field: str, when: datetime) -> dict[str, Any]:
-    """Aggregation expression: is `field` at or after `when` (dates only; ObjectId time for _id)."""
-    if field == "_id":
-        return {"$gte": ["$_id", oid_bound(when)]}
-    bound = when
-    # Only real dates count: a string or missing createdAt must not pass a date comparison.
-    return {"$and": [{"$eq": [{"$type": f"${field}"}, "date"]}, {"$gte": [f"${field}", bound]}]}
+    """Aggregation expression: is the date `field` at or after `when` (a string or missing one is not)."""
+    return {"$and": [{"$eq": [{"$type": f"${field}"}, "date"]}, {"$gte": [f"${field}", when]}]}
