@@ -242,6 +242,32 @@ def test_compose_binds_loopback_and_takes_credentials_from_variables():
         assert re.search(rf"^{variable}=", env_example, re.M), variable
 
 
+def compose_value(text: str, env: dict[str, str]) -> str:
+    """Docker Compose's interpolation of ${VAR}, ${VAR:-default} and ${VAR:?error} with `env`."""
+
+    def one(match: re.Match) -> str:
+        name, op, rest = match.group(1), match.group(2) or "", match.group(3) or ""
+        if env.get(name):
+            return env[name]
+        assert op != ":?", f"{name} is required"
+        return rest if op == ":-" else ""
+
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, text)
+
+
+def test_the_export_container_does_not_get_the_hosts_loopback_uri():
+    """Issue #13: .env.example's MONGODB_URI=mongodb://127.0.0.1:27017/ (right for the export on the host)
+    reached the export container through compose's ${MONGODB_URI:-…}, where 127.0.0.1 is the container."""
+    env = dict(re.findall(r"^(\w+)=(.*)$", (HA / ".env.example").read_text(), re.M))
+    assert "127.0.0.1" in env["MONGODB_URI"]  # the host-side setting stays as it is
+    compose = yaml.safe_load((HA / "docker-compose.yml").read_text())
+    environment = compose["services"]["export"]["environment"]
+    for name, value in environment.items():
+        resolved = compose_value(str(value), env)
+        assert "127.0.0.1" not in resolved and "localhost" not in resolved, (name, resolved)
+    assert compose_value(environment["MONGODB_URI"], env) == "mongodb://mongodb:27017/"
+
+
 def test_grafana_provisioning_points_at_the_dashboard_and_a_fixed_datasource_uid():
     prov = HA / "grafana" / "provisioning"
     datasources = yaml.safe_load((prov / "datasources" / "librechat-history.yml").read_text())
