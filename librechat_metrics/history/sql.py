@@ -173,7 +173,7 @@ class Target:
         `adv_rw_user` with password `rw` stays readable); driver messages never quote it otherwise."""
         if not self.password:
             return text
-        text = re.sub(r"(://[^\s/@:]*:)[^\s@]*@", r"\1***@", text)
+        text = re.sub(r"(://[^\s/@:]*:)[^\s@/]*@", r"\1***@", text)
         secrets = {re.escape(self.password), re.escape(quote(self.password, safe=""))}
         pattern = rf"(\bpassword\s*[=:]\s*)(['\"]?)(?:{'|'.join(sorted(secrets))})\2(?=[\s,;)]|$)"
         return re.sub(pattern, r"\1\2***\2", text, flags=re.I)
@@ -299,10 +299,6 @@ class Store:
         )
         self.conn.commit()
         return {row[0]: row[1] for row in rows}
-
-    def stored_keys(self, table: Table, keys: list[date]) -> set[date]:
-        """Which of `keys` (weeks or months) already have a row."""
-        return set(self.period_rows(table, keys))
 
     def period_rows(self, table: Table, keys: list[date]) -> dict[tuple, tuple]:
         """The stored rows of `keys` (weeks or months) as {(key,): (values,)}."""
