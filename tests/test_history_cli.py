@@ -76,6 +76,9 @@ def test_bad_arguments_exit_2_with_an_error_line(args, tmp_path):
         ("TIMEZONE", "Mars/Olympus"),
         ("TOKEN_SOURCE", "guess"),
         ("MONGODB_URI", "http://localhost"),
+        ("MONGODB_DATABASE", "a.b"),
+        ("MONGODB_DATABASE", "$x"),
+        ("MONGODB_DATABASE", ""),
     ],
 )
 def test_bad_settings_exit_2_with_one_line_naming_the_variable(name, value, tmp_path):

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from dotenv import find_dotenv, load_dotenv
-from pymongo.errors import PyMongoError
+from pymongo.errors import InvalidName, PyMongoError
 
 from .. import tally
 from ..mongo import Reader, connect
@@ -319,6 +319,8 @@ def run(settings: Settings, target: sql.Target, start: date, end: date, force: b
             target.describe(),
         )
         return export(src, store, start, end, force)
+    except InvalidName as err:  # a.b, $x, empty: a bad setting
+        raise Fatal(f"MONGODB_DATABASE {settings.mongodb_database!r}: {_short(err)}", code=2) from None
     except PyMongoError as err:
         raise Fatal(f"MongoDB: {_short(err)}") from None
     except sql.errors() as err:
