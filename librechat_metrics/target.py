@@ -8,8 +8,10 @@ passes: Mongoose creates its collections (empty) when LibreChat starts.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from prometheus_client.core import GaugeMetricFamily, Metric
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
@@ -49,7 +51,7 @@ class TargetCheck:
             line += f"; other databases could not be listed: {self.listing_error}"
         else:
             line += "; no database on this server does"
-        return line + " (set MONGODB_DATABASE or the database in MONGODB_URI)"
+        return line + " (check MONGODB_DATABASE, and the server in MONGODB_URI)"
 
 
 def looks_like_librechat(collections: list[str]) -> tuple[str, ...]:
@@ -58,23 +60,90 @@ def looks_like_librechat(collections: list[str]) -> tuple[str, ...]:
     return tuple(name for name in REQUIRED if name not in present)
 
 
+def required_present(client: MongoClient, database: str) -> list[str]:
+    """Which of the required collections `database` has. Asks only for those (a database may hold
+    thousands), with the client's read preference (pymongo's list_collection_names always asks a
+    primary: a replica set without one would fail the check although every read works) and
+    authorizedCollections (a user with `find` on the collections but no listCollections right)."""
+    db = client[database]
+    reply = db.command(
+        {
+            "listCollections": 1,
+            "nameOnly": True,
+            "authorizedCollections": True,
+            "filter": {"name": {"$in": list(REQUIRED)}},
+        },
+        read_preference=db.read_preference,
+    )
+    return [entry["name"] for entry in reply["cursor"]["firstBatch"]]
+
+
 def check_target(client: MongoClient, database: str) -> TargetCheck:
     """Check `database` on the server behind `client`. Raises pymongo errors when MongoDB is unreachable
     or the user may not list the database's collections (a failure, not a verdict)."""
-    missing = looks_like_librechat(client[database].list_collection_names())
+    missing = looks_like_librechat(required_present(client, database))
     if not missing:
         return TargetCheck(database, ())
     try:
-        names = client.list_database_names()
+        reply = client.admin.command(
+            {"listDatabases": 1, "nameOnly": True, "authorizedDatabases": True},
+            read_preference=client.read_preference,
+        )
     except OperationFailure as err:  # a user with rights on one database only
         return TargetCheck(database, missing, listing_error=str(err.details.get("errmsg", err)))
     candidates = []
-    for name in sorted(names):
+    for name in sorted(entry["name"] for entry in reply["databases"]):
         if name in SYSTEM_DATABASES or name == database:
             continue
         try:
-            if not looks_like_librechat(client[name].list_collection_names()):
+            if not looks_like_librechat(required_present(client, name)):
                 candidates.append(name)
         except OperationFailure:
             continue
     return TargetCheck(database, missing, tuple(candidates))
+
+
+class TargetWatch:
+    """The exporter's view of the target: the last verdict, re-checked every fast cycle.
+
+    Until a check has said yes, and from the moment one says no, the LibreChat jobs must not run and
+    their data must not be served (`ok` is False); an unreachable MongoDB keeps the last verdict, so an
+    outage behaves as before (last good values until they are stale)."""
+
+    def __init__(self, client: MongoClient, database: str) -> None:
+        self.client, self.database = client, database
+        self.last: TargetCheck | None = None
+        self.failures = 0  # how many times the verdict has turned bad
+        self.on_verdict: Callable[[bool], None] = lambda ok: None  # called when ok changes
+
+    @property
+    def ok(self) -> bool:
+        last = self.last
+        return last is not None and last.ok
+
+    def refresh(self, now: object = None) -> TargetCheck:
+        """Check now; raise TargetMismatch when the database does not look like LibreChat's."""
+        check = check_target(self.client, self.database)
+        was = self.ok
+        self.last = check
+        if check.ok != was:
+            self.failures += 0 if check.ok else 1
+            self.on_verdict(check.ok)
+        if not check.ok:
+            raise TargetMismatch(check.reason())
+        return check
+
+    def metrics(self) -> Iterator[Metric]:
+        last = self.last
+        if last is None:
+            return
+        family = GaugeMetricFamily(
+            "librechat_exporter_target_ok",
+            "Whether the configured MongoDB database looks like LibreChat's (1) or not (0)",
+        )
+        family.add_metric([], 1.0 if last.ok else 0.0)
+        yield family
+
+
+class TargetMismatch(Exception):
+    """The configured database does not look like LibreChat's (the message says why and where)."""

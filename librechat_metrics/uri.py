@@ -1,0 +1,118 @@
+"""The MongoDB URI: parsed without DNS, its options, its hosts for log lines, and redacted for display."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+from urllib.parse import unquote_plus
+
+from pymongo.errors import ConfigurationError, InvalidURI
+from pymongo.uri_parser_shared import _validate_uri
+
+# Query options whose value is a secret (compared in lower case); authMechanismProperties is handled
+# per property below.
+SECRET_OPTION = re.compile(r"password|passphrase|secret|token", re.I)
+# authMechanismProperties keys whose values are not secrets (everything else, e.g. AWS_SESSION_TOKEN, is).
+PUBLIC_PROPERTIES = frozenset(
+    (
+        "SERVICE_NAME",
+        "SERVICE_REALM",
+        "SERVICE_HOST",
+        "CANONICALIZE_HOST_NAME",
+        "ENVIRONMENT",
+        "TOKEN_RESOURCE",
+    )
+)
+MASK = "***"
+
+
+def parse(uri: str) -> dict[str, Any]:
+    """pymongo's own parse of `uri` (nodelist, database, options...) without resolving mongodb+srv in
+    DNS. Options pymongo does not know are left out (as MongoClient ignores them) and listed under
+    "unknown". Raises ValueError with pymongo's reason, never showing a secret."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parsed = _validate_uri(uri, validate=True, warn=True, normalize=True)
+    except (InvalidURI, ConfigurationError, ValueError, TypeError) as err:
+        raise ValueError(f"not a valid MongoDB URI: {_without_secrets(str(err), uri)}") from None
+    parsed["unknown"] = [_without_secrets(str(w.message), uri) for w in caught]
+    return parsed
+
+
+def options(uri: str) -> set[str]:
+    """The lower-cased names of the options written in `uri` (those win over the settings)."""
+    return {name.lower() for name in parse(uri)["options"]}
+
+
+def hosts(uri: str) -> str:
+    """The servers a URI names, for log lines: `host:port[,host:port]`, or the SRV name."""
+    try:
+        parsed = parse(uri)
+    except ValueError:
+        return "?"
+    if parsed["fqdn"]:
+        return f"{parsed['fqdn']} (SRV)"
+    return ",".join(f"{host}:{port}" for host, port in parsed["nodelist"])
+
+
+def redact(uri: str) -> str:
+    """`uri` with every secret value replaced by ***: the password, secret query options
+    (tlsCertificateKeyFilePassword, proxyPassword...) and authMechanismProperties values such as
+    AWS_SESSION_TOKEN. Only those values are replaced, not the same text elsewhere."""
+    return _redacted(uri)[0]
+
+
+def redact_in(text: str) -> str:
+    """`text` with every MongoDB URI in it redacted."""
+    return re.sub(r"mongodb(\+srv)?://\S+", lambda m: redact(m.group(0)), text)
+
+
+def _redacted(uri: str) -> tuple[str, list[str]]:
+    """(the redacted URI, the secret values it hid)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri, []
+    secrets: list[str] = []
+    slash = rest.find("/")
+    authority = rest if slash < 0 else rest[:slash]
+    at = authority.rfind("@")  # the user info ends at the last @ before the path
+    if at >= 0:
+        user, colon, password = rest[:at].partition(":")
+        secrets += [password] if colon else []
+        rest = f"{user}{colon}{MASK if colon else ''}{rest[at:]}"
+    head, question, query = rest.partition("?")
+    parts = []
+    for part in re.split(r"([&;])", query):
+        shown, hidden = _redact_option(part)
+        parts.append(shown)
+        secrets += hidden
+    return f"{scheme}{sep}{head}{question}{''.join(parts)}", [s for s in secrets if s]
+
+
+def _redact_option(part: str) -> tuple[str, list[str]]:
+    name, eq, value = part.partition("=")
+    if not eq:
+        return part, []
+    if name.lower() == "authmechanismproperties":
+        props, hidden = [], []
+        for prop in value.split(","):
+            key, colon, secret = prop.partition(":")
+            if colon and key.upper() not in PUBLIC_PROPERTIES:
+                props.append(f"{key}:{MASK}")
+                hidden.append(secret)
+            else:
+                props.append(prop)
+        return f"{name}={','.join(props)}", hidden
+    if SECRET_OPTION.search(name):
+        return f"{name}={MASK}", [value]
+    return part, []
+
+
+def _without_secrets(message: str, uri: str) -> str:
+    """pymongo's reason for rejecting `uri`, or a generic one if it quotes a secret of the URI."""
+    secrets = _redacted(uri)[1]
+    if any(secret in message or unquote_plus(secret) in message for secret in secrets):
+        return "it does not parse (details hidden: they quote a secret)"
+    return message
