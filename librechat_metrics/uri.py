@@ -29,15 +29,20 @@ MASK = "***"
 
 def parse(uri: str) -> dict[str, Any]:
     """pymongo's own parse of `uri` (nodelist, database, options...) without resolving mongodb+srv in
-    DNS. Options pymongo does not know are left out (as MongoClient ignores them) and listed under
-    "unknown". Raises ValueError with pymongo's reason, never showing a secret."""
+    DNS. Options pymongo does not know are left out (MongoClient ignores them too) and listed under
+    "unknown"; a known option with a bad value, which MongoClient would drop with a warning, is an
+    error. Raises ValueError with pymongo's reason, never showing a secret."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             parsed = _validate_uri(uri, validate=True, warn=True, normalize=True)
     except (InvalidURI, ConfigurationError, ValueError, TypeError) as err:
         raise ValueError(f"not a valid MongoDB URI: {_without_secrets(str(err), uri)}") from None
-    parsed["unknown"] = [_without_secrets(str(w.message), uri) for w in caught]
+    messages = [_without_secrets(str(w.message), uri) for w in caught]
+    invalid = [message for message in messages if not message.startswith("Unknown option")]
+    if invalid:  # pymongo would warn and drop the option: an operator's setting silently ignored
+        raise ValueError(f"not a valid MongoDB URI: {invalid[0]}")
+    parsed["unknown"] = [message for message in messages if message.startswith("Unknown option")]
     return parsed
 
 

@@ -1,0 +1,120 @@
+"""Job failures: one log line per state change, every failure counted, /readyz says which and why
+(issue #13, item 7)."""
+
+from __future__ import annotations
+
+import logging
+
+import pymongo
+import pytest
+from pymongo.errors import OperationFailure
+from pymongo.read_preferences import SecondaryPreferred
+
+from librechat_metrics.app import describe
+from librechat_metrics.mongo import Reader
+from librechat_metrics.scheduler import Blocked, Job, Scheduler
+
+
+class Flaky:
+    """A job whose outcome the test sets: an exception to raise, or None to succeed."""
+
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+
+    def __call__(self, now):
+        if self.error is not None:
+            raise self.error
+        return {"ok": 1}
+
+
+def lines(caplog, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+def test_a_failing_job_logs_once_per_state_change_and_counts_every_failure(caplog):
+    job = Flaky()
+    scheduler = Scheduler([Job("usage", 60, job)], describe=describe, where="db:27017 database 'LibreChat'")
+    caplog.set_level(logging.INFO, logger="librechat_metrics")
+    scheduler.run_once(scheduler.jobs[0])
+    job.error = ConnectionError("refused")
+    for _ in range(5):
+        scheduler.run_once(scheduler.jobs[0])
+    assert scheduler.states["usage"].errors == 5
+    failing = lines(caplog, "collection usage failing")
+    assert failing == [
+        "collection usage failing against db:27017 database 'LibreChat': ConnectionError: refused"
+    ]
+    job.error = TimeoutError("slow")  # another reason: one more line
+    scheduler.run_once(scheduler.jobs[0])
+    assert len(lines(caplog, "collection usage failing")) == 2
+    job.error = None
+    scheduler.run_once(scheduler.jobs[0])
+    recovered = lines(caplog, "collection usage recovered")
+    assert len(recovered) == 1 and "after 6 failed runs since" in recovered[0]
+    assert scheduler.states["usage"].errors == 6  # the counter keeps every failure
+
+
+def test_server_selection_errors_are_summarised_in_one_short_line():
+    client = pymongo.MongoClient("mongodb://127.0.0.1:9/?directConnection=true", serverSelectionTimeoutMS=200)
+    with client, pytest.raises(pymongo.errors.ServerSelectionTimeoutError) as caught:
+        client.admin.command("ping")
+    assert len(str(caught.value)) > 300  # pymongo's own text: a topology dump
+    line = describe(caught.value)
+    assert line.startswith("no MongoDB server answered in time: 127.0.0.1:9:")
+    assert "Topology Description" not in line and "configured timeouts" not in line
+    assert len(line) <= 200
+
+
+def test_an_unauthorized_collection_is_named_in_one_line():
+    err = OperationFailure(
+        "not authorized",
+        13,
+        {"ok": 0, "errmsg": 'not authorized on LibreChat to execute command { aggregate: "transactions" }'},
+    )
+    err.details["codeName"] = "Unauthorized"
+    assert (
+        describe(err)
+        == 'Unauthorized: not authorized on LibreChat to execute command { aggregate: "transactions" }'
+    )
+
+
+def test_readyz_lines_name_each_group_that_holds_readiness_back():
+    ok, down, blocked = Flaky(), Flaky(), Flaky()
+    down.error = ConnectionError("refused")
+    blocked.error = Blocked("the target database fails its check (see target)")
+    scheduler = Scheduler(
+        [Job("ping", 60, ok), Job("usage", 60, down), Job("activity", 60, blocked), Job("inventory", 60, ok)],
+        describe=describe,
+        wall=lambda: 1_700_000_000.0,
+    )
+    for job in scheduler.jobs[:3]:
+        scheduler.run_once(job)
+    assert scheduler.not_ready() == [
+        "usage: failing since 2023-11-14T22:13:20Z: ConnectionError: refused",
+        "activity: waiting: the target database fails its check (see target)",
+        "inventory: not collected yet",
+    ]
+    assert scheduler.states["activity"].errors == 0  # blocked is not a failure of the job
+    scheduler.invalidate(["ping"])
+    assert scheduler.fresh_result("ping", 900) is None
+    assert "ping: not collected since its data was dropped" in scheduler.not_ready()
+
+
+def test_ping_uses_the_clients_read_preference():
+    """readPreference=secondaryPreferred in a replica set without a primary: reads work, so the ping
+    must not ask for a primary (pymongo's default for commands)."""
+    seen = {}
+
+    class Admin:
+        def command(self, name, **kwargs):
+            seen.update(kwargs, name=name)
+
+    class Client:
+        admin = Admin()
+
+    class Db:
+        client = Client()
+        read_preference = SecondaryPreferred()
+
+    Reader(Db(), 1000).ping()  # type: ignore[arg-type]
+    assert seen == {"name": "ping", "read_preference": SecondaryPreferred()}
