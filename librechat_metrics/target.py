@@ -18,6 +18,8 @@ from pymongo.errors import OperationFailure
 # Created by every LibreChat since v0.4 (2023) at start-up, before the first user signs up.
 REQUIRED = ("conversations", "messages", "users")
 SYSTEM_DATABASES = frozenset(("admin", "config", "local"))
+UNAUTHORIZED = 13  # MongoDB's error code
+LIMITED = "this user sees only the collections it may read; give it the read role on the database"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class TargetCheck:
                 named.append(f"{name!r}{case}")
             line += f"; databases on this server that do: {', '.join(named)}"
         elif self.listing_error:
-            line += f"; other databases could not be listed: {self.listing_error}"
+            line += f"; other databases or collections could not be listed: {self.listing_error}"
         else:
             line += "; no database on this server does"
         return line + " (check MONGODB_DATABASE, and the server in MONGODB_URI)"
@@ -60,30 +62,33 @@ def looks_like_librechat(collections: list[str]) -> tuple[str, ...]:
     return tuple(name for name in REQUIRED if name not in present)
 
 
-def required_present(client: MongoClient, database: str) -> list[str]:
-    """Which of the required collections `database` has. Asks only for those (a database may hold
-    thousands), with the client's read preference (pymongo's list_collection_names always asks a
-    primary: a replica set without one would fail the check although every read works) and
-    authorizedCollections (a user with `find` on the collections but no listCollections right)."""
+def required_present(client: MongoClient, database: str) -> tuple[list[str], bool]:
+    """Which of the required collections `database` has, and whether that list is only what this user
+    may read. Asks only for those (a database may hold thousands) and with the client's read preference
+    (pymongo's list_collection_names always asks a primary: a replica set without one would fail the
+    check although every read works). A user without the listCollections right (a role with `find` on
+    some collections) gets the collections it may read (authorizedCollections)."""
     db = client[database]
-    reply = db.command(
-        {
-            "listCollections": 1,
-            "nameOnly": True,
-            "authorizedCollections": True,
-            "filter": {"name": {"$in": list(REQUIRED)}},
-        },
-        read_preference=db.read_preference,
-    )
-    return [entry["name"] for entry in reply["cursor"]["firstBatch"]]
+    command = {"listCollections": 1, "nameOnly": True, "filter": {"name": {"$in": list(REQUIRED)}}}
+    try:
+        reply, limited = db.command(command, read_preference=db.read_preference), False
+    except OperationFailure as err:
+        if err.code != UNAUTHORIZED:
+            raise
+        command["authorizedCollections"] = True
+        reply, limited = db.command(command, read_preference=db.read_preference), True
+    return [entry["name"] for entry in reply["cursor"]["firstBatch"]], limited
 
 
 def check_target(client: MongoClient, database: str) -> TargetCheck:
     """Check `database` on the server behind `client`. Raises pymongo errors when MongoDB is unreachable
     or the user may not list the database's collections (a failure, not a verdict)."""
-    missing = looks_like_librechat(required_present(client, database))
+    present, limited = required_present(client, database)
+    missing = looks_like_librechat(present)
     if not missing:
         return TargetCheck(database, ())
+    if limited:  # the collections may exist but be unreadable for this user
+        return TargetCheck(database, missing, listing_error=LIMITED)
     try:
         reply = client.admin.command(
             {"listDatabases": 1, "nameOnly": True, "authorizedDatabases": True},
@@ -96,7 +101,7 @@ def check_target(client: MongoClient, database: str) -> TargetCheck:
         if name in SYSTEM_DATABASES or name == database:
             continue
         try:
-            if not looks_like_librechat(required_present(client, name)):
+            if not looks_like_librechat(required_present(client, name)[0]):
                 candidates.append(name)
         except OperationFailure:
             continue

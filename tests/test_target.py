@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pymongo.errors import OperationFailure
+from pymongo.read_preferences import SecondaryPreferred
 
 from librechat_metrics.synthetic import generate
+from librechat_metrics.target import REQUIRED, UNAUTHORIZED, check_target
 from tests.support.compare import expected
 from tests.support.exporter import run_cli, start_exporter
 from tests.support.mongo import start_mongoeco
@@ -113,3 +116,54 @@ def test_check_indexes_refuses_a_wrong_database(server):
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "'LibreChat' (differs only in case)" in lines[0], result.stderr
+
+
+class FakeDatabase:
+    """What check_target sees of one database: listCollections answers, optionally only with
+    authorizedCollections (a user without the listCollections right)."""
+
+    def __init__(self, server: FakeServer, name: str) -> None:
+        self.server, self.name = server, name
+        self.read_preference = server.read_preference
+
+    def command(self, command, read_preference=None):
+        self.server.preferences.append(read_preference)
+        if "listDatabases" in command:
+            return {"databases": [{"name": name} for name in self.server.collections]}
+        if self.server.limited and not command.get("authorizedCollections"):
+            raise OperationFailure("not authorized", UNAUTHORIZED)
+        wanted = command["filter"]["name"]["$in"]
+        names = self.server.readable if self.server.limited else self.server.collections.get(self.name, [])
+        return {"cursor": {"firstBatch": [{"name": n} for n in names if n in wanted]}}
+
+
+class FakeServer:
+    def __init__(self, collections, limited=False, readable=()):
+        self.collections, self.limited, self.readable = collections, limited, list(readable)
+        self.read_preference = SecondaryPreferred()
+        self.preferences: list = []
+        self.admin = FakeDatabase(self, "admin")
+
+    def __getitem__(self, name):
+        return FakeDatabase(self, name)
+
+
+def test_the_check_reads_with_the_clients_read_preference():
+    """Not pymongo's primary default: a replica set without a primary still passes when reads work."""
+    server = FakeServer({"LibreChat": ["messages", "users", "conversations"]})
+    assert check_target(server, "LibreChat").ok
+    assert server.preferences and all(p == SecondaryPreferred() for p in server.preferences)
+
+
+def test_a_user_without_list_rights_passes_when_it_may_read_the_collections():
+    readable = ("messages", "users", "conversations")
+    assert check_target(FakeServer({}, limited=True, readable=readable), "LibreChat").ok
+    check = check_target(FakeServer({}, limited=True, readable=("messages",)), "LibreChat")
+    assert not check.ok and "read role" in check.reason()
+
+
+def test_reason_names_candidates_and_case_differences():
+    server = FakeServer({"librechat": [], "LibreChat": list(REQUIRED), "chat_copy": list(REQUIRED)})
+    reason = check_target(server, "librechat").reason()
+    assert "'LibreChat' (differs only in case)" in reason and "'chat_copy'," not in reason
+    assert "'chat_copy'" in reason and "'chat_copy' (differs" not in reason
