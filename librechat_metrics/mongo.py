@@ -10,7 +10,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
 from . import uri
 from .settings import Settings
@@ -113,17 +113,19 @@ def since(field: str, when: datetime) -> dict[str, Any]:
 
 
 def describe(err: BaseException, limit: int = 200) -> str:
-    """One short line for a failed MongoDB operation: pymongo's server-selection errors end in a
-    topology dump of several hundred characters, and server errors may quote the whole command."""
+    """One short line for a failed MongoDB operation, `kind: detail`: pymongo's server-selection errors
+    end in a topology dump of several hundred characters, and server errors may quote the command.
+    Every way of not reaching a server (refused, timed out, connection lost) is one kind."""
     if isinstance(err, ServerSelectionTimeoutError):
-        text = str(err).split(", Timeout:")[0]
-        text = re.sub(r" \(configured timeouts: [^)]*\)", "", text)
-        reason = f"no MongoDB server answered in time: {text}"
+        reason = f"MongoDB unreachable: no server answered in time: {str(err).split(', Timeout:')[0]}"
+    elif isinstance(err, ConnectionFailure):  # AutoReconnect, NetworkTimeout...
+        reason = f"MongoDB unreachable: {type(err).__name__}: {err}"
     elif isinstance(err, OperationFailure):
         details = err.details or {}
         name = details.get("codeName") or f"code {err.code}"
         reason = f"{name}: {details.get('errmsg', str(err))}"
     else:
         reason = f"{type(err).__name__}: {err}"
+    reason = re.sub(r" \(configured timeouts: [^)]*\)", "", reason)
     reason = " ".join(uri.redact_in(reason).split())
     return reason if len(reason) <= limit else reason[: limit - 3] + "..."

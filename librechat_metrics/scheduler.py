@@ -53,7 +53,8 @@ class JobState:
 @dataclass
 class Scheduler:
     """Runs each job in its own thread. A failing job logs one line when it starts failing (or fails
-    for another reason) and one when it recovers, not one per run; every failed run is counted."""
+    for another kind of reason) and one when it recovers, not one per run; every failed run is
+    counted."""
 
     jobs: list[Job]
     on_change: Callable[[str], None] = lambda name: None
@@ -102,7 +103,7 @@ class Scheduler:
     def _failed(self, name: str, state: JobState, reason: str, as_of: float) -> None:
         state.errors += 1
         state.failed_runs += 1
-        if state.failing_since is None or reason != state.last_error:
+        if state.failing_since is None or _kind(reason) != _kind(state.last_error):
             log.warning("collection %s failing%s: %s", name, self._against(), reason)
         if state.failing_since is None:
             state.failing_since = as_of
@@ -170,6 +171,11 @@ class Scheduler:
                 why = "not collected yet" if not state.runs else "not collected since its data was dropped"
             lines.append(f"{name}: {why}")
         return lines
+
+
+def _kind(reason: str) -> str:
+    """What kind of failure a reason describes (the part before its first ': ')."""
+    return reason.split(": ", 1)[0]
 
 
 def _utc(when: float) -> str:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
 
 import pymongo
 import pytest
@@ -13,6 +15,9 @@ from pymongo.read_preferences import SecondaryPreferred
 from librechat_metrics.app import describe
 from librechat_metrics.mongo import Reader
 from librechat_metrics.scheduler import Blocked, Job, Scheduler
+from librechat_metrics.synthetic import generate
+from tests.support.exporter import start_exporter
+from tests.support.mongo import start_mongoeco
 
 
 class Flaky:
@@ -44,14 +49,17 @@ def test_a_failing_job_logs_once_per_state_change_and_counts_every_failure(caplo
     assert failing == [
         "collection usage failing against db:27017 database 'LibreChat': ConnectionError: refused"
     ]
-    job.error = TimeoutError("slow")  # another reason: one more line
+    job.error = ConnectionError("reset")  # the same kind of failure: no new line
+    scheduler.run_once(scheduler.jobs[0])
+    assert len(lines(caplog, "collection usage failing")) == 1
+    job.error = TimeoutError("slow")  # another kind: one more line
     scheduler.run_once(scheduler.jobs[0])
     assert len(lines(caplog, "collection usage failing")) == 2
     job.error = None
     scheduler.run_once(scheduler.jobs[0])
     recovered = lines(caplog, "collection usage recovered")
-    assert len(recovered) == 1 and "after 6 failed runs since" in recovered[0]
-    assert scheduler.states["usage"].errors == 6  # the counter keeps every failure
+    assert len(recovered) == 1 and "after 7 failed runs since" in recovered[0]
+    assert scheduler.states["usage"].errors == 7  # the counter keeps every failure
 
 
 def test_server_selection_errors_are_summarised_in_one_short_line():
@@ -60,7 +68,7 @@ def test_server_selection_errors_are_summarised_in_one_short_line():
         client.admin.command("ping")
     assert len(str(caught.value)) > 300  # pymongo's own text: a topology dump
     line = describe(caught.value)
-    assert line.startswith("no MongoDB server answered in time: 127.0.0.1:9:")
+    assert line.startswith("MongoDB unreachable: no server answered in time: 127.0.0.1:9:")
     assert "Topology Description" not in line and "configured timeouts" not in line
     assert len(line) <= 200
 
@@ -118,3 +126,33 @@ def test_ping_uses_the_clients_read_preference():
 
     Reader(Db(), 1000).ping()  # type: ignore[arg-type]
     assert seen == {"name": "ping", "read_preference": SecondaryPreferred()}
+
+
+def test_an_outage_logs_one_line_per_group_and_one_recovery():
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    dataset = generate(profile="v0.8.7", seed=7, n_messages=100, now=now, zones=("UTC",)).collections
+    server = start_mongoeco(dataset)
+    exporter = start_exporter(server.uri, {"METRICS_CACHE_TTL": "1", "MONGODB_TIMEOUT": "1"})
+    groups = ("ping", "target", "usage", "activity")
+    try:
+        exporter.wait_ready()
+        server.stop()
+        errors = "librechat_exporter_collection_errors_total"
+        exporter.wait_for(lambda p: min(p.samples[errors][(("group", g),)] for g in groups[1:]) >= 3, 90)
+        server.restart()
+        back = time.time()
+        success = "librechat_exporter_last_success_timestamp_seconds"
+        exporter.wait_for(lambda p: min(p.samples[success][(("group", g),)] for g in groups[1:]) > back, 90)
+    finally:
+        log = exporter.stop()
+        server.stop()
+    for group in groups:
+        failing = [line for line in log.splitlines() if f"collection {group} failing" in line]
+        assert len(failing) == 1, log
+        assert f"against 127.0.0.1:{server.port} database 'LibreChat'" in failing[0]
+        assert "MongoDB unreachable: " in failing[0] and "Topology" not in failing[0]
+        assert "configured timeouts" not in failing[0]
+        assert len(failing[0]) < 400
+    for group in groups[1:]:
+        recovered = [line for line in log.splitlines() if f"collection {group} recovered" in line]
+        assert len(recovered) == 1, log
