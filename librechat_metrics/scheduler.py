@@ -76,9 +76,11 @@ class Scheduler:
         started, as_of = time.monotonic(), self.wall()
         try:
             result = job.run(datetime.fromtimestamp(as_of, timezone.utc))
-        except Blocked as err:
+        except Blocked as err:  # nothing was collected: no duration, no error
             state.ok, state.last_error = False, str(err)
             state.failing_since, state.failed_runs = None, 0
+            state.runs += 1
+            return
         except Exception as err:  # a failed collection is a state, not a crash
             self._failed(job.name, state, self.describe(err), as_of)
         else:

@@ -13,6 +13,7 @@ from pymongo.errors import OperationFailure
 from pymongo.read_preferences import SecondaryPreferred
 
 from librechat_metrics.app import describe
+from librechat_metrics.indexes import missing
 from librechat_metrics.mongo import Reader
 from librechat_metrics.scheduler import Blocked, Job, Scheduler
 from librechat_metrics.synthetic import generate
@@ -156,3 +157,21 @@ def test_an_outage_logs_one_line_per_group_and_one_recovery():
     for group in groups[1:]:
         recovered = [line for line in log.splitlines() if f"collection {group} recovered" in line]
         assert len(recovered) == 1, log
+
+
+def test_the_index_check_uses_the_clients_read_preference():
+    """pymongo's index_information() asks a primary; without one the indexes job never succeeded and
+    /readyz stayed 503 although every read worked."""
+    seen = []
+
+    class Db:
+        read_preference = SecondaryPreferred()
+
+        def command(self, command, read_preference=None):
+            seen.append(read_preference)
+            keys = {"messages": [{"_id": 1}, {"createdAt": 1}], "conversations": [{"_id": 1}]}
+            return {"cursor": {"firstBatch": [{"key": key} for key in keys[command["listIndexes"]]]}}
+
+    found = missing(Reader(Db(), 1000))  # type: ignore[arg-type]
+    assert {(c, k) for c, k, _ in found} == {("conversations", "createdAt"), ("messages", "updatedAt")}
+    assert seen and all(p == SecondaryPreferred() for p in seen)
