@@ -200,14 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     except WebConfigError as err:
         _error(f"WEB_CONFIG_FILE: {err}")
         return 2
-    if args.check_config:  # no client: nothing connects or resolves
+    if args.check_config:
+        try:
+            mongo.check_client(settings)
+        except PyMongoError as err:
+            _error(f"MONGODB_URI: {mongo.describe(err)}")
+            return 2
         print("\n".join(effective(settings)))
         return 0
     if args.check_indexes:
         return check_indexes(settings)
     try:
         exporter = create_app(settings)
-    except PyMongoError as err:  # e.g. a mongodb+srv name that does not resolve, a missing TLS file
+    except PyMongoError as err:  # e.g. a mongodb+srv name that does not resolve
         _error(f"MongoDB at {where(settings)}: {mongo.describe(err)}")
         return 1
     try:

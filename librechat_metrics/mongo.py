@@ -38,6 +38,14 @@ def connect(settings: Settings) -> MongoClient:
     return MongoClient(settings.mongodb_uri, **client_options(settings))
 
 
+def check_client(settings: Settings) -> None:
+    """Build the client without connecting (loads TLS certificates and keys), for --check-config.
+    A mongodb+srv URI is left alone: pymongo would resolve its name in DNS."""
+    if settings.mongodb_uri.startswith("mongodb+srv://"):
+        return
+    MongoClient(settings.mongodb_uri, **client_options(settings), connect=False).close()
+
+
 @dataclass(frozen=True)
 class Reader:
     """Runs aggregations on LibreChat's database with a server-side time limit on each one."""

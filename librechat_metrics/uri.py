@@ -36,7 +36,7 @@ def parse(uri: str) -> dict[str, Any]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             parsed = _validate_uri(uri, validate=True, warn=True, normalize=True)
-    except (InvalidURI, ConfigurationError, ValueError, TypeError) as err:
+    except (InvalidURI, ConfigurationError, ValueError, TypeError, OSError) as err:  # OSError: tlsCAFile...
         raise ValueError(f"not a valid MongoDB URI: {_without_secrets(str(err), uri)}") from None
     messages = [_without_secrets(str(w.message), uri) for w in caught]
     invalid = [message for message in messages if not message.startswith("Unknown option")]

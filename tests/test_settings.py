@@ -138,6 +138,7 @@ def test_check_config_fails_on_a_broken_web_config(tmp_path) -> None:
     [
         ("MONGODB_URI", "mongodb://u:p:x@127.0.0.1:9/"),
         ("MONGODB_URI", "mongodb+srv://app:pw@cluster0.example.invalid:27017/"),
+        ("MONGODB_URI", "mongodb://127.0.0.1:9/?tls=true&tlsCAFile=/nonexistent/ca.pem"),
         ("METRICS_LISTEN_ADDRESS", "0.0.0.0:8000"),
         ("MONGODB_DATABASE", "a.b"),
         ("LOGGING_FORMAT", "%("),
@@ -180,3 +181,16 @@ def test_exporter_with_an_unresolvable_srv_name_exits_1_with_one_line() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cluster0.example.invalid (SRV)" in lines[0], result.stderr
     assert "secret-pw" not in result.stderr
+
+
+def test_check_config_loads_the_tls_key_of_the_uri(tmp_path) -> None:
+    key = tmp_path / "client.pem"
+    key.write_text("not a certificate\n")
+    env = {
+        "MONGODB_URI": f"mongodb://127.0.0.1:9/?tls=true&tlsCertificateKeyFile={key}&tlsCertificateKeyFilePassword=pw-x"
+    }
+    result = run_cli(["--check-config"], env, timeout=20)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("metrics.py: error: MONGODB_URI: "), result.stderr
+    assert "pw-x" not in result.stderr and result.stdout == ""
