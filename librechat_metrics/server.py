@@ -48,7 +48,8 @@ def make_app(
             waiting = scheduler.not_ready()
             if not waiting:
                 return _plain(start_response, "200 OK", b"ready\n")
-            body = "not ready\n" + "".join(f"{line}\n" for line in waiting)
+            head = f"not ready (reading {scheduler.where})" if scheduler.where else "not ready"
+            body = head + "\n" + "".join(f"{line}\n" for line in waiting)
             return _plain(start_response, "503 Service Unavailable", body.encode())
         if path not in ("/", "/metrics"):
             return _plain(start_response, "404 Not Found", b"not found: try /metrics\n")

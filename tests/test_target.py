@@ -50,6 +50,7 @@ def test_wrong_database_name_serves_nothing_and_says_why(server, dataset):
         assert "librechat_exporter_missing_index" not in page.samples
         status, body = exporter.get("/readyz")
         assert status == 503
+        assert body.startswith(f"not ready (reading 127.0.0.1:{server.port} database 'librechat')\n")
         assert "target: failing since" in body
         assert "database 'librechat' does not look like LibreChat's" in body
         assert "'LibreChat' (differs only in case)" in body
