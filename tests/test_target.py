@@ -107,6 +107,15 @@ def test_database_that_stops_looking_like_librechat_is_dropped_at_once(dataset):
             page = exporter.wait_for(lambda p: target_ok(p) == 0.0, timeout=30)
             assert page.librechat() == {}, "last values of a database that is now wrong must not be served"
             assert exporter.get("/readyz")[0] == 503
+            # Another LibreChat database appears under the name: its own numbers, nothing kept from before.
+            kept = dataset["messages"][:5]
+            with served.client() as client:
+                client["LibreChat"]["messages"].insert_many([dict(doc) for doc in kept])
+                for name in ("conversations", "users"):
+                    client["LibreChat"].create_collection(name)
+            page = exporter.wait_for(lambda p: target_ok(p) == 1.0 and MESSAGES in p.samples, timeout=30)
+            assert page.samples[MESSAGES][()] == len(kept)
+            assert page.samples["librechat_registered_users_total"][()] == 0.0
         finally:
             exporter.stop()
 
