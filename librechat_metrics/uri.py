@@ -80,9 +80,7 @@ def _redacted(uri: str) -> tuple[str, list[str]]:
     if not sep:
         return uri, []
     secrets: list[str] = []
-    slash = rest.find("/")
-    authority = rest if slash < 0 else rest[:slash]
-    at = authority.rfind("@")  # the user info ends at the last @ before the path
+    at = _userinfo_end(rest)
     if at >= 0:
         user, colon, password = rest[:at].partition(":")
         secrets += [password] if colon else []
@@ -94,6 +92,17 @@ def _redacted(uri: str) -> tuple[str, list[str]]:
         parts.append(shown)
         secrets += hidden
     return f"{scheme}{sep}{head}{question}{''.join(parts)}", [s for s in secrets if s]
+
+
+def _userinfo_end(rest: str) -> int:
+    """Where the user info ends (its @), or -1. Errs towards masking: a password with an unescaped
+    `/`, `?` or `@` (which pymongo rejects, so it shows in the error line) is still masked whole."""
+    at = rest.rfind("@", 0, len(rest.split("?", 1)[0]))
+    if at < 0:
+        at = rest.rfind("@")
+        if at >= 0 and "=" in rest[:at]:  # an @ in a query value, not user info
+            at = -1
+    return at
 
 
 def _redact_option(part: str) -> tuple[str, list[str]]:
@@ -116,8 +125,11 @@ def _redact_option(part: str) -> tuple[str, list[str]]:
 
 
 def _without_secrets(message: str, uri: str) -> str:
-    """pymongo's reason for rejecting `uri`, or a generic one if it quotes a secret of the URI."""
+    """pymongo's reason for rejecting `uri`, never quoting a secret of it (nor a piece of one: a
+    password with an unescaped `/` reads as a database name "ss@h/")."""
     secrets = _redacted(uri)[1]
+    if not secrets:
+        return message
     if any(secret in message or unquote_plus(secret) in message for secret in secrets):
         return "it does not parse (details hidden: they quote a secret)"
-    return message
+    return re.sub(r'"[^"]*"|\'[^\']*\'', f'"{MASK}"', message)

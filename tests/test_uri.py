@@ -73,6 +73,14 @@ def test_tls_options_of_the_uri_are_used():
         ),
         ("mongodb+srv://u:p%40ss@cluster.example.com/db", "mongodb+srv://u:***@cluster.example.com/db"),
         ("mongodb://user@h/", "mongodb://user@h/"),
+        # Unescaped /, ? or @ in a password: pymongo rejects the URI, and the error line shows it masked.
+        ("mongodb://u:pa/ss@h/", "mongodb://u:***@h/"),
+        ("mongodb://u:pa?ss@h/", "mongodb://u:***@h/"),
+        ("mongodb://u:p@ss@h/?w=1", "mongodb://u:***@h/?w=1"),
+        (
+            "mongodb://h/?authMechanismProperties=SERVICE_NAME:a@b",
+            "mongodb://h/?authMechanismProperties=SERVICE_NAME:a@b",
+        ),
         ("mongodb://h1:1,h2:2/?replicaSet=rs", "mongodb://h1:1,h2:2/?replicaSet=rs"),
     ],
 )
@@ -111,3 +119,10 @@ def test_hosts_names_the_servers_without_dns():
 def test_malformed_uris_are_rejected_without_connecting(raw):
     with pytest.raises(ValueError, match="not a valid MongoDB URI"):
         uri.parse(raw)
+
+
+@pytest.mark.parametrize("raw", ["mongodb://u:pa/qz9@h/", "mongodb://u:pa?qz9@h/", "mongodb://u:p@qz9@h/"])
+def test_a_rejected_uri_shows_no_piece_of_its_password(raw):
+    with pytest.raises(ValueError) as caught:
+        uri.parse(raw)
+    assert "qz9" not in str(caught.value)
