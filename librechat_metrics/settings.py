@@ -221,12 +221,12 @@ class Settings:
         return Settings({**self.values, **changes})
 
 
-def _shown(setting: Setting, raw: str) -> str:
-    """How a rejected value appears in the error line: never a password."""
+def _shown(setting: Setting, raw: str, limit: int | None = 80) -> str:
+    """How a value appears in an error line (cut to `limit`) or in --check-config: never a secret."""
     if "PASSWORD" in setting.env:
         return "'***'"
     shown = redact(raw) if setting.env.endswith(("_URI", "_URL")) else raw
-    return repr(shown if len(shown) <= 80 else shown[:77] + "...")
+    return repr(shown if limit is None or len(shown) <= limit else shown[: limit - 3] + "...")
 
 
 def effective(settings: Settings, table: tuple[Setting, ...] = SETTINGS) -> list[str]:
@@ -235,7 +235,7 @@ def effective(settings: Settings, table: tuple[Setting, ...] = SETTINGS) -> list
     for setting in table:
         value = settings.values[setting.attr]
         raw = value if isinstance(value, str) else setting.default if value is None else str(value)
-        lines.append(f"{setting.env}={_shown(setting, raw)}")
+        lines.append(f"{setting.env}={_shown(setting, raw, limit=None)}")
     return lines
 
 

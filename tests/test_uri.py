@@ -98,6 +98,7 @@ def test_check_config_hides_secret_query_options():
     for secret in ("pw-one", "pem-two", "token-three"):
         assert secret not in result.stdout + result.stderr
     assert "tlsCertificateKeyFilePassword=***" in result.stdout
+    assert "authMechanismProperties=AWS_SESSION_TOKEN:***'" in result.stdout  # whole, not cut at 80
 
 
 def test_hosts_names_the_servers_without_dns():
