@@ -151,7 +151,12 @@ class Setting:
 GROUP_TOGGLES = ("basic", "token", "user", "model", "time_window", "rating", "tool", "file")
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("MONGODB_URI", "mongodb://mongodb:27017/", parse_mongo_uri, "MongoDB connection URI"),
+    Setting(
+        "MONGODB_URI",
+        "mongodb://mongodb:27017/",
+        parse_mongo_uri,
+        "MongoDB connection URI (options written in it win over the MONGODB_* settings)",
+    ),
     Setting("MONGODB_DATABASE", "LibreChat", parse_database, "LibreChat's database name (case-sensitive)"),
     Setting(
         "MONGODB_READ_PREFERENCE",
