@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,23 +10,40 @@ from typing import Any
 from bson import ObjectId
 from pymongo import MongoClient
 from pymongo.database import Database
+from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
+from . import uri
 from .settings import Settings
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """The keyword options for MongoClient: the settings are defaults, and every option written in
+    MONGODB_URI wins (pymongo lets keywords beat the URI, so those are left out here)."""
+    selection_ms = int(settings.mongodb_timeout * 1000)
+    defaults = {
+        "serverSelectionTimeoutMS": selection_ms,
+        "connectTimeoutMS": selection_ms,
+        "socketTimeoutMS": int(settings.mongodb_query_timeout * 1000) + 5000,
+        "readPreference": settings.mongodb_read_preference,
+        "appname": "librechat-metrics",
+        "retryReads": False,
+    }
+    written = uri.options(settings.mongodb_uri)
+    kept = {name: value for name, value in defaults.items() if name.lower() not in written}
+    return {**kept, "tz_aware": True}  # not a URI option: the code relies on aware datetimes
 
 
 def connect(settings: Settings) -> MongoClient:
     """A lazily connecting client with short server-selection and socket time limits."""
-    selection_ms = int(settings.mongodb_timeout * 1000)
-    return MongoClient(
-        settings.mongodb_uri,
-        serverSelectionTimeoutMS=selection_ms,
-        connectTimeoutMS=selection_ms,
-        socketTimeoutMS=int(settings.mongodb_query_timeout * 1000) + 5000,
-        readPreference=settings.mongodb_read_preference,
-        tz_aware=True,
-        appname="librechat-metrics",
-        retryReads=False,
-    )
+    return MongoClient(settings.mongodb_uri, **client_options(settings))
+
+
+def check_client(settings: Settings) -> None:
+    """Build the client without connecting (loads TLS certificates and keys), for --check-config.
+    A mongodb+srv URI is left alone: pymongo would resolve its name in DNS."""
+    if settings.mongodb_uri.startswith("mongodb+srv://"):
+        return
+    MongoClient(settings.mongodb_uri, **client_options(settings), connect=False).close()
 
 
 @dataclass(frozen=True)
@@ -52,7 +70,9 @@ class Reader:
         return list(self.db[collection].find(query, projection, max_time_ms=self.time_limit_ms))
 
     def ping(self) -> None:
-        self.db.client.admin.command("ping")
+        """Ping a server the reads may use: with readPreference primary (pymongo's default for commands)
+        a replica set without a primary would read as down although secondaries serve every query."""
+        self.db.client.admin.command("ping", read_preference=self.db.read_preference)
 
 
 @dataclass(frozen=True)
@@ -140,3 +160,22 @@ def oid_bound(when: datetime) -> ObjectId:
 def since(field: str, when: datetime) -> dict[str, Any]:
     """Aggregation expression: is the date `field` at or after `when` (a string or missing one is not)."""
     return {"$and": [{"$eq": [{"$type": f"${field}"}, "date"]}, {"$gte": [f"${field}", when]}]}
+
+
+def describe(err: BaseException, limit: int = 200) -> str:
+    """One short line for a failed MongoDB operation, `kind: detail`: pymongo's server-selection errors
+    end in a topology dump of several hundred characters, and server errors may quote the command.
+    Every way of not reaching a server (refused, timed out, connection lost) is one kind."""
+    if isinstance(err, ServerSelectionTimeoutError):
+        reason = f"MongoDB unreachable: no server answered in time: {str(err).split(', Timeout:')[0]}"
+    elif isinstance(err, ConnectionFailure):  # AutoReconnect, NetworkTimeout...
+        reason = f"MongoDB unreachable: {type(err).__name__}: {err}"
+    elif isinstance(err, OperationFailure):
+        details = err.details or {}
+        name = details.get("codeName") or f"code {err.code}"
+        reason = f"{name}: {details.get('errmsg', str(err))}"
+    else:
+        reason = f"{type(err).__name__}: {err}"
+    reason = re.sub(r" \(configured timeouts: [^)]*\)", "", reason)
+    reason = " ".join(uri.redact_in(reason).split())
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."

@@ -45,12 +45,12 @@ def make_app(
         if path == "/healthz":
             return _plain(start_response, "200 OK", b"ok\n")
         if path == "/readyz":
-            ready = scheduler.ready()
-            return _plain(
-                start_response,
-                "200 OK" if ready else "503 Service Unavailable",
-                b"ready\n" if ready else b"not ready: a group has not collected yet\n",
-            )
+            waiting = scheduler.not_ready()
+            if not waiting:
+                return _plain(start_response, "200 OK", b"ready\n")
+            head = f"not ready (reading {scheduler.where})" if scheduler.where else "not ready"
+            body = head + "\n" + "".join(f"{line}\n" for line in waiting)
+            return _plain(start_response, "503 Service Unavailable", body.encode())
         if path not in ("/", "/metrics"):
             return _plain(start_response, "404 Not Found", b"not found: try /metrics\n")
         if not web.authorized(environ.get("HTTP_AUTHORIZATION")):
