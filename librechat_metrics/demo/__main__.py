@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(message)s")
     try:
         pace = pace_setting()
-        client: MongoClient = MongoClient(args.into, serverSelectionTimeoutMS=10_000, tz_aware=True)
+        options = {"serverSelectionTimeoutMS": 10_000, "connectTimeoutMS": 60_000, "tz_aware": True}
+        client: MongoClient = MongoClient(args.into, **options)
         db = client.get_default_database(DEFAULT_DB)
     except (ValueError, ConfigurationError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

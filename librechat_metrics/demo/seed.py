@@ -19,7 +19,7 @@ from .options import INDEXES
 
 MARKER = "librechat_metrics_demo"
 GUARDED = ("messages", "conversations", "users", "transactions")
-BATCH = 1000
+BATCH = 200  # mongoeco serves one command at a time: a small batch never stalls its heartbeats
 
 
 class Refused(Exception):
