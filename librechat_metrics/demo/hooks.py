@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import math
 import sys
 from datetime import date, datetime, timezone
 
@@ -62,10 +61,14 @@ def exporter(settings: Settings) -> Settings:
     return start(settings, "metrics.py", 7 * WEEKS, live=True)
 
 
+def history_days(first: date, today: date) -> int:
+    """Days of history that reach back to `first`: 4 weeks at least, MAX_DAYS at most."""
+    return min(MAX_DAYS, max(7 * WEEKS, (today - first).days + 1))
+
+
 def export(settings: Settings, first: date) -> Settings:
     """export_metrics.py --demo: an embedded database with history back to `first` (4 weeks at least)."""
-    today = datetime.now(timezone.utc).date()
-    days = min(MAX_DAYS, max(7 * WEEKS, math.ceil((today - first).days) + 1))
+    days = history_days(first, datetime.now(timezone.utc).date())
     print(
         f"export_metrics.py: DEMO MODE: exporting synthetic LibreChat data ({days} days up to now) from an "
         "embedded MongoDB; without --demo it reads MONGODB_URI",
