@@ -24,7 +24,7 @@ from .activity import Activity
 
 log = logging.getLogger("librechat_metrics.demo")
 
-RATED_SHARE = 0.15  # of successful replies get a thumbs up or down
+RATED_SHARE = 0.25  # of successful replies get a thumbs up or down (more than most teams: the demo shows it)
 THUMBS_UP_SHARE = 0.7
 SIGNUP_SHARE = 0.03  # of new conversations come with a new user signing up
 DUPLICATE_KEY = 11000
@@ -56,7 +56,7 @@ class LiveWriter:
                     self.push(doc["createdAt"], name, doc)
                     reply = name == "messages" and not doc["isCreatedByUser"] and not doc["error"]
                     if reply and rng.random() < RATED_SHARE:
-                        self.push(doc["createdAt"] + timedelta(seconds=rng.uniform(15, 180)), "rating", doc)
+                        self.push(doc["createdAt"] + timedelta(seconds=rng.uniform(5, 30)), "rating", doc)
             self.next_start += timedelta(seconds=rng.expovariate(per_second))
 
     def step(self, now: datetime) -> int:
