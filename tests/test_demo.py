@@ -201,7 +201,7 @@ def test_demo_without_mongoeco_says_what_to_install(no_mongoeco, command):
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if "error" in line]
     assert len(lines) == 1 and "requirements-demo.txt" in lines[0], done.stderr
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr and "DEMO MODE" not in done.stdout + done.stderr
 
 
 def test_the_exporter_and_the_seeder_run_without_mongoeco(no_mongoeco):
