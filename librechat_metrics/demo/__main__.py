@@ -30,9 +30,9 @@ def weeks(raw: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Fill a MongoDB database with synthetic LibreChat data (a few weeks of history) "
-        "and, with --live, keep writing live activity until stopped. Refuses a database that holds "
-        "data it did not write; running it again does not duplicate the history.",
+        description="Fill a MongoDB database with synthetic LibreChat data (a few weeks of history) and,\n"
+        "with --live, keep writing live activity until stopped. Refuses a database that holds data it\n"
+        "did not write; running it again does not duplicate the history.",
         epilog=__doc__.split("\n\n", 1)[1] + "\nenvironment: DEMO_PACE  messages per minute with --live "
         "(default 20)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
