@@ -169,6 +169,11 @@ def _cli(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="validate the settings and WEB_CONFIG_FILE without connecting, print them, then exit",
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve synthetic LibreChat data from an embedded, live database (needs requirements-demo.txt)",
+    )
 
 
 def _error(message: str) -> None:
@@ -193,6 +198,10 @@ def check_indexes(settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done, 2 bad settings, web config or target database, 1 runtime failure."""
     args, settings = parse_cli(argv, "Prometheus exporter for LibreChat's MongoDB.", _cli)
+    if args.demo:
+        from .demo.hooks import exporter as demo
+
+        settings = demo(settings)
     # A scrape thread waits at most this long for the GIL while a job renders its families.
     sys.setswitchinterval(0.0005)
     try:

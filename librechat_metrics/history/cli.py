@@ -138,6 +138,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="recompute days that are already stored")
     parser.add_argument("--timezone", type=zone, metavar="ZONE", help="override TIMEZONE for this run")
+    parser.add_argument(
+        "--demo", action="store_true", help="read synthetic data from an embedded database (no MONGODB_URI)"
+    )
     shown = [s for s in SETTINGS if s.env.startswith(SOURCE_SETTINGS)] + list(HISTORY_SETTINGS)
     lines = ["environment variables (also read from .env in the current directory):"]
     lines += [f"  {s.env:<24} {s.help} (default: {s.default!r})" for s in shown]
@@ -372,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    if args.demo:
+        from ..demo.hooks import export as demo
+
+        settings = demo(settings, start)
     began = time.monotonic()
     try:
         summary = run(settings, target, start, end, args.force)
