@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
@@ -184,7 +184,7 @@ class _Handler(WSGIRequestHandler):
         if not super().parse_request():
             return False
         self.connection.settimeout(self.server.SEND_TIMEOUT)
-        exempt = urlsplit(self.path).path == "/healthz"
+        exempt = unquote(self.path.partition("?")[0], "iso-8859-1") == "/healthz"  # PATH_INFO, as WSGI has it
         if self.server.client_cert_required and not exempt and not _has_client_cert(self.connection):
             self._refuse(403, b"client certificate required\n")
             return False
