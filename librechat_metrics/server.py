@@ -1,8 +1,8 @@
 """The HTTP(S) side: the WSGI app for /, /metrics, /healthz and /readyz, and the server.
 
-The server never lets a client hold it up: one thread accepts and waits (with a selector) until a
-connection has sent something, so idle connections hold no thread; a bounded pool of worker threads
-then does the TLS handshake and reads the request under one deadline, and writes under a timeout.
+The server never lets a client hold it up: one thread accepts connections, does their TLS handshakes
+and reads their request heads, all non-blocking and under deadlines, so idle or trickling clients hold
+no thread; a bounded pool of worker threads answers complete requests and writes under a timeout.
 """
 
 from __future__ import annotations
@@ -147,43 +147,50 @@ def _plain(start_response: Callable, status: str, body: bytes, *extra: tuple[str
     return [body]
 
 
-class _DeadlineReader(io.RawIOBase):
-    """Socket reads that all end by one deadline, so a client trickling bytes cannot hold a worker."""
+class _RequestReader(io.RawIOBase):
+    """The request head the server has already read, then the socket (for a body) until a deadline."""
 
-    def __init__(self, sock: socket.socket, deadline: float):
-        self.sock, self.deadline = sock, deadline
+    def __init__(self, head: bytes, sock: socket.socket, deadline: float):
+        self.head, self.sock, self.deadline = memoryview(head), sock, deadline
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        if self.head:
+            size = min(len(buffer), len(self.head))
+            buffer[:size] = self.head[:size]
+            self.head = self.head[size:]
+            return size
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError("request not received in time")
+            raise TimeoutError("request body not received in time")
         self.sock.settimeout(remaining)
-        return self.sock.recv_into(buffer)
+        try:
+            return self.sock.recv_into(buffer)
+        finally:
+            self.sock.settimeout(Server.SEND_TIMEOUT)
 
 
 class _Handler(WSGIRequestHandler):
-    """One request per connection: request line and headers by the deadline, then the app's answer
-    under the send timeout. Under mutual TLS, a client without a certificate gets only /healthz."""
+    """One request per connection, its head already read by the server; the answer is written under
+    the send timeout. Under mutual TLS, a client without a certificate gets only /healthz."""
 
     disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms delayed-ACK stalls
     server: Server
 
-    def __init__(self, request: Any, client_address: Any, server: Server, deadline: float):
-        self.deadline = deadline
+    def __init__(self, request: Any, client_address: Any, server: Server, head: bytes, deadline: float):
+        self.head, self.deadline = head, deadline
         super().__init__(request, client_address, server)
 
     def setup(self) -> None:
         super().setup()
         self.rfile.close()
-        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self.deadline))
+        self.rfile = io.BufferedReader(_RequestReader(self.head, self.connection, self.deadline))
 
     def parse_request(self) -> bool:
         if not super().parse_request():
             return False
-        self.connection.settimeout(self.server.SEND_TIMEOUT)
         exempt = unquote(self.path.partition("?")[0], "iso-8859-1") == "/healthz"  # PATH_INFO, as WSGI has it
         if self.server.client_cert_required and not exempt and not _has_client_cert(self.connection):
             self._refuse(403, b"client certificate required\n")
@@ -228,29 +235,50 @@ def _has_client_cert(connection: Any) -> bool:
     return isinstance(connection, ssl.SSLSocket) and connection.getpeercert(binary_form=True) is not None
 
 
+class _Pending:
+    """A connection whose request head is still coming in (on the serving thread, non-blocking)."""
+
+    __slots__ = ("address", "deadline", "handshaking", "head", "sock", "started")
+
+    def __init__(self, sock: socket.socket, address: Any, deadline: float, handshaking: bool):
+        self.sock, self.address, self.deadline, self.handshaking = sock, address, deadline, handshaking
+        self.head = bytearray()
+        self.started = False
+
+
+def _head_complete(head: bytearray, new: int) -> bool:
+    """The blank line that ends the headers has arrived (looking only at the new bytes)."""
+    start = max(0, len(head) - new - 2)
+    return head.find(b"\n\r\n", start) >= 0 or head.find(b"\n\n", start) >= 0
+
+
 class Server(WSGIServer):
     """A WSGI server that idle or slow clients cannot stall (see the module docstring).
 
-    Bounds, fixed because an operator has no reason to change them: a connection may wait
-    IDLE_TIMEOUT for its first byte; the TLS handshake, request line and headers must then arrive
-    within REQUEST_TIMEOUT; each write may block for SEND_TIMEOUT. At most MAX_WORKERS threads serve
-    connections and at most MAX_CONNECTIONS are open: past that, the longest-idle one is closed (or,
-    if none is idle, the new one)."""
+    The serving thread accepts, does TLS handshakes and reads request heads, all non-blocking, so
+    neither an idle client nor one trickling bytes holds a thread; a worker gets a connection only
+    once its whole head is in. Bounds, fixed because an operator has no reason to change them: a
+    connection may wait IDLE_TIMEOUT for its first byte, then the TLS handshake, request line and
+    headers must be in within REQUEST_TIMEOUT; each write may block for SEND_TIMEOUT. At most
+    MAX_WORKERS threads answer requests, and at most MAX_CONNECTIONS connections are open: past that,
+    the oldest one still sending its head is closed."""
 
     request_queue_size = 128  # socketserver's default of 5 drops connections when many scrapers come at once
     IDLE_TIMEOUT = 10.0
     REQUEST_TIMEOUT = 10.0
-    SEND_TIMEOUT = 30.0
+    SEND_TIMEOUT = 10.0
     MAX_WORKERS = 32
     MAX_CONNECTIONS = 512
+    MAX_HEAD = 65536 + 16384  # longer heads go to the handler, which answers 414 or 431
+    SCAN_INTERVAL = 0.25  # how often the deadlines are checked
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext | None, client_cert_required: bool):
         super().__init__(address, _Handler)
         self.context, self.client_cert_required = context, client_cert_required
-        self._idle: dict[socket.socket, tuple[float, Any]] = {}  # accept order: oldest first
-        self._ready: queue.SimpleQueue[tuple[socket.socket, Any]] = queue.SimpleQueue()
+        self._pending: dict[socket.socket, _Pending] = {}  # accept order: oldest first
+        self._ready: queue.SimpleQueue[tuple[socket.socket, Any, bytes]] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._open = 0  # connections accepted and not yet closed (idle, queued or being served)
+        self._open = 0  # connections accepted and not yet closed (pending, queued or being answered)
         self._workers = 0
         self._waiting_workers = 0
         self._stop = threading.Event()
@@ -263,30 +291,34 @@ class Server(WSGIServer):
         """Worker threads started so far (never more than MAX_WORKERS)."""
         return self._workers
 
+    @property
+    def open_connections(self) -> int:
+        return self._open
+
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self._stopped.clear()
         selector = selectors.DefaultSelector()
         self.socket.setblocking(False)
         selector.register(self.socket, selectors.EVENT_READ)
         selector.register(self._wake_r, selectors.EVENT_READ)
+        scanned = time.monotonic()
         try:
             while not self._stop.is_set():
-                soonest = next(iter(self._idle.values()), (time.monotonic() + poll_interval,))[0]
-                timeout = min(max(soonest - time.monotonic(), 0.0), poll_interval)
-                for key, _ in selector.select(timeout):
+                for key, _ in selector.select(min(poll_interval, self.SCAN_INTERVAL)):
                     if key.fileobj is self.socket:
                         self._accept(selector)
                     elif key.fileobj is self._wake_r:
                         self._wake_r.recv(64)
                     else:
-                        conn = key.fileobj
-                        selector.unregister(conn)
-                        _, address = self._idle.pop(conn)
-                        self._dispatch(conn, address)
-                self._expire(selector)
+                        self._advance(selector, key.data)
+                now = time.monotonic()
+                if now - scanned >= self.SCAN_INTERVAL:
+                    scanned = now
+                    for pending in [p for p in self._pending.values() if p.deadline <= now]:
+                        self._drop(selector, pending)
         finally:
-            for conn in list(self._idle):
-                self._drop(selector, conn)
+            for pending in list(self._pending.values()):
+                self._drop(selector, pending)
             selector.close()
             self._stopped.set()
 
@@ -307,34 +339,67 @@ class Server(WSGIServer):
             except BlockingIOError:
                 return
             except OSError:  # e.g. out of file descriptors: make room, try again on the next round
-                if self._idle:
-                    self._drop(selector, next(iter(self._idle)))
+                if self._pending:
+                    self._drop(selector, next(iter(self._pending.values())))
                 else:
                     time.sleep(0.05)
                 return
             with self._lock:
                 self._open += 1
                 full = self._open > self.MAX_CONNECTIONS
-            if full and self._idle:
-                self._drop(selector, next(iter(self._idle)))
+            if full and self._pending:
+                self._drop(selector, next(iter(self._pending.values())))
             elif full:
                 self._close(conn)
                 continue
             conn.setblocking(False)
-            self._idle[conn] = (time.monotonic() + self.IDLE_TIMEOUT, address)
-            selector.register(conn, selectors.EVENT_READ)
+            sock: socket.socket = conn
+            if self.context is not None:
+                try:
+                    sock = self.context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+                except OSError:
+                    self._close(conn)
+                    continue
+            pending = _Pending(sock, address, time.monotonic() + self.IDLE_TIMEOUT, self.context is not None)
+            self._pending[sock] = pending
+            selector.register(sock, selectors.EVENT_READ, pending)
 
-    def _expire(self, selector: selectors.BaseSelector) -> None:
-        now = time.monotonic()
-        for conn, (deadline, _) in list(self._idle.items()):
-            if deadline > now:
-                break  # the same timeout for all: later ones expire later
-            self._drop(selector, conn)
+    def _advance(self, selector: selectors.BaseSelector, pending: _Pending) -> None:
+        """Move a connection on as far as its data allows: handshake, then read until the head is in."""
+        if not pending.started:  # the first byte: from now on the request deadline counts
+            pending.started = True
+            pending.deadline = time.monotonic() + self.REQUEST_TIMEOUT
+        events = selectors.EVENT_READ
+        try:
+            if pending.handshaking:
+                pending.sock.do_handshake()
+                pending.handshaking = False
+            while True:
+                chunk = pending.sock.recv(16384)
+                if not chunk:  # the client closed before its request was complete
+                    self._drop(selector, pending)
+                    return
+                pending.head += chunk
+                if _head_complete(pending.head, len(chunk)) or len(pending.head) > self.MAX_HEAD:
+                    selector.unregister(pending.sock)
+                    del self._pending[pending.sock]
+                    self._dispatch(pending.sock, pending.address, bytes(pending.head))
+                    return
+        except ssl.SSLWantWriteError:
+            events = selectors.EVENT_WRITE
+        except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+            pass
+        except OSError as err:  # resets, failed handshakes: the client's problem, not logged above debug
+            log.debug("connection from %s closed: %s", pending.address, err)
+            self._drop(selector, pending)
+            return
+        if selector.get_key(pending.sock).events != events:
+            selector.modify(pending.sock, events, pending)
 
-    def _drop(self, selector: selectors.BaseSelector, conn: socket.socket) -> None:
-        selector.unregister(conn)
-        del self._idle[conn]
-        self._close(conn)
+    def _drop(self, selector: selectors.BaseSelector, pending: _Pending) -> None:
+        selector.unregister(pending.sock)
+        del self._pending[pending.sock]
+        self._close(pending.sock)
 
     def _close(self, conn: socket.socket) -> None:
         try:
@@ -343,11 +408,11 @@ class Server(WSGIServer):
             with self._lock:
                 self._open -= 1
 
-    def _dispatch(self, conn: socket.socket, address: Any) -> None:
-        self._ready.put((conn, address))
+    def _dispatch(self, conn: socket.socket, address: Any, head: bytes) -> None:
+        self._ready.put((conn, address, head))
         with self._lock:
-            if self._waiting_workers > 0 or self._workers >= self.MAX_WORKERS:
-                return
+            if self._ready.qsize() <= self._waiting_workers or self._workers >= self.MAX_WORKERS:
+                return  # a free worker will take it, or the pool is full and it waits its turn
             self._workers += 1
         threading.Thread(target=self._work, name=f"http-{self._workers}", daemon=True).start()
 
@@ -355,32 +420,23 @@ class Server(WSGIServer):
         while True:
             with self._lock:
                 self._waiting_workers += 1
-            conn, address = self._ready.get()
+            conn, address, head = self._ready.get()
             with self._lock:
                 self._waiting_workers -= 1
-            self._serve_one(conn, address)
+            self._serve_one(conn, address, head)
 
-    def _serve_one(self, conn: socket.socket, address: Any) -> None:
-        deadline = time.monotonic() + self.REQUEST_TIMEOUT
-        request: socket.socket = conn
+    def _serve_one(self, conn: socket.socket, address: Any, head: bytes) -> None:
         try:
-            conn.settimeout(self.REQUEST_TIMEOUT)
-            if self.context is not None:  # the handshake's timeout covers all of it (CPython)
-                request = self.context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
-                request.do_handshake()
-            _Handler(request, address, self, deadline)
-        except OSError as err:  # resets, timeouts, failed handshakes: the client's problem, not logged
+            conn.settimeout(self.SEND_TIMEOUT)
+            _Handler(conn, address, self, head, time.monotonic() + self.REQUEST_TIMEOUT)
+        except OSError as err:  # resets and timeouts: the client's problem, not logged above debug
             log.debug("connection from %s closed: %s", address, err)
         except Exception as err:  # a bug: one line, never a traceback per request
             log.error("request from %s failed: %s: %s", address, type(err).__name__, err)
         finally:
             with contextlib.suppress(OSError):
-                request.shutdown(socket.SHUT_WR)  # FIN before close: the client reads the whole answer
-            try:
-                if request is not conn:
-                    request.close()
-            finally:
-                self._close(conn)
+                conn.shutdown(socket.SHUT_WR)  # FIN before close: the client reads the whole answer
+            self._close(conn)
 
 
 class _Server6(Server):

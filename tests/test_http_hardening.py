@@ -355,12 +355,16 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 def closed_now(sock: socket.socket) -> bool:
     """Without waiting: has the server closed this connection?"""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)  # a socket with a timeout would wait for data despite MSG_DONTWAIT
     try:
-        return sock.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) == b""
+        return sock.recv(1, socket.MSG_PEEK) == b""
     except BlockingIOError:
         return False
     except OSError:
         return True
+    finally:
+        sock.settimeout(timeout)
 
 
 def test_head_has_the_get_headers_and_no_body(running):
@@ -428,6 +432,25 @@ def test_past_the_connection_bound_the_longest_idle_are_closed(running):
         assert min(closed) == 0  # the oldest went first
     finally:
         for sock in idle:
+            sock.close()
+
+
+def test_clients_trickling_their_requests_hold_no_worker(running):
+    server, _ = running
+    trickling = idle_connections(server, 100)  # more than a bounded pool could give a thread each
+    try:
+        for sock in trickling:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # never the blank line that ends it
+        time.sleep(0.3)
+        before = threading.active_count()
+        for sock in trickling:
+            sock.sendall(b"X-Slow: 1\r\n")
+        assert server.get("/healthz") == (200, b"ok\n")
+        assert server.get("/metrics") == (200, PAGE)
+        assert threading.active_count() - before < 5
+        assert not any(closed_now(sock) for sock in trickling)  # still within their deadline
+    finally:
+        for sock in trickling:
             sock.close()
 
 
