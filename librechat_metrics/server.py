@@ -132,13 +132,6 @@ def _head(route: Callable, environ: dict[str, Any], start_response: Callable) ->
     return []
 
 
-def _plain(start_response: Callable, status: str, body: bytes) -> list[bytes]:
-    start_response(
-        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
-    )
-    return [body]
-
-
 def _plain(start_response: Callable, status: str, body: bytes, *extra: tuple[str, str]) -> list[bytes]:
     start_response(
         status,
@@ -147,46 +140,22 @@ def _plain(start_response: Callable, status: str, body: bytes, *extra: tuple[str
     return [body]
 
 
-class _RequestReader(io.RawIOBase):
-    """The request head the server has already read, then the socket (for a body) until a deadline."""
-
-    def __init__(self, head: bytes, sock: socket.socket, deadline: float):
-        self.head, self.sock, self.deadline = memoryview(head), sock, deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self.head:
-            size = min(len(buffer), len(self.head))
-            buffer[:size] = self.head[:size]
-            self.head = self.head[size:]
-            return size
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("request body not received in time")
-        self.sock.settimeout(remaining)
-        try:
-            return self.sock.recv_into(buffer)
-        finally:
-            self.sock.settimeout(Server.SEND_TIMEOUT)
-
-
 class _Handler(WSGIRequestHandler):
-    """One request per connection, its head already read by the server; the answer is written under
-    the send timeout. Under mutual TLS, a client without a certificate gets only /healthz."""
+    """One request per connection, its head already read by the server (a body is never read: only
+    GET and HEAD are answered); the answer is written under the send timeout. Under mutual TLS, a
+    client without a certificate gets only /healthz."""
 
     disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms delayed-ACK stalls
     server: Server
 
-    def __init__(self, request: Any, client_address: Any, server: Server, head: bytes, deadline: float):
-        self.head, self.deadline = head, deadline
+    def __init__(self, request: Any, client_address: Any, server: Server, head: bytes):
+        self.head = head
         super().__init__(request, client_address, server)
 
     def setup(self) -> None:
         super().setup()
         self.rfile.close()
-        self.rfile = io.BufferedReader(_RequestReader(self.head, self.connection, self.deadline))
+        self.rfile = io.BytesIO(self.head)
 
     def parse_request(self) -> bool:
         if not super().parse_request():
@@ -269,7 +238,7 @@ class Server(WSGIServer):
     SEND_TIMEOUT = 10.0
     MAX_WORKERS = 32
     MAX_CONNECTIONS = 512
-    MAX_HEAD = 65536 + 16384  # longer heads go to the handler, which answers 414 or 431
+    MAX_HEAD = 65536 + 16384  # request line and headers; a longer head gets 431 and is closed
     SCAN_INTERVAL = 0.25  # how often the deadlines are checked
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext | None, client_cert_required: bool):
@@ -380,10 +349,15 @@ class Server(WSGIServer):
                     self._drop(selector, pending)
                     return
                 pending.head += chunk
-                if _head_complete(pending.head, len(chunk)) or len(pending.head) > self.MAX_HEAD:
+                if _head_complete(pending.head, len(chunk)):
                     selector.unregister(pending.sock)
                     del self._pending[pending.sock]
                     self._dispatch(pending.sock, pending.address, bytes(pending.head))
+                    return
+                if len(pending.head) > self.MAX_HEAD:
+                    with contextlib.suppress(OSError):  # best effort: the socket does not block
+                        pending.sock.send(b"HTTP/1.0 431 Request Header Fields Too Large\r\n\r\n")
+                    self._drop(selector, pending)
                     return
         except ssl.SSLWantWriteError:
             events = selectors.EVENT_WRITE
@@ -428,7 +402,7 @@ class Server(WSGIServer):
     def _serve_one(self, conn: socket.socket, address: Any, head: bytes) -> None:
         try:
             conn.settimeout(self.SEND_TIMEOUT)
-            _Handler(conn, address, self, head, time.monotonic() + self.REQUEST_TIMEOUT)
+            _Handler(conn, address, self, head)
         except OSError as err:  # resets and timeouts: the client's problem, not logged above debug
             log.debug("connection from %s closed: %s", address, err)
         except Exception as err:  # a bug: one line, never a traceback per request

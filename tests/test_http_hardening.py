@@ -454,6 +454,24 @@ def test_clients_trickling_their_requests_hold_no_worker(running):
             sock.close()
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /" + b"a" * 70000 + b" HTTP/1.0\r\n\r\n", b"414"),
+        (b"GET / HTTP/1.0\r\n" + b"X-A: 1\r\n" * 200 + b"\r\n", b"431"),
+        (b"GET / HTTP/1.0\r\nX-Huge: " + b"a" * 100000, b"431"),  # never ends: cut off at the limit
+    ],
+)
+def test_oversized_request_heads_are_refused_at_once(running, request_bytes, status):
+    server, _ = running
+    try:
+        answer = server.raw(request_bytes)  # returns when the server closes, long before any deadline
+    except (ConnectionResetError, BrokenPipeError):  # closed on our unread bytes: the 431 may be lost
+        assert status == b"431"
+    else:
+        assert answer.split(b" ")[1] == status
+
+
 def test_an_idle_connection_is_closed_after_the_idle_timeout(running):
     server, _ = running
     server.httpd.IDLE_TIMEOUT = 0.3
