@@ -255,15 +255,6 @@ class Server(WSGIServer):
         self._stopped.set()
         self._wake_r, self._wake_w = socket.socketpair()
 
-    @property
-    def workers(self) -> int:
-        """Worker threads started so far (never more than MAX_WORKERS)."""
-        return self._workers
-
-    @property
-    def open_connections(self) -> int:
-        return self._open
-
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self._stopped.clear()
         selector = selectors.DefaultSelector()
