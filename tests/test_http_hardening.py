@@ -234,6 +234,13 @@ def test_client_certificate_modes_need_a_client_ca(tmp_path, certificates, mode)
         load_web_config(path)
 
 
+def test_a_client_ca_without_a_client_auth_type_is_refused(tmp_path, certificates):
+    """Meant as mutual TLS, but it would leave the endpoint open to any client: say so at load."""
+    path = web_file(tmp_path, tls_text(certificates) + f"  client_ca_file: {certificates.ca}\n")
+    with pytest.raises(WebConfigError, match="client_auth_type is NoClientCert"):
+        load_web_config(path)
+
+
 # --- what /metrics answers -------------------------------------------------------------------------
 
 
