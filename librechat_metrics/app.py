@@ -141,7 +141,7 @@ def create_app(settings: Settings) -> Exporter:
     web = load_web_config(settings.web_config_file)
     client = connect(settings)
     reader = Reader.from_settings(client, settings)
-    watch = TargetWatch(client, settings.mongodb_database)
+    watch = TargetWatch(client, settings.mongodb_database, reader.tenant)
     missing = MissingIndexes(reader)
     jobs = build_jobs(reader, settings, missing, watch)
     scheduler = Scheduler(jobs, describe=describe, where=where(settings))
@@ -185,7 +185,7 @@ def check_indexes(settings: Settings) -> int:
     fails; one line on failure."""
     try:
         with connect(settings) as client:
-            check = check_target(client, settings.mongodb_database)
+            check = check_target(client, settings.mongodb_database, settings.librechat_tenant_id)
             if not check.ok:
                 _error(f"MongoDB at {where(settings)}: {check.reason()}")
                 return 2

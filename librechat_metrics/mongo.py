@@ -48,26 +48,53 @@ def check_client(settings: Settings) -> None:
 
 @dataclass(frozen=True)
 class Reader:
-    """Runs aggregations on LibreChat's database with a server-side time limit on each one."""
+    """Runs aggregations on LibreChat's database with a server-side time limit on each one.
+
+    With `tenant` (LIBRECHAT_TENANT_ID), every read is scoped to that tenant here, in one place, so
+    no query can forget it: `{tenantId: tenant}` joins the leading `$match` of every aggregation and
+    the filter of every find, and counts become index-bounded `count_documents` on `tenantId`
+    (collection metadata cannot filter). LibreChat indexes `tenantId` on every collection.
+    """
 
     db: Database
     time_limit_ms: int
+    tenant: str | None = None
 
     @classmethod
     def from_settings(cls, client: MongoClient, settings: Settings) -> Reader:
-        return cls(client[settings.mongodb_database], int(settings.mongodb_query_timeout * 1000))
+        tenant = settings.values.get("librechat_tenant_id") or None
+        return cls(client[settings.mongodb_database], int(settings.mongodb_query_timeout * 1000), tenant)
+
+    def scoped(self, query: dict[str, Any]) -> dict[str, Any]:
+        """`query` restricted to the tenant (unchanged without one)."""
+        if self.tenant is None:
+            return query
+        only = {"tenantId": self.tenant}
+        return {"$and": [only, query]} if query else only
+
+    def scoped_pipeline(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`pipeline` whose leading `$match` (added when there is none) is restricted to the tenant."""
+        if self.tenant is None:
+            return pipeline
+        if pipeline and list(pipeline[0]) == ["$match"]:
+            return [{"$match": self.scoped(pipeline[0]["$match"])}, *pipeline[1:]]
+        return [{"$match": self.scoped({})}, *pipeline]
 
     def aggregate(self, collection: str, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        cursor = self.db[collection].aggregate(pipeline, maxTimeMS=self.time_limit_ms, allowDiskUse=True)
+        scoped = self.scoped_pipeline(pipeline)
+        cursor = self.db[collection].aggregate(scoped, maxTimeMS=self.time_limit_ms, allowDiskUse=True)
         return list(cursor)
 
     def count(self, collection: str) -> int:
-        return self.db[collection].estimated_document_count(maxTimeMS=self.time_limit_ms)
+        if self.tenant is None:
+            return self.db[collection].estimated_document_count(maxTimeMS=self.time_limit_ms)
+        return self.db[collection].count_documents(self.scoped({}), maxTimeMS=self.time_limit_ms)
 
     def find(
         self, collection: str, query: dict[str, Any], projection: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        return list(self.db[collection].find(query, projection, max_time_ms=self.time_limit_ms))
+        cursor = self.db[collection].find(self.scoped(query), projection, max_time_ms=self.time_limit_ms)
+        return list(cursor)
 
     def ping(self) -> None:
         """Ping a server the reads may use: with readPreference primary (pymongo's default for commands)

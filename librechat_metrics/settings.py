@@ -134,6 +134,14 @@ def parse_path(raw: str) -> str:
     return raw
 
 
+def parse_tenant(raw: str) -> str:
+    """A LibreChat tenantId (surrounding blanks dropped), or "" for the whole database."""
+    value = raw.strip()
+    if any(ord(char) < 32 for char in value):
+        raise ValueError("expected a tenantId without control characters, or empty for all tenants")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: the attribute it fills, its default and how it is read."""
@@ -193,6 +201,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("METRICS_LABEL_LIMIT", "200", _number(int, 1, 100000), "distinct label sets per family"),
     Setting("TIMEZONE", "UTC", parse_zone, "time zone of the day/week/month windows"),
+    Setting(
+        "LIBRECHAT_TENANT_ID",
+        "",
+        parse_tenant,
+        "count only this tenant's documents (tenantId); empty = the whole database",
+    ),
     Setting(
         "TOKEN_SOURCE",
         "auto",

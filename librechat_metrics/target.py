@@ -30,15 +30,21 @@ class TargetCheck:
     missing: tuple[str, ...]  # required collections the database lacks
     candidates: tuple[str, ...] = ()  # other databases on that server that look like LibreChat's
     listing_error: str = ""  # why the other databases could not be listed (e.g. no listDatabases right)
+    unknown_tenant: str = ""  # LIBRECHAT_TENANT_ID when no user of the database has that tenantId
 
     @property
     def ok(self) -> bool:
-        return not self.missing
+        return not self.missing and not self.unknown_tenant
 
     def reason(self) -> str:
         """One line for logs, /readyz and the export's error message."""
         if self.ok:
             return f"database {self.database!r} looks like LibreChat's"
+        if not self.missing:
+            return (
+                f"no user in database {self.database!r} has tenantId {self.unknown_tenant!r} "
+                "(check LIBRECHAT_TENANT_ID)"
+            )
         line = (
             f"database {self.database!r} does not look like LibreChat's "
             f"(no collection {', '.join(repr(name) for name in self.missing)})"
@@ -80,12 +86,23 @@ def required_present(client: MongoClient, database: str) -> tuple[list[str], boo
     return [entry["name"] for entry in reply["cursor"]["firstBatch"]], limited
 
 
-def check_target(client: MongoClient, database: str) -> TargetCheck:
-    """Check `database` on the server behind `client`. Raises pymongo errors when MongoDB is unreachable
-    or the user may not list the database's collections (a failure, not a verdict)."""
+def tenant_seen(client: MongoClient, database: str, tenant: str) -> bool:
+    """Does any user of `database` have this tenantId (one index-bounded read on users.tenantId)?"""
+    db = client[database]
+    users = db.get_collection("users", read_preference=db.read_preference)
+    return users.find_one({"tenantId": tenant}, {"_id": 1}) is not None
+
+
+def check_target(client: MongoClient, database: str, tenant: str | None = None) -> TargetCheck:
+    """Check `database` on the server behind `client`, and with `tenant` that some user has that
+    tenantId: a mistyped LIBRECHAT_TENANT_ID reads as an empty tenant, all zeros. Raises pymongo errors
+    when MongoDB is unreachable or the user may not list the database's collections (a failure, not a
+    verdict)."""
     present, limited = required_present(client, database)
     missing = looks_like_librechat(present)
     if not missing:
+        if tenant and not tenant_seen(client, database, tenant):
+            return TargetCheck(database, (), unknown_tenant=tenant)
         return TargetCheck(database, ())
     if limited:  # the collections may exist but be unreadable for this user
         return TargetCheck(database, missing, listing_error=LIMITED)
@@ -115,8 +132,8 @@ class TargetWatch:
     their data must not be served (`ok` is False); an unreachable MongoDB keeps the last verdict, so an
     outage behaves as before (last good values until they are stale)."""
 
-    def __init__(self, client: MongoClient, database: str) -> None:
-        self.client, self.database = client, database
+    def __init__(self, client: MongoClient, database: str, tenant: str | None = None) -> None:
+        self.client, self.database, self.tenant = client, database, tenant
         self.last: TargetCheck | None = None
         self.failures = 0  # how many times the verdict has turned bad
         self.on_verdict: Callable[[bool], None] = lambda ok: None  # called when ok changes
@@ -128,7 +145,7 @@ class TargetWatch:
 
     def refresh(self, now: object = None) -> TargetCheck:
         """Check now; raise TargetMismatch when the database does not look like LibreChat's."""
-        check = check_target(self.client, self.database)
+        check = check_target(self.client, self.database, self.tenant)
         was = self.ok
         self.last = check
         if check.ok != was:

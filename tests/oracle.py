@@ -837,6 +837,24 @@ def history_rows(
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# Tenants (semantics.md "Tenants")
+# --------------------------------------------------------------------------------------------
+
+
+def only_tenant(collections: Collections, tenant: str | None) -> Collections:
+    """The documents of one tenant: those whose tenantId is that string (None: every document).
+
+    Both exporter_samples and history_rows then run on these documents alone, as if the database
+    held nothing else."""
+    if tenant is None:
+        return collections
+    return {
+        name: [doc for doc in docs if isinstance(doc.get("tenantId"), str) and doc["tenantId"] == tenant]
+        for name, docs in collections.items()
+    }
+
+
 # Every place where docs/semantics.md left room for interpretation, and what this oracle does.
 JUDGEMENT_CALLS = """
 1. Replies ordering: replies whose createdAt is not a datetime sort before all dated replies and

@@ -54,7 +54,7 @@ exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost,
 """
 FIRST_DAY = date(1970, 1, 2)  # ObjectId times (transactions) start at 1970-01-01 00:00 UTC
 LAST_DAY = date(2106, 1, 31)  # ... and end in February 2106
-SOURCE_SETTINGS = ("MONGODB_", "TIMEZONE", "TOKEN_SOURCE", "LOGGING_")
+SOURCE_SETTINGS = ("MONGODB_", "TIMEZONE", "TOKEN_SOURCE", "LOGGING_", "LIBRECHAT_TENANT_ID")
 
 
 def parse_database_url(raw: str) -> str:
@@ -303,7 +303,7 @@ def run(settings: Settings, target: sql.Target, start: date, end: date, force: b
             reader.ping()
         except PyMongoError as err:
             raise Fatal(f"MongoDB at {redact(settings.mongodb_uri)} is unreachable: {_short(err)}") from None
-        check = check_target(client, settings.mongodb_database)
+        check = check_target(client, settings.mongodb_database, reader.tenant)
         if not check.ok:
             where = redact(settings.mongodb_uri)
             raise Fatal(f"MongoDB at {where}: {check.reason()}; nothing exported", code=2)

@@ -58,6 +58,9 @@ class Dataset:
     boundaries: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
 
+TENANTS = ("tenant-main", "tenant-other")
+
+
 @dataclass
 class _User:
     oid: ObjectId
@@ -84,7 +87,16 @@ class _Conv:
 
 
 class _Generator:
-    def __init__(self, profile: str, seed: int, n_messages: int, now: datetime, zones, history_days: int):
+    def __init__(
+        self,
+        profile: str,
+        seed: int,
+        n_messages: int,
+        now: datetime,
+        zones: tuple[str, ...],
+        history_days: int,
+        tenants: int = 1,
+    ):
         if profile not in PROFILE_SPECS:
             raise ValueError(f"unknown profile {profile!r}; expected one of {tuple(PROFILE_SPECS)}")
         self.p: Profile = PROFILE_SPECS[profile]
@@ -98,6 +110,8 @@ class _Generator:
         self.proc = bytes([self.rng.randrange(0x80)]) + self.rng.randbytes(4)
         self.counter = self.rng.randrange(1 << 23)
         self.out: dict[str, list[dict]] = {name: [] for name in COLLECTIONS}
+        self.tenants = max(1, tenants)
+        self.tenant_of: dict[str, str] = {}  # str(user ObjectId) -> tenantId, with several tenants
         self.shapes: Counter = Counter()
         self.recent = 10 if self.n >= 500 else max(2, self.n // 50)
         # Everything that exists before the oldest generated activity (boundary docs reach ~62 days back).
@@ -127,8 +141,11 @@ class _Generator:
         return doc
 
     def tenant(self, doc: dict) -> dict:
+        """Stamp tenantId (profiles that have it): the tenant of the document's user (its author, or
+        the user itself); "tenant-main" unless the dataset has several tenants."""
         if self.p.tenant:
-            doc["tenantId"] = "tenant-main"
+            owner = doc.get("user", doc.get("author", doc.get("_id")))
+            doc["tenantId"] = self.tenant_of.get(str(owner), TENANTS[0])
         return doc
 
     # ---- users and agents --------------------------------------------------------------------
@@ -145,6 +162,8 @@ class _Generator:
             self.users.append(_User(oid, str(oid), created, 1 / (i + 1) ** 1.1))
         self.rng.shuffle(self.users)
         self.users.sort(key=lambda u: u.created)  # the first (earliest) user is the admin
+        for i, u in enumerate(self.users):  # no random draw: one tenant leaves the dataset unchanged
+            self.tenant_of[str(u.oid)] = TENANTS[1] if self.tenants > 1 and i % 3 == 2 else TENANTS[0]
         for i, u in enumerate(self.users):
             provider = self.rng.choices([p for p, _ in PROVIDERS], [w for _, w in PROVIDERS])[0]
             u.name = f"User {i:04d}"
@@ -636,14 +655,18 @@ def generate(
     now: datetime | None = None,
     zones: tuple[str, ...] = ("UTC", "Europe/Berlin"),
     history_days: int = 60,
+    tenants: int = 1,
 ) -> Dataset:
-    """Generate a deterministic LibreChat dataset of about `n_messages` messages, anchored at `now`."""
+    """Generate a deterministic LibreChat dataset of about `n_messages` messages, anchored at `now`.
+
+    With `tenants=2` (profiles with tenantId) every third user and everything it owns belongs to
+    "tenant-other" instead of "tenant-main"."""
     if now is None:
         now = datetime.now(timezone.utc)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     now = to_dt(to_ms(now))
-    g = _Generator(profile, seed, n_messages, now, zones, history_days)
+    g = _Generator(profile, seed, n_messages, now, zones, history_days, tenants)
     marks = g.run()
     g.finish()
     return Dataset(profile, now, seed, g.zones, g.out, g.shapes, marks)
