@@ -17,6 +17,7 @@ from pymongo.errors import PyMongoError
 
 from . import __version__, mongo, uri
 from .collector import SnapshotCollector, registries
+from .engagement import collect_engagement
 from .groups import UsageGroup, collect_activity, collect_inventory, collect_recent_ratings
 from .indexes import MissingIndexes, missing_indexes_report
 from .mongo import Reader, connect
@@ -85,6 +86,8 @@ def build_jobs(
         jobs.append(Job("usage", fast, gate(usage)))
     if on("user"):
         jobs.append(Job("activity", fast, bind(collect_activity)))
+    if on("user"):  # rolling 1/7/30-day windows: the 30-day read is large, so at the slow pace
+        jobs.append(Job("engagement", slow, bind(collect_engagement), retry=fast))
     if on("basic") or on("user") or on("file"):
         jobs.append(Job("inventory", slow, bind(collect_inventory), retry=fast))
     if on("rating") and on("time_window"):

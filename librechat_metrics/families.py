@@ -599,4 +599,29 @@ FAMILIES: tuple[Family, ...] = (
         U,
         lambda u: _one(u.recounted_at.timestamp()),
     ),
+    # --- engagement (issue #10): rolling windows, group "engagement" (librechat_metrics/engagement.py) ---
+    *(
+        Family(
+            f"librechat_active_users_{window}",
+            "gauge",
+            f"Number of distinct users with a message in the last {days}",
+            (),
+            ("user",),
+            "engagement",
+            lambda e, w=window: _one(e.active[w]),
+        )
+        for window, days in (("1d", "24 hours"), ("7d", "7 days"), ("30d", "30 days"))
+    ),
+    *(
+        Family(
+            f"librechat_new_users_{window}",
+            "gauge",
+            f"Number of users registered in the last {days} (time in the user's ObjectId)",
+            (),
+            ("user",),
+            "engagement",
+            lambda e, w=window: _one(e.registered[w]),
+        )
+        for window, days in (("1d", "24 hours"), ("7d", "7 days"), ("30d", "30 days"))
+    ),
 )

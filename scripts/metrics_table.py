@@ -14,6 +14,7 @@ REFRESH = {
     "activity": "fast",
     "inventory": "slow",
     "recent_ratings": "slow (needs `updatedAt`, unindexed in stock LibreChat)",
+    "engagement": "slow",
 }
 
 
@@ -25,6 +26,8 @@ def source(family: Family) -> str:
         ]
     if "tokens" in name:
         return "transactions, or messages (`TOKEN_SOURCE`)"
+    if name.startswith("librechat_new_users_"):
+        return "users `_id`"
     if name.startswith("librechat_exporter_"):
         return "—"
     if "tool" in name:

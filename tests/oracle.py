@@ -645,6 +645,8 @@ def exporter_samples(
             100.0 * (calls_count - failed_count) / calls_count
         )
 
+    out.update(engagement_samples(collections, now_utc))
+
     # --- response time of first replies (semantics.md "Response time") -------------------------
     waits = response_times(messages, in_5m, agents)
     for model, seconds in waits.items():
@@ -853,6 +855,38 @@ def only_tenant(collections: Collections, tenant: str | None) -> Collections:
         name: [doc for doc in docs if isinstance(doc.get("tenantId"), str) and doc["tenantId"] == tenant]
         for name, docs in collections.items()
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Engagement over rolling windows (semantics.md "Engagement")
+# --------------------------------------------------------------------------------------------
+
+ROLLING_DAYS = {"1d": 1, "7d": 7, "30d": 30}
+FAMILIES.update({f"librechat_active_users_{w}": () for w in ROLLING_DAYS})
+FAMILIES.update({f"librechat_new_users_{w}": () for w in ROLLING_DAYS})
+
+
+def engagement_samples(collections: Collections, now: datetime) -> Samples:
+    """Distinct users with a dated message, and users whose ObjectId _id was made, at or after
+    now - N x 24 h, for N = 1, 7, 30."""
+    now_utc = as_utc(now)
+    assert now_utc is not None
+    out: Samples = {}
+    for window, days in ROLLING_DAYS.items():
+        lo = now_utc - timedelta(days=days)
+        active = set()
+        for msg in collections.get("messages", []):
+            when = created_at(msg)
+            if when is not None and when >= lo and msg.get("user") is not None:
+                active.add(distinct_key(msg["user"]))
+        registered = 0
+        for user in collections.get("users", []):
+            oid = user.get("_id")
+            if isinstance(oid, ObjectId) and oid.generation_time >= lo:
+                registered += 1
+        out[f"librechat_active_users_{window}"] = {(): float(len(active))}
+        out[f"librechat_new_users_{window}"] = {(): float(registered)}
+    return out
 
 
 # Every place where docs/semantics.md left room for interpretation, and what this oracle does.

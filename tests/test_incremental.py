@@ -158,7 +158,8 @@ def test_new_documents_count_at_once_and_old_edits_after_the_recount():
 
         # Fast tier: equal to the oracle over the current documents as soon as the groups ran again.
         def collected_after_change(page) -> bool:
-            return all(as_of(page, g) > done_at for g in ("usage", "activity", "recent_ratings", "inventory"))
+            groups = ("usage", "activity", "recent_ratings", "inventory", "engagement")
+            return all(as_of(page, g) > done_at for g in groups)
 
         page = exporter.wait_for(collected_after_change, timeout=30)
         got = page.librechat()
@@ -267,7 +268,8 @@ def test_new_agents_and_forks_count_within_one_fast_cycle(token_source):
         )
         # Neither a recount nor the slow reload of the agent map ran: the fast cycle alone got it right.
         assert page.samples["librechat_exporter_last_recount_timestamp_seconds"][()] < changed_at.timestamp()
-        slow = {name for name, group in GROUP_OF.items() if group in ("inventory", "recent_ratings")}
+        slow_groups = ("inventory", "recent_ratings", "engagement")
+        slow = {name for name, group in GROUP_OF.items() if group in slow_groups}
         assert all(as_of(page, GROUP_OF[name]) < changed_at for name in slow)
         got = page.librechat()
         assert_samples_equal(

@@ -1,0 +1,86 @@
+"""Rolling engagement windows, worked by hand at their edges, then the oracle and the exporter's query.
+
+The e2e test (test_exporter_e2e) compares the same families with the oracle on every generator
+profile and the malformed corpus; here each edge of the definition is pinned with numbers by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from bson import ObjectId
+from pymongo import MongoClient
+
+from librechat_metrics.engagement import collect_engagement
+from librechat_metrics.mongo import Reader
+from librechat_metrics.settings import Settings
+from tests.oracle import engagement_samples
+from tests.support.mongo import start_mongoeco
+
+NOW = datetime(2025, 3, 30, 0, 30, 0, tzinfo=timezone.utc)  # Berlin switched to summer time at 01:00 UTC
+DAY = timedelta(days=1)
+MS = timedelta(milliseconds=1)
+
+
+def msg(user, when) -> dict:
+    return {"_id": ObjectId(), "user": user, "createdAt": when, "isCreatedByUser": True}
+
+
+def user_at(when: datetime) -> dict:
+    return {"_id": ObjectId.from_datetime(when), "email": f"{when.timestamp()}@x"}
+
+
+MESSAGES = [
+    msg("a", NOW - DAY),  # exactly 24 h ago: in 1d, 7d, 30d
+    msg("b", NOW - DAY - MS),  # just before: 7d and 30d only
+    msg("c", NOW - 7 * DAY),  # exactly 7 days ago: 7d and 30d
+    msg("d", NOW - 7 * DAY - MS),  # 30d only
+    msg("e", NOW - 30 * DAY),  # exactly 30 days: 30d
+    msg("f", NOW - 30 * DAY - MS),  # in no window
+    msg("a", NOW - 3 * DAY),  # a again: still one user
+    msg(5, NOW - 2 * DAY),  # 5 and 5.0 are one user (7d, 30d)
+    msg(5.0, NOW - 2 * DAY),
+    msg(None, NOW),  # no user: nobody
+    {"_id": ObjectId(), "createdAt": NOW},  # no user field
+    msg("g", (NOW - DAY).isoformat()),  # a string date is in no window
+    msg("h", NOW + DAY),  # the future counts (windows are lower bounds only)
+]
+USERS = [
+    user_at(NOW - DAY),  # exactly 24 h ago: 1d, 7d, 30d
+    user_at(NOW - DAY - timedelta(seconds=1)),  # 7d, 30d
+    user_at(NOW - 7 * DAY),  # 7d, 30d
+    user_at(NOW - 30 * DAY),  # 30d
+    user_at(NOW - 31 * DAY),  # none
+    {"_id": "imported-user", "createdAt": NOW},  # not an ObjectId: no registration time
+]
+# by hand: active 1d {a, h}, 7d {a, b, c, 5, h}, 30d {a, b, c, d, e, 5, h}
+WANT = {
+    "librechat_active_users_1d": 2,
+    "librechat_active_users_7d": 5,
+    "librechat_active_users_30d": 7,
+    "librechat_new_users_1d": 1,
+    "librechat_new_users_7d": 3,
+    "librechat_new_users_30d": 4,
+}
+
+
+def test_oracle_agrees_with_the_hand_count():
+    got = engagement_samples({"messages": MESSAGES, "users": USERS}, NOW)
+    assert {name: samples[()] for name, samples in got.items()} == WANT
+
+
+@pytest.fixture(scope="module")
+def reader():
+    server = start_mongoeco({"messages": MESSAGES, "users": USERS})
+    client = MongoClient(server.uri, tz_aware=True)
+    yield Reader(client["LibreChat"], 10_000)
+    client.close()
+    server.stop()
+
+
+def test_exporter_query_agrees_with_the_hand_count(reader):
+    got = collect_engagement(reader, Settings({}), NOW)
+    flat = {f"librechat_active_users_{w}": n for w, n in got.active.items()}
+    flat |= {f"librechat_new_users_{w}": n for w, n in got.registered.items()}
+    assert flat == WANT
