@@ -15,7 +15,7 @@ from pymongo import MongoClient
 from librechat_metrics.engagement import collect_engagement
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import Settings
-from tests.oracle import engagement_samples
+from tests.oracle import engagement_samples, exporter_samples
 from tests.support.mongo import start_mongoeco
 
 NOW = datetime(2025, 3, 30, 0, 30, 0, tzinfo=timezone.utc)  # Berlin switched to summer time at 01:00 UTC
@@ -84,3 +84,33 @@ def test_exporter_query_agrees_with_the_hand_count(reader):
     flat = {f"librechat_active_users_{w}": n for w, n in got.active.items()}
     flat |= {f"librechat_new_users_{w}": n for w, n in got.registered.items()}
     assert flat == WANT
+
+
+def test_temporary_and_subagent_chats_count_as_usage():
+    """docs/semantics.md "What counts as usage": both count in every family, seed and engagement."""
+    t = NOW - timedelta(hours=1)
+    temporary = {**msg("t", t), "conversationId": "c-temp", "isTemporary": True, "expiredAt": t + 30 * DAY}
+    subagent = {**msg("s", t), "conversationId": "c-sub"}
+    conversations = [
+        {"_id": ObjectId(), "conversationId": "c-temp", "user": "t", "isTemporary": True, "createdAt": t},
+        {
+            "_id": ObjectId(),
+            "conversationId": "c-sub",
+            "user": "s",
+            "createdAt": t,
+            "subagentThread": {"depth": 1},
+        },
+    ]
+    data = {"messages": [temporary, subagent], "conversations": conversations, "users": []}
+    # by hand: 2 messages, 2 conversations, 2 active users in every rolling window
+    oracle = exporter_samples(data, NOW)
+    assert oracle["librechat_messages_total"][()] == 2
+    assert oracle["librechat_conversations_total"][()] == 2
+    assert oracle["librechat_active_users_1d"][()] == 2
+    server = start_mongoeco(data)
+    try:
+        with MongoClient(server.uri, tz_aware=True) as client:
+            got = collect_engagement(Reader(client["LibreChat"], 10_000), Settings({}), NOW)
+        assert got.active == {"1d": 2, "7d": 2, "30d": 2}
+    finally:
+        server.stop()

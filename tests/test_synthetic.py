@@ -45,7 +45,7 @@ CONTENT_SHAPES = {
     "agent_multi_step_turn", "think_part", "text_part", "tx_credits_autoRefill", "window_tool_message",
     "window_rating_update", *(f"feedback_tag:{t}" for t in THUMBS_UP_TAGS + THUMBS_DOWN_TAGS),
 }  # fmt: skip
-V087_SHAPES = {"tx_structured_prompt", "tx_with_message_id", "metadata_usage"}
+V087_SHAPES = {"tx_structured_prompt", "tx_with_message_id", "metadata_usage", "subagent_conversation"}
 REQUIRED = {
     "v0.6": COMMON_SHAPES,
     "v0.7.9": COMMON_SHAPES | CONTENT_SHAPES,
@@ -120,6 +120,7 @@ def test_shape_counts_match_the_documents(ds):
         message_with_tools=sum(any(p["type"] == "tool_call" for p in content_parts(m)) for m in msgs),
         temporary_message=sum(m.get("expiredAt") is not None for m in msgs),
         temporary_conversation=sum(cv.get("expiredAt") is not None for cv in c["conversations"]),
+        subagent_conversation=sum("subagentThread" in cv for cv in c["conversations"]),
         message_with_file=sum("files" in m for m in msgs),
         tx_prompt=sum(t["tokenType"] == "prompt" for t in txs),
         tx_completion=sum(t["tokenType"] == "completion" for t in txs),

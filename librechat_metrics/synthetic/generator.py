@@ -631,7 +631,42 @@ class _Generator:
         self.credits()
         self.feedback()
         self.balances()
+        self.subagent_threads()
         return marks
+
+    def subagent_threads(self) -> None:
+        """Profiles with isTemporary (v0.8.6+, like sub-agents): every 8th agent conversation becomes a
+        sub-agent thread (`conversations.subagentThread`, as `@librechat/data-schemas` declares it) of
+        the same user's previous conversation. No random draw: the rest of the dataset stays as it is."""
+        if self.p.temporary != "isTemporary":
+            return
+        first_message: dict[str, str] = {}
+        for m in self.out["messages"]:
+            first_message.setdefault(m["conversationId"], m["messageId"])
+        previous: dict[str, dict] = {}
+        agent_chats = 0
+        for conv in sorted(self.out["conversations"], key=lambda d: (d["createdAt"], d["_id"])):
+            parent = previous.get(conv["user"])
+            previous[conv["user"]] = conv
+            if not str(conv.get("agent_id", "")).startswith("agent_"):
+                continue
+            agent_chats += 1
+            if agent_chats % 8 != 3 or parent is None or parent["conversationId"] not in first_message:
+                continue
+            conv["subagentThread"] = {
+                "rootConversationId": parent.get("subagentThread", {}).get(
+                    "rootConversationId", parent["conversationId"]
+                ),
+                "parentConversationId": parent["conversationId"],
+                "parentMessageId": first_message[parent["conversationId"]],
+                "parentToolCallId": f"call_{conv['conversationId'][:8]}",
+                "parentAgentId": conv["agent_id"],
+                "subagentType": "general",
+                "subagentKind": "agent",
+                "depth": parent.get("subagentThread", {}).get("depth", 0) + 1,
+            }
+            self.shapes["subagent_conversation"] += 1
+            self.shapes["subagent_message"] += len(conv["messages"])
 
     def finish(self) -> None:
         """Sort every collection by time and count the shapes that depend on the 5-minute window."""
