@@ -96,6 +96,7 @@ HISTORY_TABLES = (
     "daily_tokens_by_model",
     "daily_tokens_by_user",
     "daily_errors_by_model",
+    "daily_registrations",
     "weekly_users",
     "monthly_users",
 )
@@ -769,6 +770,7 @@ def history_rows(
         i = window_index(day_bounds, created_at(conv))
         if i is not None:
             conversations_by_day[days[i]] += 1
+    out["daily_registrations"] = registration_rows(collections, day_bounds, days)
     for d in days:
         out["daily_users"].add((d, len(users_by_day[d])))
         out["daily_messages"].add((d, messages_by_day[d], conversations_by_day[d]))
@@ -855,6 +857,23 @@ def only_tenant(collections: Collections, tenant: str | None) -> Collections:
         name: [doc for doc in docs if isinstance(doc.get("tenantId"), str) and doc["tenantId"] == tenant]
         for name, docs in collections.items()
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Registrations per day (semantics.md "History rows", daily_registrations)
+# --------------------------------------------------------------------------------------------
+
+
+def registration_rows(collections: Collections, day_bounds: list[datetime], days: list[date]) -> set[tuple]:
+    """(day, users whose ObjectId _id time falls in the local day), every day, zeros included."""
+    counts = {d: 0 for d in days}
+    for user in collections.get("users", []):
+        oid = user.get("_id")
+        if isinstance(oid, ObjectId):
+            i = window_index(day_bounds, oid.generation_time)
+            if i is not None:
+                counts[days[i]] += 1
+    return {(d, n) for d, n in counts.items()}
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ profile and the malformed corpus; here each edge of the definition is pinned wit
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from bson import ObjectId
@@ -15,8 +16,9 @@ from pymongo import MongoClient
 from librechat_metrics.engagement import collect_engagement
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import Settings
-from tests.oracle import engagement_samples, exporter_samples
+from tests.oracle import engagement_samples, exporter_samples, history_rows
 from tests.support.mongo import start_mongoeco
+from tests.test_history_e2e import SqlDb, export
 
 NOW = datetime(2025, 3, 30, 0, 30, 0, tzinfo=timezone.utc)  # Berlin switched to summer time at 01:00 UTC
 DAY = timedelta(days=1)
@@ -113,4 +115,33 @@ def test_temporary_and_subagent_chats_count_as_usage():
             got = collect_engagement(Reader(client["LibreChat"], 10_000), Settings({}), NOW)
         assert got.active == {"1d": 2, "7d": 2, "30d": 2}
     finally:
+        server.stop()
+
+
+# --- daily_registrations in the history export, at day edges (Europe/Berlin switches to summer time) ---
+
+BERLIN = ZoneInfo("Europe/Berlin")
+REGISTERED = [
+    user_at(datetime(2025, 3, 29, 23, 59, 59, tzinfo=BERLIN)),  # A: Berlin 29th, UTC 29th (22:59:59)
+    user_at(datetime(2025, 3, 30, 0, 0, 0, tzinfo=BERLIN)),  # B: Berlin 30th, UTC 29th (23:00)
+    user_at(datetime(2025, 3, 30, 23, 59, 59, tzinfo=BERLIN)),  # C: Berlin 30th, UTC 30th (21:59:59, CEST)
+    {"_id": "imported", "email": "i@x", "createdAt": datetime(2025, 3, 30, 12, tzinfo=timezone.utc)},
+]
+DAYS = (date(2025, 3, 29), date(2025, 3, 31))
+BY_HAND = {
+    "Europe/Berlin": {(date(2025, 3, 29), 1), (date(2025, 3, 30), 2), (date(2025, 3, 31), 0)},
+    "UTC": {(date(2025, 3, 29), 2), (date(2025, 3, 30), 1), (date(2025, 3, 31), 0)},
+}
+
+
+@pytest.mark.parametrize("zone", sorted(BY_HAND))
+def test_daily_registrations_at_day_edges(zone):
+    assert history_rows({"users": REGISTERED}, *DAYS, zone)["daily_registrations"] == BY_HAND[zone]
+    server = start_mongoeco({"users": REGISTERED})
+    db = SqlDb("mysql")
+    try:
+        export(server, db, *DAYS, zone=zone)
+        assert db.rows("daily_registrations") == BY_HAND[zone]
+    finally:
+        db.drop()
         server.stop()

@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS `daily_errors_by_model` (
   PRIMARY KEY (`date`, `model`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+CREATE TABLE IF NOT EXISTS `daily_registrations` (
+  `date` DATE NOT NULL,
+  `new_users` BIGINT NOT NULL,
+  PRIMARY KEY (`date`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
 CREATE TABLE IF NOT EXISTS `weekly_users` (
   `week_start` DATE NOT NULL,
   `unique_users` BIGINT NOT NULL,

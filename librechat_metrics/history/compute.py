@@ -71,6 +71,7 @@ def day_rows(src: Source, day: date) -> Rows:
         "daily_tokens_by_model": _token_rows(day, by_model),
         "daily_tokens_by_user": _token_rows(day, by_user),
         "daily_errors_by_model": [(day, m, n) for m, n in sorted(errors.items()) if n],
+        "daily_registrations": [(day, queries.registrations(reader, span))],
     }
 
 

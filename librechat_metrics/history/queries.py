@@ -49,6 +49,12 @@ def earliest_reply_models(reader: Reader, message_ids: Iterable[str]) -> dict[st
     return out
 
 
+def registrations(reader: Reader, span: Span) -> int:
+    """Users whose ObjectId `_id` was made in the span (bounded on `_id`: users has no createdAt index)."""
+    rows = reader.aggregate("users", [{"$match": span.match(by_id=True)}, {"$count": "n"}])
+    return int(rows[0]["n"]) if rows else 0
+
+
 def message_tokens_by_user(reader: Reader, span: Span) -> tuple[Counter[str], Counter[str]]:
     """(input, output) valid tokenCount sums per str(user) over the span's messages that have a user.
 

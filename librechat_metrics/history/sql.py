@@ -112,6 +112,8 @@ DAILY: tuple[Table, ...] = (
         2,
     ),
     Table("daily_errors_by_model", (("date", "date"), ("model", "text"), ("error_count", "count")), 2),
+    # issue #10: users registered that day (time in the user's ObjectId; users has no createdAt index)
+    Table("daily_registrations", (("date", "date"), ("new_users", "count")), 1),
 )
 WEEKLY = Table("weekly_users", (("week_start", "date"), ("unique_users", "count")), 1)
 MONTHLY = Table("monthly_users", (("month_start", "date"), ("unique_users", "count")), 1)
