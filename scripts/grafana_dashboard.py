@@ -55,6 +55,28 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 (("librechat_active_conversations", "conversations"),),
                 width=4,
             ),
+            Panel(
+                "Active users, rolling",
+                "stat",
+                (
+                    ("librechat_active_users_1d", "24 hours"),
+                    ("librechat_active_users_7d", "7 days"),
+                    ("librechat_active_users_30d", "30 days"),
+                ),
+                width=12,
+                description="Distinct users with a message in the last 24 hours, 7 and 30 days (rolling).",
+            ),
+            Panel(
+                "New users, rolling",
+                "stat",
+                (
+                    ("librechat_new_users_1d", "24 hours"),
+                    ("librechat_new_users_7d", "7 days"),
+                    ("librechat_new_users_30d", "30 days"),
+                ),
+                width=12,
+                description="Users registered in the last 24 hours, 7 and 30 days.",
+            ),
             half(
                 "Assistant messages in the last 5 minutes, by model",
                 "timeseries",
