@@ -190,14 +190,7 @@ def no_mongoeco(tmp_path) -> dict[str, str]:
     "command", [["metrics.py", "--demo"], ["export_metrics.py", "--demo", "2025-01-01", "2025-01-02"]]
 )
 def test_demo_without_mongoeco_says_what_to_install(no_mongoeco, command):
-    done = subprocess.run(
-        [PYTHON, str(ROOT / command[0]), *command[1:]],
-        cwd=ROOT / "tests",
-        env=no_mongoeco,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run_in_tests([str(ROOT / command[0]), *command[1:]], no_mongoeco)
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if "error" in line]
     assert len(lines) == 1 and "requirements-demo.txt" in lines[0], done.stderr
@@ -205,19 +198,19 @@ def test_demo_without_mongoeco_says_what_to_install(no_mongoeco, command):
 
 
 def test_the_exporter_and_the_seeder_run_without_mongoeco(no_mongoeco):
-    check = subprocess.run(
-        [PYTHON, str(ROOT / "metrics.py"), "--check-config"],
-        cwd=ROOT / "tests",
-        env=no_mongoeco,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    check = _run_in_tests([str(ROOT / "metrics.py"), "--check-config"], no_mongoeco)
     assert check.returncode == 0, check.stderr
     seeder = subprocess.run(
         [*SEEDER, "--help"], cwd=ROOT, env=no_mongoeco, capture_output=True, text=True, timeout=60
     )
     assert seeder.returncode == 0 and "--into" in seeder.stdout, seeder.stderr
+
+
+def _run_in_tests(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run PYTHON with `args` in tests/, capturing its output."""
+    return subprocess.run(
+        [PYTHON, *args], cwd=ROOT / "tests", env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_requirements_keep_mongoeco_optional():
