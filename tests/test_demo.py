@@ -6,94 +6,23 @@ live one must show the LibreChat families, then grow between two scrapes a minut
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pymongo
 import pytest
 
 from librechat_metrics.synthetic.generator import COLLECTIONS
 from tests.support.compare import assert_samples_equal, expected
-from tests.support.exporter import ROOT, ExporterProcess, Exposition, free_port
+from tests.support.demo import PYTHON, SEEDER, Demo, clean_env
+from tests.support.exporter import ROOT, Exposition
 from tests.support.mongo import start_mongoeco
 from tests.support.process import terminate
 from tests.test_history_e2e import SqlDb
-
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
-FAMILIES_DEADLINE = 30  # seconds from start until the LibreChat families are served (issue #11)
-SEEDER = [PYTHON, "-m", "librechat_metrics.demo"]
-READY = re.compile(r"demo database ready: (mongodb://\S+)")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """No settings of the developer's shell: only PATH and what the test gives."""
-    return {"PATH": os.environ.get("PATH", ""), **extra}
-
-
-class Demo:
-    """`metrics.py --demo` as a process, its output in a file (read while it runs)."""
-
-    def __init__(self, tmp: Path, **env: str) -> None:
-        self.port = free_port()
-        self.log = tmp / "demo.log"
-        settings = {"METRICS_PORT": str(self.port), "METRICS_LISTEN_ADDRESS": "127.0.0.1", **env}
-        with open(self.log, "wb") as out:
-            proc = subprocess.Popen(
-                [PYTHON, str(ROOT / "metrics.py"), "--demo"],
-                cwd=ROOT / "tests",
-                env=clean_env(**settings),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self.exporter = ExporterProcess(self.port, proc)
-        self.started = time.monotonic()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def mongo_uri(self) -> str:
-        found = READY.search(self.output())
-        assert found, self.output()
-        return found.group(1)
-
-    def wait_families(self) -> Exposition:
-        """Scrape until the usage, activity and inventory families are all served."""
-
-        def complete(page: Exposition) -> bool:
-            served = page.librechat()
-            return all(
-                served.get(name)
-                for name in (
-                    "librechat_messages_total",
-                    "librechat_active_users",
-                    "librechat_registered_users_total",
-                    "librechat_thumbs_up_5m",
-                )
-            )
-
-        deadline = self.started + FAMILIES_DEADLINE
-        while time.monotonic() < deadline:
-            assert self.exporter.proc.poll() is None, self.output()
-            try:
-                page = self.exporter.scrape()
-                if complete(page):
-                    return page
-            except (OSError, AssertionError):
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"no LibreChat families within {FAMILIES_DEADLINE} s:\n{self.output()}")
-
-    def stop(self) -> int:
-        terminate(self.exporter.proc)
-        return self.exporter.proc.returncode
 
 
 @pytest.fixture
@@ -190,14 +119,7 @@ def no_mongoeco(tmp_path) -> dict[str, str]:
     "command", [["metrics.py", "--demo"], ["export_metrics.py", "--demo", "2025-01-01", "2025-01-02"]]
 )
 def test_demo_without_mongoeco_says_what_to_install(no_mongoeco, command):
-    done = subprocess.run(
-        [PYTHON, str(ROOT / command[0]), *command[1:]],
-        cwd=ROOT / "tests",
-        env=no_mongoeco,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run_in_tests([str(ROOT / command[0]), *command[1:]], no_mongoeco)
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if "error" in line]
     assert len(lines) == 1 and "requirements-demo.txt" in lines[0], done.stderr
@@ -205,19 +127,19 @@ def test_demo_without_mongoeco_says_what_to_install(no_mongoeco, command):
 
 
 def test_the_exporter_and_the_seeder_run_without_mongoeco(no_mongoeco):
-    check = subprocess.run(
-        [PYTHON, str(ROOT / "metrics.py"), "--check-config"],
-        cwd=ROOT / "tests",
-        env=no_mongoeco,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    check = _run_in_tests([str(ROOT / "metrics.py"), "--check-config"], no_mongoeco)
     assert check.returncode == 0, check.stderr
     seeder = subprocess.run(
         [*SEEDER, "--help"], cwd=ROOT, env=no_mongoeco, capture_output=True, text=True, timeout=60
     )
     assert seeder.returncode == 0 and "--into" in seeder.stdout, seeder.stderr
+
+
+def _run_in_tests(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run PYTHON with `args` in tests/, capturing its output."""
+    return subprocess.run(
+        [PYTHON, *args], cwd=ROOT / "tests", env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_requirements_keep_mongoeco_optional():
