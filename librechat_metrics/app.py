@@ -188,7 +188,8 @@ def check_indexes(settings: Settings) -> int:
     fails; one line on failure."""
     try:
         with connect(settings) as client:
-            check = check_target(client, settings.mongodb_database, settings.librechat_tenant_id)
+            tenant = settings.values.get("librechat_tenant_id") or None
+            check = check_target(client, settings.mongodb_database, tenant)
             if not check.ok:
                 _error(f"MongoDB at {where(settings)}: {check.reason()}")
                 return 2
