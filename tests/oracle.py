@@ -97,6 +97,8 @@ HISTORY_TABLES = (
     "daily_tokens_by_user",
     "daily_errors_by_model",
     "daily_registrations",
+    "daily_retention",
+    "daily_churn",
     "weekly_users",
     "monthly_users",
 )
@@ -771,6 +773,7 @@ def history_rows(
         if i is not None:
             conversations_by_day[days[i]] += 1
     out["daily_registrations"] = registration_rows(collections, day_bounds, days)
+    out["daily_retention"], out["daily_churn"] = retention_and_churn_rows(collections, days, zone)
     for d in days:
         out["daily_users"].add((d, len(users_by_day[d])))
         out["daily_messages"].add((d, messages_by_day[d], conversations_by_day[d]))
@@ -874,6 +877,49 @@ def registration_rows(collections: Collections, day_bounds: list[datetime], days
             if i is not None:
                 counts[days[i]] += 1
     return {(d, n) for d, n in counts.items()}
+
+
+def retention_and_churn_rows(
+    collections: Collections, days: list[date], zone: ZoneInfo
+) -> tuple[set[tuple], set[tuple]]:
+    """daily_retention and daily_churn rows of ``days``, straight from the definitions.
+
+    A user's registration day is the local day of its ObjectId _id time; a user is active on a local
+    day when a message with a date createdAt that day has ``user`` equal to the user's hex id (a
+    string). Churn counts distinct non-null ``user`` values as the calendar families do."""
+
+    def local_day(when: datetime | None) -> date | None:
+        return None if when is None else when.astimezone(zone).date()
+
+    registered: dict[date, set[str]] = {}
+    for user in collections.get("users", []):
+        oid = user.get("_id")
+        if isinstance(oid, ObjectId):
+            registered.setdefault(local_day(oid.generation_time), set()).add(str(oid))
+    active_on: dict[date, set[str]] = {}
+    days_of: dict[Any, set[date]] = {}
+    for msg in collections.get("messages", []):
+        d = local_day(created_at(msg))
+        if d is None:
+            continue
+        user = msg.get("user")
+        if isinstance(user, str):
+            active_on.setdefault(d, set()).add(user)
+        if user is not None:
+            days_of.setdefault(distinct_key(user), set()).add(d)
+    retention, churn = set(), set()
+    for d in days:
+        row: list[Any] = [d]
+        for n in (1, 7, 30):
+            cohort = registered.get(d - timedelta(days=n), set())
+            row += [len(cohort), len(cohort & active_on.get(d, set()))]
+        retention.add(tuple(row))
+        recent = {d - timedelta(days=i) for i in range(28)}
+        before = {d - timedelta(days=i) for i in range(28, 56)}
+        active = sum(1 for seen in days_of.values() if seen & recent)
+        churned = sum(1 for seen in days_of.values() if seen & before and not seen & recent)
+        churn.add((d, active, churned))
+    return retention, churn
 
 
 # --------------------------------------------------------------------------------------------

@@ -145,3 +145,50 @@ def test_daily_registrations_at_day_edges(zone):
     finally:
         db.drop()
         server.stop()
+
+
+# --- daily_retention and daily_churn at cohort edges --------------------------------------------------
+
+U1 = user_at(datetime(2025, 3, 24, 23, 59, tzinfo=BERLIN))  # 22:59 UTC, the 24th in both zones
+U2 = user_at(datetime(2025, 3, 30, 12, tzinfo=timezone.utc))
+U3 = user_at(datetime(2025, 3, 1, 10, tzinfo=timezone.utc))
+COHORTS = {
+    "users": [U1, U2, U3],
+    "messages": [
+        # exactly 7 x 24 h after U1 signed up: 22:59 UTC on the 31st, but 00:59 on April 1st in Berlin
+        # (summer time began in between), so U1 is retained after 7 days in UTC and not in Berlin
+        msg(str(U1["_id"]), datetime(2025, 3, 31, 22, 59, tzinfo=timezone.utc)),
+        msg(str(U2["_id"]), datetime(2025, 3, 31, 12, tzinfo=timezone.utc)),  # 1 day after
+        msg(str(U3["_id"]), datetime(2025, 3, 31, 10, tzinfo=timezone.utc)),  # 30 days after
+        msg("c1", datetime(2025, 3, 3, 12, tzinfo=timezone.utc)),  # 28 days before the 31st
+        msg("c2", datetime(2025, 3, 4, 12, tzinfo=timezone.utc)),  # 27 days before the 31st
+        msg("c3", datetime(2025, 2, 3, 12, tzinfo=timezone.utc)),  # 56 days before: in no window
+    ],
+}
+COHORT_DAYS = (date(2025, 3, 31), date(2025, 4, 1))
+MARCH_31, APRIL_1 = COHORT_DAYS
+COHORT_BY_HAND = {
+    "UTC": {
+        "daily_retention": {(MARCH_31, 1, 1, 1, 1, 1, 1), (APRIL_1, 0, 0, 0, 0, 0, 0)},
+        "daily_churn": {(MARCH_31, 4, 1), (APRIL_1, 3, 2)},  # 31st: U1-3, c2 active, c1 gone
+    },
+    "Europe/Berlin": {
+        "daily_retention": {(MARCH_31, 1, 1, 1, 0, 1, 1), (APRIL_1, 0, 0, 0, 0, 0, 0)},
+        "daily_churn": {(MARCH_31, 3, 1), (APRIL_1, 3, 2)},  # U1's message is on April 1st here
+    },
+}
+
+
+@pytest.mark.parametrize("zone", sorted(COHORT_BY_HAND))
+def test_retention_and_churn_at_cohort_edges(zone):
+    want = COHORT_BY_HAND[zone]
+    oracle = history_rows(COHORTS, *COHORT_DAYS, zone)
+    assert {table: oracle[table] for table in want} == want
+    server = start_mongoeco(COHORTS)
+    db = SqlDb("mysql")
+    try:
+        export(server, db, *COHORT_DAYS, zone=zone)
+        assert {table: db.rows(table) for table in want} == want
+    finally:
+        db.drop()
+        server.stop()

@@ -60,6 +60,24 @@ CREATE TABLE IF NOT EXISTS `daily_registrations` (
   PRIMARY KEY (`date`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+CREATE TABLE IF NOT EXISTS `daily_retention` (
+  `date` DATE NOT NULL,
+  `cohort_1d` BIGINT NOT NULL,
+  `retained_1d` BIGINT NOT NULL,
+  `cohort_7d` BIGINT NOT NULL,
+  `retained_7d` BIGINT NOT NULL,
+  `cohort_30d` BIGINT NOT NULL,
+  `retained_30d` BIGINT NOT NULL,
+  PRIMARY KEY (`date`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_churn` (
+  `date` DATE NOT NULL,
+  `active_users_28d` BIGINT NOT NULL,
+  `churned_users_28d` BIGINT NOT NULL,
+  PRIMARY KEY (`date`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
 CREATE TABLE IF NOT EXISTS `weekly_users` (
   `week_start` DATE NOT NULL,
   `unique_users` BIGINT NOT NULL,

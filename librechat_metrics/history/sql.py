@@ -114,6 +114,17 @@ DAILY: tuple[Table, ...] = (
     Table("daily_errors_by_model", (("date", "date"), ("model", "text"), ("error_count", "count")), 2),
     # issue #10: users registered that day (time in the user's ObjectId; users has no createdAt index)
     Table("daily_registrations", (("date", "date"), ("new_users", "count")), 1),
+    Table(
+        "daily_retention",
+        (
+            ("date", "date"),
+            *((f"{part}_{n}d", "count") for n in (1, 7, 30) for part in ("cohort", "retained")),
+        ),
+        1,
+    ),
+    Table(
+        "daily_churn", (("date", "date"), ("active_users_28d", "count"), ("churned_users_28d", "count")), 1
+    ),
 )
 WEEKLY = Table("weekly_users", (("week_start", "date"), ("unique_users", "count")), 1)
 MONTHLY = Table("monthly_users", (("month_start", "date"), ("unique_users", "count")), 1)

@@ -1,0 +1,55 @@
+"""Engagement rows of one day (issue #10; docs/semantics.md, "Engagement in history").
+
+Every row of day X depends only on days up to X, so it is final once X is over, like every other
+daily row, and a re-run of X recomputes it:
+
+- daily_registrations: users whose ObjectId `_id` was made on X (local day);
+- daily_retention: of the users registered on X-1, X-7 and X-30, how many had a message on X
+  (retention of the cohort of day D after N days is row D+N);
+- daily_churn: users with a message in the 28 local days ending with X, and users with one in the
+  28 days before those but none since (LibreChat Insights' churn rule).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from .. import tally
+from ..mongo import Reader, Span
+from ..windows import day_span, local_midnight
+from . import queries
+
+RETENTION_DAYS = (1, 7, 30)
+CHURN_DAYS = 28
+
+
+def cohort(reader: Reader, span: Span) -> set[str]:
+    """The hex ids of the users whose ObjectId `_id` was made in the span (bounded on `_id`)."""
+    rows = reader.aggregate("users", [{"$match": span.match(by_id=True)}, {"$project": {"_id": 1}}])
+    return {str(row["_id"]) for row in rows}
+
+
+def active_users(reader: Reader, span: Span) -> set[str]:
+    """The string `user` values of the span's messages (LibreChat stores a user's hex id there)."""
+    match = {"$and": [span.match(), {"user": {"$type": "string"}}]}
+    rows = reader.aggregate("messages", [{"$match": match}, {"$group": {"_id": "$user"}}])
+    return {row["_id"] for row in rows}
+
+
+def engagement_rows(reader: Reader, zone: str, day: date) -> dict[str, list[tuple[Any, ...]]]:
+    """daily_registrations, daily_retention and daily_churn rows of `day`."""
+    today = day_span(day, zone)
+    active = active_users(reader, today)
+    retention: list[Any] = [day]
+    for n in RETENTION_DAYS:
+        members = cohort(reader, day_span(day - timedelta(days=n), zone))
+        retention += [len(members), len(members & active)]
+    lo = local_midnight(day - timedelta(days=2 * CHURN_DAYS - 1), zone)
+    recent = local_midnight(day - timedelta(days=CHURN_DAYS - 1), zone)
+    counts = tally.distinct_counts(reader, "messages", "user", Span(lo, today.hi), {"recent": recent})
+    return {
+        "daily_registrations": [(day, queries.registrations(reader, today))],
+        "daily_retention": [tuple(retention)],
+        "daily_churn": [(day, counts["recent"], counts["all"] - counts["recent"])],
+    }
