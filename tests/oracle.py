@@ -99,6 +99,7 @@ HISTORY_TABLES = (
     "daily_registrations",
     "daily_retention",
     "daily_churn",
+    "daily_user_messages",
     "weekly_users",
     "monthly_users",
 )
@@ -774,6 +775,7 @@ def history_rows(
             conversations_by_day[days[i]] += 1
     out["daily_registrations"] = registration_rows(collections, day_bounds, days)
     out["daily_retention"], out["daily_churn"] = retention_and_churn_rows(collections, days, zone)
+    out["daily_user_messages"] = user_message_rows(messages, day_bounds, days, agents)
     for d in days:
         out["daily_users"].add((d, len(users_by_day[d])))
         out["daily_messages"].add((d, messages_by_day[d], conversations_by_day[d]))
@@ -877,6 +879,33 @@ def registration_rows(collections: Collections, day_bounds: list[datetime], days
             if i is not None:
                 counts[days[i]] += 1
     return {(d, n) for d, n in counts.items()}
+
+
+def user_message_rows(
+    messages: list[Doc], day_bounds: list[datetime], days: list[date], agents: dict[str, str]
+) -> set[tuple]:
+    """(day, str(user), user messages, model label with most assistant messages or "") per user
+    with a message that day; a tie goes to the smallest label."""
+    sent: dict[tuple[date, str], int] = {}
+    answered: dict[tuple[date, str], dict[str, int]] = {}
+    for msg in messages:
+        i = window_index(day_bounds, created_at(msg))
+        if i is None or msg.get("user") is None:
+            continue
+        k = (days[i], str(msg["user"]))
+        sent.setdefault(k, 0)
+        if is_assistant(msg):
+            models = answered.setdefault(k, {})
+            label = model_label(msg.get("model"), agents)
+            models[label] = models.get(label, 0) + 1
+        else:
+            sent[k] += 1
+    rows = set()
+    for (d, user), n in sent.items():
+        models = answered.get((d, user), {})
+        top = sorted(models.items(), key=lambda item: (-item[1], item[0]))[0][0] if models else ""
+        rows.add((d, user, n, top))
+    return rows
 
 
 def retention_and_churn_rows(

@@ -192,3 +192,34 @@ def test_retention_and_churn_at_cohort_edges(zone):
     finally:
         db.drop()
         server.stop()
+
+
+def test_daily_user_messages_by_hand():
+    """u1 sends 2 messages answered by gpt-4o and claude once each (tie: the smaller label wins);
+    u2 sends none but an assistant message carries its id; a message without user is nobody's."""
+    t = datetime(2025, 3, 10, 12, tzinfo=timezone.utc)
+
+    def reply(user, model):
+        return {**msg(user, t), "isCreatedByUser": False, "model": model}
+
+    data = {
+        "messages": [
+            msg("u1", t),
+            msg("u1", t),
+            reply("u1", "gpt-4o"),
+            reply("u1", "claude"),
+            reply("u2", "gpt-4o"),
+            reply(None, "gpt-4o"),
+        ]
+    }
+    day = date(2025, 3, 10)
+    want = {(day, "u1", 2, "claude"), (day, "u2", 0, "gpt-4o")}
+    assert history_rows(data, day, day)["daily_user_messages"] == want
+    server = start_mongoeco(data)
+    db = SqlDb("mysql")
+    try:
+        export(server, db, day, day)
+        assert db.rows("daily_user_messages") == want
+    finally:
+        db.drop()
+        server.stop()

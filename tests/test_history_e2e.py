@@ -210,7 +210,7 @@ def keyed(table: str, rows: set[tuple]) -> dict[tuple, tuple]:
 
 
 def assert_rows_equal(got: dict[str, set[tuple]], want: dict[str, set[tuple]], tables: Any = None) -> None:
-    """Same keys in every table; numbers equal by value (floats to 1e-9, relative)."""
+    """Same keys in every table; numbers equal by value (floats to 1e-9, relative), text exactly."""
     for table in tables or want:
         g, w = keyed(table, got[table]), keyed(table, want[table])
         assert set(g) == set(w), (
@@ -218,9 +218,8 @@ def assert_rows_equal(got: dict[str, set[tuple]], want: dict[str, set[tuple]], t
         )
         for key, values in w.items():
             for a, b in zip(g[key], values, strict=True):
-                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (
-                    f"{table}{key}: got {g[key]}, want {values}"
-                )
+                same = a == b if isinstance(b, str) else math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+                assert same, f"{table}{key}: got {g[key]}, want {values}"
 
 
 def only_days(rows: dict[str, set[tuple]], days: set[date]) -> dict[str, set[tuple]]:

@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS `daily_retention` (
   PRIMARY KEY (`date`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+CREATE TABLE IF NOT EXISTS `daily_user_messages` (
+  `date` DATE NOT NULL,
+  `user` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `messages` BIGINT NOT NULL,
+  `top_model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  PRIMARY KEY (`date`, `user`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
 CREATE TABLE IF NOT EXISTS `daily_churn` (
   `date` DATE NOT NULL,
   `active_users_28d` BIGINT NOT NULL,

@@ -18,7 +18,7 @@ from ..labels import resolve_agent, sanitise
 from ..mongo import Reader, Span
 from ..windows import day_span, month_span, week_span
 from . import queries
-from .engagement import engagement_rows
+from .engagement import engagement_rows, user_message_rows
 
 Rows = dict[str, list[tuple[Any, ...]]]
 TEXT_LIMIT = 255  # VARCHAR(255) of the model and user columns
@@ -73,6 +73,7 @@ def day_rows(src: Source, day: date) -> Rows:
         "daily_tokens_by_user": _token_rows(day, by_user),
         "daily_errors_by_model": [(day, m, n) for m, n in sorted(errors.items()) if n],
         **engagement_rows(reader, src.zone, day),
+        "daily_user_messages": user_message_rows(reader, span, day, src.model, storable),
     }
 
 

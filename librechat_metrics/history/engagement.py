@@ -7,15 +7,19 @@ daily row, and a re-run of X recomputes it:
 - daily_retention: of the users registered on X-1, X-7 and X-30, how many had a message on X
   (retention of the cohort of day D after N days is row D+N);
 - daily_churn: users with a message in the 28 local days ending with X, and users with one in the
-  28 days before those but none since (LibreChat Insights' churn rule).
+  28 days before those but none since (LibreChat Insights' churn rule);
+- daily_user_messages: per user, the messages they sent on X and the model that answered most.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 from .. import tally
+from ..labels import name_label
 from ..mongo import Reader, Span
 from ..windows import day_span, local_midnight
 from . import queries
@@ -53,3 +57,35 @@ def engagement_rows(reader: Reader, zone: str, day: date) -> dict[str, list[tupl
         "daily_retention": [tuple(retention)],
         "daily_churn": [(day, counts["recent"], counts["all"] - counts["recent"])],
     }
+
+
+def user_message_rows(
+    reader: Reader, span: Span, day: date, model: Callable[[str], str], key: Callable[[str], str]
+) -> list[tuple[Any, ...]]:
+    """daily_user_messages rows: (day, str(user), user messages, model label of most assistant
+    messages, ties to the smallest label, "" when none), for every user with a message in the span.
+
+    `model` turns a name_label() into the exporter's model label, `key` a str(user) into the stored key.
+    """
+    match = {"$and": [span.match(), {"user": {"$ne": None}}]}
+    group = {
+        "a": tally.ASSISTANT_EXPR,
+        "u": "$user",
+        "t": {"$type": "$user"},
+        **tally._label_key("m", "model"),
+    }
+    rows = reader.aggregate("messages", [{"$match": match}, {"$group": {"_id": group, "n": {"$sum": 1}}}])
+    sent: Counter[str] = Counter()
+    answered: dict[str, Counter[str]] = {}
+    for row in rows:
+        k = row["_id"]
+        user = key(str(k["u"]))
+        sent[user] += 0 if k["a"] else row["n"]
+        if k["a"]:
+            answered.setdefault(user, Counter())[model(name_label(k["m"]))] += row["n"]
+    out = []
+    for user in sorted(sent):
+        models = answered.get(user, Counter())
+        top = min(models, key=lambda m: (-models[m], m)) if models else ""
+        out.append((day, user, sent[user], top))
+    return out

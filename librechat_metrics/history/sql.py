@@ -123,6 +123,11 @@ DAILY: tuple[Table, ...] = (
         1,
     ),
     Table(
+        "daily_user_messages",
+        (("date", "date"), ("user", "text"), ("messages", "count"), ("top_model", "text")),
+        2,
+    ),
+    Table(
         "daily_churn", (("date", "date"), ("active_users_28d", "count"), ("churned_users_28d", "count")), 1
     ),
 )
