@@ -223,3 +223,18 @@ def test_daily_user_messages_by_hand():
     finally:
         db.drop()
         server.stop()
+
+
+def test_csv_prints_a_table_equal_to_the_oracle():
+    """--csv needs no SQL database: a daily and a weekly table, header first, equal to the oracle."""
+    server = start_mongoeco(COHORTS)
+    try:
+        for table, width in (("daily_churn", 3), ("weekly_users", 2)):
+            done = export(server, None, *COHORT_DAYS, "--csv", table, zone="Europe/Berlin")
+            header, *lines = done.stdout.splitlines()
+            cells = [line.split(",") for line in lines]
+            rows = {(date.fromisoformat(first), *map(int, rest)) for first, *rest in cells}
+            assert len(header.split(",")) == width
+            assert rows == history_rows(COHORTS, *COHORT_DAYS, "Europe/Berlin")[table]
+    finally:
+        server.stop()

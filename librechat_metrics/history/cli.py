@@ -39,7 +39,7 @@ from ..settings import (
 )
 from ..target import check_target
 from ..windows import local_midnight, month_start, next_month, week_start
-from . import compute, sql
+from . import compute, csvout, sql
 
 log = logging.getLogger("librechat_metrics.history")
 
@@ -137,6 +137,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="export the last N complete days in TIMEZONE (ends yesterday)",
     )
     parser.add_argument("--force", action="store_true", help="recompute days that are already stored")
+    parser.add_argument(
+        "--csv",
+        choices=csvout.NAMES,
+        metavar="TABLE",
+        help="print one table's rows for the range as CSV to stdout (from MongoDB; no SQL database): "
+        + ", ".join(csvout.NAMES),
+    )
     parser.add_argument("--timezone", type=zone, metavar="ZONE", help="override TIMEZONE for this run")
     parser.add_argument(
         "--demo", action="store_true", help="read synthetic data from an embedded database (no MONGODB_URI)"
@@ -289,7 +296,9 @@ def export(
     return summary
 
 
-def run(settings: Settings, target: sql.Target, start: date, end: date, force: bool) -> Summary:
+def run(
+    settings: Settings, target: sql.Target, start: date, end: date, force: bool, csv_table: str | None = None
+) -> Summary:
     """Connect to both databases and export; any database failure becomes Fatal.
 
     The MongoDB database must pass the target check before the SQL database is even opened: a wrong
@@ -307,10 +316,14 @@ def run(settings: Settings, target: sql.Target, start: date, end: date, force: b
         if not check.ok:
             where = redact(settings.mongodb_uri)
             raise Fatal(f"MongoDB at {where}: {check.reason()}; nothing exported", code=2)
-        store = _open(target)
-        store.ensure_schema()
         source = compute.resolve_token_source(reader, settings.token_source)
         src = compute.Source(reader, settings.timezone, source, tally.agent_models(reader))
+        if csv_table is not None:
+            n = csvout.write_csv(src, csv_table, start, end, sys.stdout)
+            log.info("%d rows of %s for %s to %s written as CSV", n, csv_table, start, end)
+            return Summary()
+        store = _open(target)
+        store.ensure_schema()
         log.info(
             "exporting %s to %s (zone %s, token source %s) from %s database %r into %s",
             start,
@@ -381,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = demo(settings, start)
     began = time.monotonic()
     try:
-        summary = run(settings, target, start, end, args.force)
+        summary = run(settings, target, start, end, args.force, args.csv)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code
@@ -392,5 +405,6 @@ def main(argv: list[str] | None = None) -> int:
         log.error("export failed: unexpected %s: %s", type(err).__name__, _short(err))
         log.debug("traceback", exc_info=True)
         return 1
-    log.info("done in %.1f s: %s", time.monotonic() - began, summary.line())
+    if args.csv is None:
+        log.info("done in %.1f s: %s", time.monotonic() - began, summary.line())
     return 0
