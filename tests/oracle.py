@@ -87,7 +87,37 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_active_tool_users": (),
     "librechat_responses_5m": ("model",),
     "librechat_response_time_seconds_5m": ("model", "percentile"),
+    # issue #12: cost, caching, endpoints, agents, unfinished replies, histogram, balances
+    "librechat_spend_usd_total": ("model",),
+    "librechat_spend_usd_5m": ("model",),
+    "librechat_cache_read_tokens_total": ("model",),
+    "librechat_cache_write_tokens_total": ("model",),
+    "librechat_messages_per_endpoint_total": ("endpoint",),
+    "librechat_messages_per_endpoint_5m": ("endpoint",),
+    "librechat_errors_per_endpoint_total": ("endpoint",),
+    "librechat_errors_per_endpoint_5m": ("endpoint",),
+    "librechat_unfinished_replies_total": ("model",),
+    "librechat_unfinished_replies_5m": ("model",),
+    "librechat_agent_replies_total": ("agent_id",),
+    "librechat_agent_replies_5m": ("agent_id",),
+    "librechat_agent_errors_total": ("agent_id",),
+    "librechat_agent_errors_5m": ("agent_id",),
+    "librechat_agent_info": ("agent_id", "model", "name", "provider"),
+    "librechat_response_time_seconds_bucket": ("le", "model"),
+    "librechat_response_time_seconds_sum": ("model",),
+    "librechat_response_time_seconds_count": ("model",),
+    "librechat_balance_credits_usd": (),
+    "librechat_balance_users_at_or_below_zero": (),
+    "librechat_balance_auto_refill_users": (),
 }
+
+# Upper bounds of the response-time histogram (OpenTelemetry gen_ai.client.operation.duration), as
+# prometheus_client writes them.
+HISTOGRAM_BOUNDS = (
+    ("0.01", 0.01), ("0.02", 0.02), ("0.04", 0.04), ("0.08", 0.08), ("0.16", 0.16), ("0.32", 0.32),
+    ("0.64", 0.64), ("1.28", 1.28), ("2.56", 2.56), ("5.12", 5.12), ("10.24", 10.24), ("20.48", 20.48),
+    ("40.96", 40.96), ("81.92", 81.92), ("+Inf", math.inf),
+)  # fmt: skip
 
 HISTORY_TABLES = (
     "daily_users",
@@ -645,6 +675,8 @@ def exporter_samples(
             100.0 * (calls_count - failed_count) / calls_count
         )
 
+    cost_samples(out, collections, messages, agents, in_5m, bound_5m)
+
     # --- response time of first replies (semantics.md "Response time") -------------------------
     waits = response_times(messages, in_5m, agents)
     for model, seconds in waits.items():
@@ -657,6 +689,125 @@ def exporter_samples(
             ]
 
     return out
+
+
+def valid_number(value: Any) -> bool:
+    """An int or float (never a boolean), finite: tokenValue, readTokens, writeTokens, tokenCredits."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def magnitude(doc: Doc, field: str) -> int | float:
+    """|doc[field]| when it is a valid number, else 0."""
+    value = doc.get(field)
+    return abs(value) if valid_number(value) else 0
+
+
+def is_unfinished(msg: Doc) -> bool:
+    """Unfinished reply: an assistant message with unfinished True or finish_reason "incomplete"."""
+    return is_assistant(msg) and (msg.get("unfinished") is True or msg.get("finish_reason") == "incomplete")
+
+
+def agent_id_of(msg: Doc) -> str | None:
+    """The agent id of an agent reply (assistant message whose model starts with agent_), else None."""
+    model = msg.get("model")
+    if is_assistant(msg) and isinstance(model, str) and model.startswith("agent_"):
+        return sanitise(model)
+    return None
+
+
+def cost_samples(
+    out: Samples, collections: Collections, messages: list[Doc], agents: dict[str, str], in_5m: Any,
+    bound_5m: datetime,
+) -> None:  # fmt: skip
+    """The issue #12 families (semantics.md "Cost, caching, endpoints, agents ...")."""
+    spend: dict[LabelKey, list] = {}
+    spend_5m: dict[LabelKey, list] = {}
+    reads: dict[LabelKey, list] = {}
+    writes: dict[LabelKey, list] = {}
+    for doc, kind, _ in counted_transactions(collections):  # whatever the token source says
+        label = key(model=model_label(doc.get("model"), agents))
+        usd = Fraction(magnitude(doc, "tokenValue")) / 1_000_000
+        add(spend, label, usd)
+        when = transaction_time(doc)
+        if when is not None and when >= bound_5m:
+            add(spend_5m, label, usd)
+        if kind == "prompt":
+            add(reads, label, magnitude(doc, "readTokens"))
+            add(writes, label, magnitude(doc, "writeTokens"))
+    out["librechat_spend_usd_total"] = {k: float(sum(v)) for k, v in spend.items() if sum(v) != 0}
+    out["librechat_spend_usd_5m"] = {k: float(sum(v)) for k, v in spend_5m.items() if sum(v) != 0}
+    out["librechat_cache_read_tokens_total"] = labelled_sums(reads)
+    out["librechat_cache_write_tokens_total"] = labelled_sums(writes)
+
+    buckets = {
+        "librechat_messages_per_endpoint": lambda m: is_assistant(m),
+        "librechat_errors_per_endpoint": is_error,
+    }
+    for family, wanted in buckets.items():
+        every: dict[LabelKey, list] = {}
+        recent: dict[LabelKey, list] = {}
+        for msg in messages:
+            if wanted(msg):
+                label = key(endpoint=plain_label(msg.get("endpoint")))
+                add(every, label, 1)
+                if in_5m(msg):
+                    add(recent, label, 1)
+        out[f"{family}_total"] = labelled_sums(every)
+        out[f"{family}_5m"] = labelled_sums(recent)
+
+    unfinished: dict[LabelKey, list] = {}
+    unfinished_5m: dict[LabelKey, list] = {}
+    replies: dict[LabelKey, list] = {}
+    replies_5m: dict[LabelKey, list] = {}
+    errors: dict[LabelKey, list] = {}
+    errors_5m: dict[LabelKey, list] = {}
+    for msg in messages:
+        if is_unfinished(msg):
+            label = key(model=model_label(msg.get("model"), agents))
+            add(unfinished, label, 1)
+            if in_5m(msg):
+                add(unfinished_5m, label, 1)
+        agent = agent_id_of(msg)
+        if agent is not None:
+            add(replies, key(agent_id=agent), 1)
+            if in_5m(msg):
+                add(replies_5m, key(agent_id=agent), 1)
+            if is_error(msg):
+                add(errors, key(agent_id=agent), 1)
+                if in_5m(msg):
+                    add(errors_5m, key(agent_id=agent), 1)
+    out["librechat_unfinished_replies_total"] = labelled_sums(unfinished)
+    out["librechat_unfinished_replies_5m"] = labelled_sums(unfinished_5m)
+    out["librechat_agent_replies_total"] = labelled_sums(replies)
+    out["librechat_agent_replies_5m"] = labelled_sums(replies_5m)
+    out["librechat_agent_errors_total"] = labelled_sums(errors)
+    out["librechat_agent_errors_5m"] = labelled_sums(errors_5m)
+
+    seen: set[str] = set()
+    for agent in collections.get("agents", []):
+        agent_id = agent.get("id")
+        if not isinstance(agent_id, str) or not agent_id.startswith("agent_") or agent_id in seen:
+            continue  # JUDGEMENT: as for the model lookup, the first document of an id wins
+        seen.add(agent_id)
+        labels = {f: plain_label(agent.get(f)) for f in ("name", "provider", "model")}
+        out["librechat_agent_info"][key(agent_id=sanitise(agent_id), **labels)] = 1.0
+
+    waits = response_times(messages, lambda m: created_at(m) is not None, agents)  # any date
+    for model, seconds in waits.items():
+        for le, bound in HISTOGRAM_BOUNDS:
+            below = sum(1 for s in seconds if s <= bound)
+            out["librechat_response_time_seconds_bucket"][key(model=model, le=le)] = float(below)
+        out["librechat_response_time_seconds_sum"][key(model=model)] = math.fsum(seconds)
+        out["librechat_response_time_seconds_count"][key(model=model)] = float(len(seconds))
+
+    balances = collections.get("balances", [])
+    if balances:
+        credits = [b.get("tokenCredits") for b in balances if valid_number(b.get("tokenCredits"))]
+        positive = sum(Fraction(c) for c in credits if c > 0)
+        out["librechat_balance_credits_usd"][()] = float(positive / 1_000_000)
+        out["librechat_balance_users_at_or_below_zero"][()] = float(sum(1 for c in credits if c <= 0))
+        auto = sum(1 for b in balances if b.get("autoRefillEnabled") is True)
+        out["librechat_balance_auto_refill_users"][()] = float(auto)
 
 
 def response_times(messages: list[Doc], in_window: Any, agents: dict[str, str]) -> dict[str, list[float]]:
