@@ -13,7 +13,14 @@ from typing import Any
 
 from . import __version__
 from .collector import SnapshotCollector, registries
-from .groups import UsageGroup, collect_activity, collect_inventory, collect_recent_ratings
+from .groups import (
+    UsageGroup,
+    collect_activity,
+    collect_agents,
+    collect_balances,
+    collect_inventory,
+    collect_recent_ratings,
+)
 from .indexes import MissingIndexes, missing_indexes_report
 from .mongo import Reader, connect
 from .pagecache import PageCache
@@ -47,6 +54,10 @@ def build_jobs(reader: Reader, settings: Settings, missing: MissingIndexes) -> l
         jobs.append(Job("inventory", slow, bind(collect_inventory), retry=fast))
     if on("rating") and on("time_window"):
         jobs.append(Job("recent_ratings", slow, bind(collect_recent_ratings), retry=fast))
+    if on("model"):
+        jobs.append(Job("agents", slow, bind(collect_agents), retry=fast))
+    if on("user"):
+        jobs.append(Job("balances", slow, bind(collect_balances), retry=fast))
     jobs.append(Job("indexes", slow, missing.refresh, retry=fast))
     return jobs
 

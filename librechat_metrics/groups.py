@@ -17,7 +17,7 @@ from typing import Any
 
 from . import tally as t
 from .mongo import Reader, Span
-from .responses import first_reply_waits
+from .responses import WaitHistogram, first_reply_times, histograms, merge
 from .settings import Settings
 from .windows import calendar_starts
 
@@ -59,6 +59,7 @@ class Usage:
     agents: dict[str, str]
     recounted_at: datetime  # when the last full recount ran: edits of old documents before it are in
     waits: list[tuple[str, float]] = field(default_factory=list)  # (model, seconds) of first replies, 5m
+    latency: dict[str, WaitHistogram] = field(default_factory=dict)  # all-time first replies per model
 
 
 class UsageGroup:
@@ -76,6 +77,7 @@ class UsageGroup:
         self.resynced_at = 0.0
         self.agents: dict[str, str] = {}
         self.agents_at: float | None = None
+        self.base_latency: dict[str, WaitHistogram] = {}
 
     @property
     def tools_on(self) -> bool:
@@ -84,6 +86,11 @@ class UsageGroup:
     @property
     def waits_on(self) -> bool:
         return self.settings.enabled("time_window") and self.settings.enabled("model")
+
+    @property
+    def latency_on(self) -> bool:
+        """The all-time response-time histogram (model toggle)."""
+        return self.settings.enabled("model")
 
     def _tallies(self, span: Span, marks: dict[str, datetime], users_for: str | None) -> tuple[list, ...]:
         messages = t.message_rows(self.reader, span, marks)
@@ -108,6 +115,8 @@ class UsageGroup:
             t.fold_transactions(transactions),
             None,
         )
+        if self.latency_on:
+            self.base_latency = histograms(first_reply_times(self.reader, span))
         self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
         self.resynced_at = self.clock()
 
@@ -136,8 +145,12 @@ class UsageGroup:
             inputs = self._inputs(Span(lo), lo, {"open": self.cutoff, "recent": recent_from})
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
-        waits = first_reply_waits(self.reader, Span(recent_from)) if self.waits_on else []
-        return Usage(total, recent, source, self._agents(), self.recounted_at, waits)
+        # One read of the first replies since the older of the cut-off and the 5m window serves both
+        # the all-time histogram (base + those since the cut-off) and the 5m percentiles.
+        timed = first_reply_times(self.reader, Span(lo)) if self.waits_on or self.latency_on else []
+        waits = [(model, seconds) for model, seconds, when in timed if when >= recent_from]
+        latency = merge(self.base_latency, histograms(timed, self.cutoff)) if self.latency_on else {}
+        return Usage(total, recent, source, self._agents(), self.recounted_at, waits, latency)
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source
@@ -174,3 +187,13 @@ def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict
 
 def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str]:
     return t.recent_ratings(reader, now - RECENT)
+
+
+def collect_agents(reader: Reader, settings: Settings, now: datetime) -> dict[str, t.AgentInfo]:
+    """Name, provider and model of every agent (librechat_agent_info)."""
+    return t.agent_infos(reader)
+
+
+def collect_balances(reader: Reader, settings: Settings, now: datetime) -> t.Balances | None:
+    """Outstanding credits, users at or below zero and auto-refill users of LibreChat's balances."""
+    return t.balances(reader)

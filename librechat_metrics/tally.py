@@ -48,6 +48,25 @@ VALID_TOKENS_EXPR = {
 # A transaction that counts: prompt or completion with a finite numeric rawAmount (never credits).
 COUNTED_TRANSACTION = {"tokenType": {"$in": ["prompt", "completion"]}, "rawAmount": {"$gt": -INF, "$lt": INF}}
 _RATED_EXPR = {"$in": [{"$ifNull": ["$feedback.rating", None]}, list(RATINGS)]}
+# An unfinished reply: an assistant message with unfinished: true or finish_reason: "incomplete".
+UNFINISHED_EXPR = {
+    "$and": [
+        ASSISTANT_EXPR,
+        {"$or": [{"$eq": ["$unfinished", True]}, {"$eq": ["$finish_reason", "incomplete"]}]},
+    ]
+}
+
+
+def _valid_number(path: str) -> dict[str, Any]:
+    """A finite number: in MongoDB's comparison order null/missing and NaN sort below -inf, strings,
+    objects, booleans and dates above +inf, so two comparisons leave only finite numbers."""
+    return {"$and": [{"$gt": [path, -INF]}, {"$lt": [path, INF]}]}
+
+
+def _magnitude(path: str) -> dict[str, Any]:
+    """|value| of a valid number, else 0."""
+    absolute = {"$cond": [{"$lt": [path, 0]}, {"$subtract": [0, path]}, path]}
+    return {"$cond": [_valid_number(path), absolute, 0]}
 
 
 def _raw(path: str) -> dict[str, Any]:
@@ -79,8 +98,9 @@ def _hashable(value: Any) -> Any:
 
 # --- messages ----------------------------------------------------------------------------------
 
-MessageKey = tuple[bool, str, bool, bool, "str | None", "str | None"]
-"""(assistant, model, error, has tools, rating or None, tag or None); model not yet agent-resolved."""
+MessageKey = tuple[bool, str, bool, bool, "str | None", "str | None", str, bool]
+"""(assistant, model, error, has tools, rating or None, tag or None, endpoint, unfinished reply);
+model not yet agent-resolved."""
 
 
 @dataclass
@@ -103,6 +123,8 @@ def message_rows(reader: Reader, span: Span, marks: dict[str, datetime]) -> list
         "r": {"$cond": [_RATED_EXPR, "$feedback.rating", None]},
         "g": {"$cond": [_RATED_EXPR, _raw("feedback.tag"), None]},
         "g_type": {"$cond": [_RATED_EXPR, {"$type": "$feedback.tag"}, None]},
+        **_label_key("p", "endpoint"),
+        "f": UNFINISHED_EXPR,
         **_marks("createdAt", marks),
     }
     tokens = {"$cond": [VALID_TOKENS_EXPR, "$tokenCount", 0]}
@@ -118,7 +140,16 @@ def fold_messages(rows: list[dict[str, Any]], mark: str | None = None) -> Messag
         k = row["_id"]
         if not _keep(k, mark):
             continue
-        key = (bool(k["a"]), name_label(k["m"]), bool(k["e"]), bool(k["t"]), k["r"], tag_label(k["g"]))
+        key = (
+            bool(k["a"]),
+            name_label(k["m"]),
+            bool(k["e"]),
+            bool(k["t"]),
+            k["r"],
+            tag_label(k["g"]),
+            name_label(k["p"]),
+            bool(k["f"]),
+        )
         tally.count[key] += row["n"]
         tally.tokens[key] += row["k"]
     return tally
@@ -191,13 +222,23 @@ TxKey = tuple[str, str, "str | None"]
 
 @dataclass
 class TxTally:
-    """|rawAmount| sums and document counts per TxKey (credits and invalid amounts never count)."""
+    """|rawAmount| sums and document counts per TxKey (credits and invalid amounts never count), and
+    the |tokenValue| (credits, 1e6 = 1 USD), |readTokens| and |writeTokens| sums of the same documents."""
 
     tokens: Counter[TxKey] = field(default_factory=Counter)
     count: Counter[TxKey] = field(default_factory=Counter)
+    value: Counter[TxKey] = field(default_factory=Counter)
+    cache_read: Counter[TxKey] = field(default_factory=Counter)
+    cache_write: Counter[TxKey] = field(default_factory=Counter)
 
     def __add__(self, other: TxTally) -> TxTally:
-        return TxTally(_plus(self.tokens, other.tokens), self.count + other.count)
+        return TxTally(
+            _plus(self.tokens, other.tokens),
+            self.count + other.count,
+            _plus(self.value, other.value),
+            _plus(self.cache_read, other.cache_read),
+            _plus(self.cache_write, other.cache_write),
+        )
 
 
 def transaction_rows(
@@ -208,7 +249,10 @@ def transaction_rows(
         key["u"] = _raw("user")
     amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
     match = {**span.match(by_id=True), **COUNTED_TRANSACTION}
-    group = {"_id": key, "s": {"$sum": amount}, "n": {"$sum": 1}}
+    group = {"_id": key, "s": {"$sum": amount}, "n": {"$sum": 1}, "v": {"$sum": _magnitude("$tokenValue")}}
+    prompt = {"$eq": ["$tokenType", "prompt"]}  # completions carry no cache tokens (and never count them)
+    group["r"] = {"$sum": {"$cond": [prompt, _magnitude("$readTokens"), 0]}}
+    group["w"] = {"$sum": {"$cond": [prompt, _magnitude("$writeTokens"), 0]}}
     return reader.aggregate("transactions", [{"$match": match}, {"$group": group}])
 
 
@@ -222,6 +266,9 @@ def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> Tx
         key = (k["k"], name_label(k["m"]), None if user is None else str(user))
         tally.tokens[key] += row["s"]
         tally.count[key] += row["n"]
+        tally.value[key] += row.get("v", 0)
+        tally.cache_read[key] += row.get("r", 0)
+        tally.cache_write[key] += row.get("w", 0)
     return tally
 
 
@@ -320,3 +367,50 @@ def _plus(a: Counter[Any], b: Counter[Any]) -> Counter[Any]:
     for key, value in b.items():
         out[key] += value
     return out
+
+
+# --- agents and balances (slow jobs) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """Labels of one agent: name, provider and model by the api_endpoint rule (not yet sanitised)."""
+
+    name: str
+    provider: str
+    model: str
+
+
+def agent_infos(reader: Reader) -> dict[str, AgentInfo]:
+    """agent id (`agent_…`) -> its labels; the first document of an id wins (as in agent_models)."""
+    fields = {"_id": 0, "id": 1, "name": 1, "provider": 1, "model": 1}
+    out: dict[str, AgentInfo] = {}
+    for doc in reader.find("agents", {"id": {"$type": "string"}}, fields):
+        if doc["id"].startswith("agent_") and doc["id"] not in out:
+            labels = (name_label(doc.get(f)) for f in ("name", "provider", "model"))
+            out[doc["id"]] = AgentInfo(*labels)
+    return out
+
+
+@dataclass(frozen=True)
+class Balances:
+    """The balances collection in one row: valid positive credits, users at or below 0, auto-refill."""
+
+    credits: float
+    at_or_below_zero: int
+    auto_refill: int
+
+
+def balances(reader: Reader) -> Balances | None:
+    """One grouped read of `balances` (one document per user); None when it is empty (feature off)."""
+    valid = _valid_number("$tokenCredits")
+    positive = {"$and": [valid, {"$gt": ["$tokenCredits", 0]}]}
+    low = {"$and": [valid, {"$lte": ["$tokenCredits", 0]}]}
+    group = {
+        "_id": None,
+        "c": {"$sum": {"$cond": [positive, "$tokenCredits", 0]}},
+        "z": {"$sum": {"$cond": [low, 1, 0]}},
+        "a": {"$sum": {"$cond": [{"$eq": ["$autoRefillEnabled", True]}, 1, 0]}},
+    }
+    rows = reader.aggregate("balances", [{"$group": group}])
+    return Balances(float(rows[0]["c"]), int(rows[0]["z"]), int(rows[0]["a"])) if rows else None

@@ -14,6 +14,8 @@ REFRESH = {
     "activity": "fast",
     "inventory": "slow",
     "recent_ratings": "slow (needs `updatedAt`, unindexed in stock LibreChat)",
+    "agents": "slow",
+    "balances": "slow",
 }
 
 
@@ -23,6 +25,10 @@ def source(family: Family) -> str:
         return {"conversations": "conversations", "registered": "users", "uploaded": "files"}[
             name.split("_")[1]
         ]
+    if family.group in ("agents", "balances"):
+        return family.group
+    if "spend" in name or "cache" in name:
+        return "transactions"
     if "tokens" in name:
         return "transactions, or messages (`TOKEN_SOURCE`)"
     if name.startswith("librechat_exporter_"):

@@ -7,10 +7,22 @@ contract with operators' dashboards.
 
 from __future__ import annotations
 
-from . import activity, exporter, messages, ratings, responses, tokens, tools
+from . import (
+    activity,
+    agents,
+    balances,
+    cost,
+    endpoints,
+    exporter,
+    messages,
+    ratings,
+    responses,
+    tokens,
+    tools,
+)
 from .base import Family, Samples
 
-MODULES = (messages, tokens, activity, ratings, tools, responses, exporter)
+MODULES = (messages, tokens, activity, ratings, tools, responses, cost, endpoints, agents, balances, exporter)
 
 FAMILIES: tuple[Family, ...] = tuple(family for module in MODULES for family in module.FAMILIES)
 

@@ -24,7 +24,7 @@ class Family:
     `value` receives the result of its group and returns {label values: number}."""
 
     name: str
-    kind: str  # "counter" or "gauge"
+    kind: str  # "counter", "gauge" or "histogram" (value: {labels: responses.WaitHistogram})
     help: str
     labels: tuple[str, ...]
     toggles: tuple[str, ...]

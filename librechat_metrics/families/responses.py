@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..groups import Usage
 from ..labels import sanitise
-from ..responses import percentiles
+from ..responses import WaitHistogram, percentiles
 from .base import USAGE, Family, M, Samples, add_up, model_of
 
 
@@ -13,6 +13,15 @@ def response_times(usage: Usage) -> Samples:
     for model, seconds in usage.waits:
         by_model.setdefault(sanitise(model_of(usage, model)), []).append(seconds)
     return {(model, q): v for model, waits in by_model.items() for q, v in percentiles(waits).items()}
+
+
+def latency(usage: Usage) -> dict[tuple[str, ...], WaitHistogram]:
+    """All-time first-reply histograms per (agent-resolved, sanitised) model label."""
+    out: dict[tuple[str, ...], WaitHistogram] = {}
+    for model, histogram in usage.latency.items():
+        key = (sanitise(model_of(usage, model)),)
+        out[key] = out.get(key, WaitHistogram()) + histogram
+    return out
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -34,6 +43,16 @@ FAMILIES: tuple[Family, ...] = (
         ("time_window", "model"),
         USAGE,
         response_times,
+        additive=False,
+    ),
+    Family(
+        "librechat_response_time_seconds",
+        "histogram",
+        "Seconds from a user message to its first reply, per model, over all first replies",
+        M,
+        ("model",),
+        USAGE,
+        latency,
         additive=False,
     ),
 )
