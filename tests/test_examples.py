@@ -24,6 +24,11 @@ from tests.support.prometheus import start_prometheus
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "prometheus"
 RULES = yaml.safe_load((EXAMPLES / "alerts.yml").read_text())["groups"][0]["rules"]
+RECORDING = [
+    rule
+    for group in yaml.safe_load((EXAMPLES / "recording.yml").read_text())["groups"]
+    for rule in group["rules"]
+]
 needs_promtool = pytest.mark.skipif(
     shutil.which("promtool") is None, reason="scripts/services.sh installs it"
 )
@@ -39,6 +44,24 @@ def test_config_and_rules_are_valid():
     for args in (("check", "config", "prometheus.yml"), ("check", "rules", "alerts.yml")):
         result = promtool(*args)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_prometheus
+def test_recording_rules_record_the_series_the_exporter_feeds_them(live):
+    exporter, prometheus = live
+    served = exporter.scrape().samples
+    # Rates of unlabelled 5-minute families always have a sample; shares have one when there was traffic.
+    always = {"librechat:messages:rate5m", "librechat:input_tokens:rate5m", "librechat:output_tokens:rate5m"}
+    if served["librechat_messages_5m"][()] > 0:
+        always.add("librechat:error_messages:ratio_5m")
+    deadline = time.monotonic() + 30
+    while missing := {name for name in always if not prometheus.query(name)}:
+        assert time.monotonic() < deadline, f"not recorded: {missing}"
+        time.sleep(0.5)
+    for name in always:
+        for row in prometheus.query(name):
+            assert row["metric"]["job"] == "librechat-metrics"
+            assert float(row["value"][1]) >= 0
 
 
 @needs_promtool
@@ -70,7 +93,7 @@ def live(tmp_path_factory):
             tmp_path_factory.mktemp("prometheus"),
             "librechat-metrics",
             f"127.0.0.1:{exporter.port}",
-            rule_files=(EXAMPLES / "alerts.yml",),
+            rule_files=(EXAMPLES / "alerts.yml", EXAMPLES / "recording.yml"),
         )
         prometheus.wait_until_scraped("librechat-metrics")
         yield exporter, prometheus
@@ -85,7 +108,8 @@ def live(tmp_path_factory):
 def test_the_rules_name_only_metrics_the_exporter_serves(live):
     exporter, _ = live
     served = set(exporter.scrape().samples)
-    named = {name for rule in RULES for name in re.findall(r"\b(librechat_\w+)", rule["expr"])}
+    family = re.compile(r"(?<!:)\b(librechat_\w+)")  # not a recorded series (model:librechat_…:p90_5m)
+    named = {name for rule in RULES + RECORDING for name in family.findall(rule["expr"])}
     assert named and named <= served, named - served
 
 
@@ -94,12 +118,17 @@ def test_prometheus_evaluates_every_rule_on_real_data(live):
     _, prometheus = live
     deadline = time.monotonic() + 30
     while True:  # rules are evaluated every second once loaded
-        rules = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
-        if len(rules) == len(RULES) and all(r.get("lastEvaluation", "").startswith("2") for r in rules):
+        every = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
+        if len(every) == len(RULES) + len(RECORDING) and all(
+            r.get("lastEvaluation", "").startswith("2") for r in every
+        ):
             break
-        assert time.monotonic() < deadline, rules
+        assert time.monotonic() < deadline, every
         time.sleep(0.5)
+    rules = [r for r in every if r["type"] == "alerting"]
     assert {r["name"]: r["health"] for r in rules} == {rule["alert"]: "ok" for rule in RULES}
+    recorded = {r["name"]: r["health"] for r in every if r["type"] == "recording"}
+    assert recorded == {rule["record"]: "ok" for rule in RECORDING}
     # A healthy exporter on a healthy database raises none of the operational alerts.
     firing = {r["name"] for r in rules if r["state"] != "inactive"}
     assert not firing & {"LibreChatExporterDown", "LibreChatMongoDBUnreachable", "LibreChatMetricsStale"}
