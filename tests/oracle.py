@@ -128,6 +128,11 @@ HISTORY_TABLES = (
     "daily_errors_by_model",
     "weekly_users",
     "monthly_users",
+    "daily_cost_by_model",
+    "daily_messages_by_endpoint",
+    "daily_unfinished_by_model",
+    "daily_replies_by_agent",
+    "daily_response_time_by_model",
 )
 
 TOOL_ERROR_RE = re.compile(re.escape("error processing tool"), re.IGNORECASE)
@@ -985,7 +990,60 @@ def history_rows(
         if row[2] != 0 or row[3] != 0:
             out["daily_tokens_by_user"].add(row)
 
+    cost_history(out, collections, messages, agents, days, day_bounds)
     return out
+
+
+def cost_history(
+    out: dict[str, set[tuple]], collections: Collections, messages: list[Doc], agents: dict[str, str],
+    days: list[date], day_bounds: list[datetime],
+) -> None:  # fmt: skip
+    """The issue #12 daily tables (semantics.md "History rows")."""
+    cost: dict[tuple[date, str], tuple[list, list, list]] = {}
+    for doc, kind, _ in counted_transactions(collections):
+        i = window_index(day_bounds, transaction_time(doc))
+        if i is None:
+            continue
+        spend, reads, writes = cost.setdefault((days[i], model_label(doc.get("model"), agents)), ([], [], []))
+        spend.append(Fraction(magnitude(doc, "tokenValue")) / 1_000_000)
+        if kind == "prompt":
+            reads.append(magnitude(doc, "readTokens"))
+            writes.append(magnitude(doc, "writeTokens"))
+    for (d, model), (spend, reads, writes) in cost.items():
+        row = (d, model, float(sum(spend)), total(reads), total(writes))
+        if any(row[2:]):
+            out["daily_cost_by_model"].add(row)
+
+    endpoints: dict[tuple[date, str], list[int]] = {}
+    unfinished: dict[tuple[date, str], int] = {}
+    agent_replies: dict[tuple[date, str], list[int]] = {}
+    for msg in messages:
+        i = window_index(day_bounds, created_at(msg))
+        if i is None:
+            continue
+        counts = endpoints.setdefault((days[i], plain_label(msg.get("endpoint"))), [0, 0])
+        counts[0] += is_assistant(msg)
+        counts[1] += is_error(msg)
+        if is_unfinished(msg):
+            label = (days[i], model_label(msg.get("model"), agents))
+            unfinished[label] = unfinished.get(label, 0) + 1
+        agent = agent_id_of(msg)
+        if agent is not None:
+            counts = agent_replies.setdefault((days[i], agent), [0, 0])
+            counts[0] += 1
+            counts[1] += is_error(msg)
+    out["daily_messages_by_endpoint"] = {(d, e, n, err) for (d, e), (n, err) in endpoints.items() if n or err}
+    out["daily_unfinished_by_model"] = {(d, m, n) for (d, m), n in unfinished.items()}
+    out["daily_replies_by_agent"] = {(d, a, n, err) for (d, a), (n, err) in agent_replies.items()}
+
+    for i, d in enumerate(days):
+        waits = response_times(messages, lambda m, i=i: window_index(day_bounds, created_at(m)) == i, agents)
+        for model, seconds in waits.items():
+            ordered = sorted(seconds)
+            ranks = [math.ceil(Fraction(p, 100) * len(ordered)) for p in (50, 90, 99)]
+            out["daily_response_time_by_model"].add(
+                (d, model, len(ordered), *(ordered[r - 1] for r in ranks))
+            )
 
 
 # Every place where docs/semantics.md left room for interpretation, and what this oracle does.

@@ -967,3 +967,39 @@ def test_balances():
     assert one(s, "librechat_balance_credits_usd") == 2.0000005  # (1,500,000 + 500,000.5) / 1e6
     assert one(s, "librechat_balance_users_at_or_below_zero") == 2  # 0 and -20
     assert one(s, "librechat_balance_auto_refill_users") == 1
+
+
+def test_history_cost_endpoint_unfinished_agent_and_response_time_rows():
+    day = date(2024, 5, 14)  # the day before NOW, in UTC
+    noon = datetime(2024, 5, 14, 12, 0, tzinfo=UTC)
+    data = {
+        "transactions": [
+            tx(noon, "prompt", -100, model="m1", tokenValue=-250_000, readTokens=-30, writeTokens=-5),
+            tx(
+                noon, "completion", -10, model="m1", tokenValue=-100_000, readTokens=-99
+            ),  # no cache on completions
+            tx(noon, "credits", 10**6, model="m1", tokenValue=10**6),  # never
+            tx(noon, "prompt", -1, model="m2", tokenValue="x"),  # counted, but spend and cache 0: no row
+        ],
+        "messages": [
+            user_msg(noon, mid="d1", endpoint="openAI"),
+            ai_msg(noon + timedelta(seconds=2), parent="d1", endpoint="openAI", unfinished=True),  # 2 s
+            user_msg(noon, mid="d2"),
+            ai_msg(noon + timedelta(seconds=6), model="agent_x", parent="d2", endpoint="agents", error=True),
+            ai_msg(
+                datetime(2024, 5, 13, 23, 59, tzinfo=UTC), model="agent_x"
+            ),  # the day before: not in range
+        ],
+        "agents": [{"id": "agent_x", "model": "m3"}],
+    }
+    rows = history_rows(data, day, day)
+    # spend: (250,000 + 100,000) / 1e6 = 0.35 USD; cache: prompt only.
+    assert rows["daily_cost_by_model"] == {(day, "m1", 0.35, 30, 5)}
+    assert rows["daily_messages_by_endpoint"] == {(day, "openAI", 1, 0), (day, "agents", 1, 1)}
+    assert rows["daily_unfinished_by_model"] == {(day, "m1", 1)}
+    assert rows["daily_replies_by_agent"] == {(day, "agent_x", 1, 1)}
+    # one first reply each: m1 waited 2 s, the agent's reply (model m3) 6 s; every percentile is that value.
+    assert rows["daily_response_time_by_model"] == {
+        (day, "m1", 1, 2.0, 2.0, 2.0),
+        (day, "m3", 1, 6.0, 6.0, 6.0),
+    }

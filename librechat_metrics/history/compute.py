@@ -16,6 +16,7 @@ from typing import Any
 from .. import tally
 from ..labels import resolve_agent, sanitise
 from ..mongo import Reader, Span
+from ..responses import first_reply_times, percentiles
 from ..windows import day_span, month_span, week_span
 from . import queries
 
@@ -71,6 +72,47 @@ def day_rows(src: Source, day: date) -> Rows:
         "daily_tokens_by_model": _token_rows(day, by_model),
         "daily_tokens_by_user": _token_rows(day, by_user),
         "daily_errors_by_model": [(day, m, n) for m, n in sorted(errors.items()) if n],
+        **cost_rows(src, span, day, messages),
+    }
+
+
+def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally) -> Rows:
+    """The issue #12 daily tables: spend and cache tokens, endpoints, unfinished, agents, response time."""
+    cost: dict[str, list[float]] = {}
+    txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}))
+    for column, source in enumerate((txs.value, txs.cache_read, txs.cache_write)):
+        for (_, model, _), value in source.items():
+            cost.setdefault(storable(src.model(model)), [0.0, 0.0, 0.0])[column] += value
+    endpoints: dict[str, list[int]] = {}
+    unfinished: Counter[str] = Counter()
+    agents: dict[str, list[int]] = {}
+    for (assistant, model, error, _, _, _, endpoint, stopped), n in messages.count.items():
+        counts = endpoints.setdefault(storable(sanitise(endpoint)), [0, 0])
+        counts[0] += n if assistant else 0
+        counts[1] += n if error else 0
+        if stopped:
+            unfinished[storable(src.model(model))] += n
+        if assistant and model.startswith("agent_"):
+            counts = agents.setdefault(storable(sanitise(model)), [0, 0])
+            counts[0] += n
+            counts[1] += n if error else 0
+    waits: dict[str, list[float]] = {}
+    for model, seconds, _ in first_reply_times(src.reader, span):
+        waits.setdefault(storable(src.model(model)), []).append(seconds)
+    return {
+        "daily_cost_by_model": [
+            (day, m, _finite(v / 1e6), _finite(r), _finite(w))
+            for m, (v, r, w) in sorted(cost.items())
+            if v or r or w
+        ],
+        "daily_messages_by_endpoint": [
+            (day, e, n, err) for e, (n, err) in sorted(endpoints.items()) if n or err
+        ],
+        "daily_unfinished_by_model": [(day, m, n) for m, n in sorted(unfinished.items()) if n],
+        "daily_replies_by_agent": [(day, a, n, err) for a, (n, err) in sorted(agents.items())],
+        "daily_response_time_by_model": [
+            (day, m, len(w), *percentiles(w).values()) for m, w in sorted(waits.items())
+        ],
     }
 
 
