@@ -44,7 +44,7 @@ CONTENT_SHAPES = {
     "feedback_tag_object", "tool_call", "tool_call_mcp", "tool_call_no_name", "tool_call_failed",
     "message_with_tools", "temporary_conversation", "temporary_message", "agent", "agent_message",
     "agent_multi_step_turn", "think_part", "text_part", "tx_credits_autoRefill", "window_tool_message",
-    "window_rating_update", "agent_model_changed", "balance_auto_refill",
+    "window_rating_update", "agent_model_changed", "balance_auto_refill", "recent_agent_error",
     *(f"feedback_tag:{t}" for t in THUMBS_UP_TAGS + THUMBS_DOWN_TAGS),
 }  # fmt: skip
 V087_SHAPES = {"tx_structured_prompt", "tx_with_message_id", "metadata_usage"}

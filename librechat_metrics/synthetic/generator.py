@@ -363,7 +363,14 @@ class _Generator:
         return {k: doc[k] for k in keep if k in doc}
 
     def pick_variant(self, c: _Conv, tools: bool) -> str:
-        if tools:
+        if tools:  # one agent run in the 5-minute window ends in an error part (after its tool calls)
+            if (
+                self.p.content
+                and c.agent
+                and self.shapes["recent_agent_error"] + c.shapes["recent_agent_error"] == 0
+            ):
+                c.shapes["recent_agent_error"] += 1
+                return "error_content_part"
             return "normal"
         for name in VARIANTS:
             if (name != "error_content_part" or self.p.content) and self.shapes[name] + c.shapes[name] == 0:
