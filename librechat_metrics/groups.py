@@ -36,6 +36,7 @@ class Tallies:
     tools: t.ToolTally | None
     transactions: t.TxTally
     inputs: Counter[str] | None  # input tokens by earliest-reply model (token source "messages" only)
+    agent_spend: Counter[str] | None = None  # credits per agent id (transactions joined to agent replies)
 
     def __add__(self, other: Tallies) -> Tallies:
         def add(a: Any, b: Any) -> Any:
@@ -46,6 +47,7 @@ class Tallies:
             add(self.tools, other.tools),
             self.transactions + other.transactions,
             add(self.inputs, other.inputs),
+            add(self.agent_spend, other.agent_spend),
         )
 
 
@@ -117,6 +119,7 @@ class UsageGroup:
         )
         if self.latency_on:
             self.base_latency = histograms(first_reply_times(self.reader, span))
+            self.base.agent_spend = t.agent_spend(self.reader, span, t.agent_replies(self.reader, Span()))
         self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
         self.resynced_at = self.clock()
 
@@ -138,6 +141,12 @@ class UsageGroup:
             )
 
         total, recent = self.base + part("open"), part("recent")
+        if self.latency_on:  # model toggle
+            # A reply is saved when its generation ends, after its transactions: the replies of the
+            # transactions since the cut-off are among those created since a little before it.
+            replies = t.agent_replies(self.reader, Span(self.cutoff - RECOUNT_LAG))
+            spend = t.agent_spend(self.reader, Span(self.cutoff), replies) if replies else Counter()
+            total.agent_spend = (self.base.agent_spend or Counter()) + spend
         source = self._token_source(total)
         if source == "messages":
             if self.base.inputs is None:
@@ -171,13 +180,15 @@ class Activity:
 
     users: dict[str, int]
     conversations_5m: int
+    agent_users: dict[str, Counter[str]] = field(default_factory=dict)  # window -> agent id -> users
 
 
 def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
     windows = {"recent": now - RECENT, **calendar_starts(now, settings.timezone)}
     users = t.distinct_counts(reader, "messages", "user", Span(min(windows.values())), windows)
     conversations = t.distinct_counts(reader, "messages", "conversationId", Span(now - RECENT), {})
-    return Activity(users, conversations["all"])
+    agents = t.agent_users(reader, Span(min(windows.values())), windows) if settings.enabled("model") else {}
+    return Activity(users, conversations["all"], agents)
 
 
 def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict[str, int]:

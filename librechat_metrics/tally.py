@@ -272,6 +272,61 @@ def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> Tx
     return tally
 
 
+# --- agents: spend joined through transactions.messageId, distinct users ----------------------------
+
+AGENT_ID = {"$regex": "^agent_"}  # a model that is an agent id (only strings match)
+
+
+def _agent_reply(prefix: str = "") -> dict[str, Any]:
+    """Query: an assistant message whose model is an agent id (fields under `prefix`)."""
+    assistant = {"$or": [{f"{prefix}{k}": v for k, v in part.items()} for part in ASSISTANT_QUERY["$or"]]}
+    return {"$and": [assistant, {f"{prefix}model": AGENT_ID}]}
+
+
+REPLY_CHUNK = 5_000  # messageIds per transactions lookup
+
+
+def agent_replies(reader: Reader, span: Span) -> dict[str, list[str]]:
+    """messageId -> agent ids of the agent replies created in `span` (several only if ids repeat)."""
+    query = {"$and": [span.match(), _agent_reply(), {"messageId": {"$type": "string"}}]}
+    out: dict[str, list[str]] = {}
+    for doc in reader.find("messages", query, {"_id": 0, "messageId": 1, "model": 1}):
+        out.setdefault(doc["messageId"], []).append(doc["model"])
+    return out
+
+
+def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Counter[str]:
+    """Credits (|tokenValue|, 1e6 = 1 USD) per agent id of the counted transactions in `span` (bounded on
+    `_id`) whose messageId names one of `replies` (LibreChat writes transactions.messageId from 0.8.3)."""
+    out: Counter[str] = Counter()
+    ids = sorted(replies)
+    for i in range(0, len(ids), REPLY_CHUNK):
+        match = {
+            **span.match(by_id=True),
+            **COUNTED_TRANSACTION,
+            "messageId": {"$in": ids[i : i + REPLY_CHUNK]},
+        }
+        group = {"_id": "$messageId", "v": {"$sum": _magnitude("$tokenValue")}}
+        for row in reader.aggregate("transactions", [{"$match": match}, {"$group": group}]):
+            for agent_id in replies[row["_id"]]:
+                out[agent_id] += row["v"]
+    return out
+
+
+def agent_users(reader: Reader, span: Span, marks: dict[str, datetime]) -> dict[str, Counter[str]]:
+    """mark -> agent id -> distinct non-null users of the agent's replies at or after the mark."""
+    counters = {name: {"$sum": {"$cond": [since("last", when), 1, 0]}} for name, when in marks.items()}
+    rows = reader.aggregate(
+        "messages",
+        [
+            {"$match": {"$and": [span.match(), _agent_reply(), {"user": {"$ne": None}}]}},
+            {"$group": {"_id": {"a": "$model", "u": "$user"}, "last": {"$max": "$createdAt"}}},
+            {"$group": {"_id": "$_id.a", **counters}},
+        ],
+    )
+    return {name: Counter({row["_id"]: int(row[name]) for row in rows if row[name]}) for name in marks}
+
+
 # --- input tokens attributed to the model of the earliest reply (token source "messages") ---------
 
 

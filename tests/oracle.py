@@ -103,6 +103,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_agent_errors_total": ("agent_id",),
     "librechat_agent_errors_5m": ("agent_id",),
     "librechat_agent_info": ("agent_id", "model", "name", "provider"),
+    "librechat_agent_spend_usd_total": ("agent_id",),
+    "librechat_agent_active_users": ("agent_id",),
+    "librechat_agent_daily_users": ("agent_id",),
+    "librechat_agent_weekly_users": ("agent_id",),
+    "librechat_agent_monthly_users": ("agent_id",),
     "librechat_response_time_seconds_bucket": ("le", "model"),
     "librechat_response_time_seconds_sum": ("model",),
     "librechat_response_time_seconds_count": ("model",),
@@ -133,6 +138,7 @@ HISTORY_TABLES = (
     "daily_unfinished_by_model",
     "daily_replies_by_agent",
     "daily_response_time_by_model",
+    "daily_spend_by_agent",
 )
 
 TOOL_ERROR_RE = re.compile(re.escape("error processing tool"), re.IGNORECASE)
@@ -681,6 +687,17 @@ def exporter_samples(
         )
 
     cost_samples(out, collections, messages, agents, in_5m, bound_5m)
+    agent_users = {name: {} for name in ("active", "daily", "weekly", "monthly")}
+    starts = {"active": bound_5m, "daily": day_start, "weekly": week_start, "monthly": month_start}
+    for msg in messages:
+        agent, when, user = agent_id_of(msg), created_at(msg), msg.get("user")
+        if agent is None or when is None or user is None:
+            continue
+        for name, start in starts.items():
+            if when >= start:
+                agent_users[name].setdefault(key(agent_id=agent), set()).add(distinct_key(user))
+    for name, users in agent_users.items():
+        out[f"librechat_agent_{name}_users"] = {k: float(len(v)) for k, v in users.items()}
 
     # --- response time of first replies (semantics.md "Response time") -------------------------
     waits = response_times(messages, in_5m, agents)
@@ -740,6 +757,17 @@ def cost_samples(
             add(reads, label, magnitude(doc, "readTokens"))
             add(writes, label, magnitude(doc, "writeTokens"))
     out["librechat_spend_usd_total"] = {k: float(sum(v)) for k, v in spend.items() if sum(v) != 0}
+    replies_by_id: dict[str, list[str]] = {}
+    for msg in messages:
+        agent = agent_id_of(msg)
+        if agent is not None and isinstance(msg.get("messageId"), str):
+            replies_by_id.setdefault(msg["messageId"], []).append(agent)
+    agent_spend: dict[LabelKey, list] = {}
+    for doc, _, _ in counted_transactions(collections):
+        message_id = doc.get("messageId")
+        for agent in replies_by_id.get(message_id, []) if isinstance(message_id, str) else []:
+            add(agent_spend, key(agent_id=agent), Fraction(magnitude(doc, "tokenValue")) / 1_000_000)
+    out["librechat_agent_spend_usd_total"] = {k: float(sum(v)) for k, v in agent_spend.items() if sum(v) != 0}
     out["librechat_spend_usd_5m"] = {k: float(sum(v)) for k, v in spend_5m.items() if sum(v) != 0}
     out["librechat_cache_read_tokens_total"] = labelled_sums(reads)
     out["librechat_cache_write_tokens_total"] = labelled_sums(writes)
@@ -1035,6 +1063,22 @@ def cost_history(
     out["daily_messages_by_endpoint"] = {(d, e, n, err) for (d, e), (n, err) in endpoints.items() if n or err}
     out["daily_unfinished_by_model"] = {(d, m, n) for (d, m), n in unfinished.items()}
     out["daily_replies_by_agent"] = {(d, a, n, err) for (d, a), (n, err) in agent_replies.items()}
+
+    replies_by_id: dict[str, list[str]] = {}
+    for msg in messages:
+        agent = agent_id_of(msg)
+        if agent is not None and isinstance(msg.get("messageId"), str):
+            replies_by_id.setdefault(msg["messageId"], []).append(agent)
+    agent_spend: dict[tuple[date, str], Fraction] = {}
+    for doc, _, _ in counted_transactions(collections):
+        i = window_index(day_bounds, transaction_time(doc))
+        message_id = doc.get("messageId")
+        if i is None or not isinstance(message_id, str):
+            continue
+        for agent in replies_by_id.get(message_id, []):
+            usd = Fraction(magnitude(doc, "tokenValue")) / 1_000_000
+            agent_spend[(days[i], agent)] = agent_spend.get((days[i], agent), Fraction(0)) + usd
+    out["daily_spend_by_agent"] = {(d, a, float(v)) for (d, a), v in agent_spend.items() if v != 0}
 
     for i, d in enumerate(days):
         waits = response_times(messages, lambda m, i=i: window_index(day_bounds, created_at(m)) == i, agents)

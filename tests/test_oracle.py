@@ -105,9 +105,9 @@ def by(samples: dict, family: str) -> dict:
 
 def test_empty_collections_give_every_family():
     s = exporter_samples({}, NOW)
-    assert set(s) == set(FAMILIES)  # all 71 sample names are present
-    # semantics.md: 50 families, and 19 of issue #12 (the histogram as 3 sample names: +2).
-    assert len(FAMILIES) == 50 + 19 + 2
+    assert set(s) == set(FAMILIES)  # all 76 sample names are present
+    # semantics.md: 50 families, and 24 of issue #12 (the histogram as 3 sample names: +2).
+    assert len(FAMILIES) == 50 + 24 + 2
     no_balances = {name for name in FAMILIES if name.startswith("librechat_balance_")}
     for name, labels in FAMILIES.items():
         if name == "librechat_overall_rating_ratio" or name in no_balances:
@@ -998,8 +998,50 @@ def test_history_cost_endpoint_unfinished_agent_and_response_time_rows():
     assert rows["daily_messages_by_endpoint"] == {(day, "openAI", 1, 0), (day, "agents", 1, 1)}
     assert rows["daily_unfinished_by_model"] == {(day, "m1", 1)}
     assert rows["daily_replies_by_agent"] == {(day, "agent_x", 1, 1)}
+    assert rows["daily_spend_by_agent"] == set()  # no transaction names a message
     # one first reply each: m1 waited 2 s, the agent's reply (model m3) 6 s; every percentile is that value.
     assert rows["daily_response_time_by_model"] == {
         (day, "m1", 1, 2.0, 2.0, 2.0),
         (day, "m3", 1, 6.0, 6.0, 6.0),
     }
+
+
+def test_agent_spend_joins_transactions_to_agent_replies_by_message_id():
+    reply_a = ai_msg(at(-60), model="agent_a", messageId="ra")
+    reply_b = ai_msg(at(-60), model="agent_b", messageId="rb", user="u2")
+    plain = ai_msg(at(-60), model="gpt-4o", messageId="rp")
+    data = {
+        "messages": [reply_a, reply_b, plain, user_msg(at(-60), mid="ra")],  # a user message: no agent
+        "transactions": [
+            tx(at(-60), "prompt", -10, model="gpt-4o", tokenValue=-1_000_000, messageId="ra"),  # 1 USD to a
+            tx(at(-60), "completion", -10, model="gpt-4o", tokenValue=-500_000, messageId="ra"),  # 0.5 to a
+            tx(at(-60), "prompt", -10, model="x", tokenValue=-2_000_000, messageId="rb"),  # 2 USD to b
+            tx(at(-60), "prompt", -10, model="x", tokenValue=-7_000_000, messageId="rp"),  # not an agent
+            tx(at(-60), "prompt", -10, model="x", tokenValue=-9_000_000),  # no messageId (a title, v0.8.2)
+            tx(at(-60), "credits", 10**7, model="x", tokenValue=10**7, messageId="ra"),  # top-up: never
+        ],
+    }
+    assert by(exporter_samples(data, NOW), "librechat_agent_spend_usd_total") == {
+        "agent_a": 1.5,
+        "agent_b": 2.0,
+    }
+
+
+def test_agent_users_per_window():
+    # NOW is Wednesday 2024-05-15 12:00 UTC: the week started Monday the 13th, the month on the 1st.
+    data = {
+        "messages": [
+            ai_msg(at(-2), model="agent_a", user="u1"),
+            ai_msg(at(-3), model="agent_a", user="u1"),  # the same user once
+            ai_msg(at(-60), model="agent_a", user="u2"),  # today
+            ai_msg(datetime(2024, 5, 13, 8, tzinfo=UTC), model="agent_a", user="u3"),  # this week
+            ai_msg(datetime(2024, 5, 2, tzinfo=UTC), model="agent_b", user="u4"),  # this month
+            ai_msg(at(-2), model="agent_b", user=None),  # no user: not counted
+            user_msg(at(-2), user="u9", model="agent_a"),  # not a reply
+        ]
+    }
+    s = exporter_samples(data, NOW)
+    assert by(s, "librechat_agent_active_users") == {"agent_a": 1}
+    assert by(s, "librechat_agent_daily_users") == {"agent_a": 2}
+    assert by(s, "librechat_agent_weekly_users") == {"agent_a": 3}
+    assert by(s, "librechat_agent_monthly_users") == {"agent_a": 3, "agent_b": 1}

@@ -89,6 +89,13 @@ CREATE TABLE IF NOT EXISTS `daily_replies_by_agent` (
   PRIMARY KEY (`date`, `agent_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+CREATE TABLE IF NOT EXISTS `daily_spend_by_agent` (
+  `date` DATE NOT NULL,
+  `agent_id` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `spend_usd` DOUBLE NOT NULL,
+  PRIMARY KEY (`date`, `agent_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
 CREATE TABLE IF NOT EXISTS `daily_response_time_by_model` (
   `date` DATE NOT NULL,
   `model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,

@@ -32,6 +32,13 @@ class Source:
     zone: str
     token_source: str  # "transactions" or "messages", already resolved from "auto"
     agents: dict[str, str] = field(default_factory=dict)
+    replies: dict[str, list[str]] = field(default_factory=dict)  # agent replies by messageId, read once
+
+    def agent_replies(self) -> dict[str, list[str]]:
+        """Every agent reply (any date: a day's transaction may belong to a reply saved after midnight)."""
+        if not self.replies:
+            self.replies.update(tally.agent_replies(self.reader, Span()) or {"": []})
+        return self.replies
 
     def model(self, raw_label: str) -> str:
         """The exporter's model label for a name_label()-ed value."""
@@ -96,6 +103,7 @@ def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally) 
             counts = agents.setdefault(storable(sanitise(model)), [0, 0])
             counts[0] += n
             counts[1] += n if error else 0
+    agent_spend = tally.agent_spend(src.reader, span, src.agent_replies())
     waits: dict[str, list[float]] = {}
     for model, seconds, _ in first_reply_times(src.reader, span):
         waits.setdefault(storable(src.model(model)), []).append(seconds)
@@ -110,6 +118,7 @@ def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally) 
         ],
         "daily_unfinished_by_model": [(day, m, n) for m, n in sorted(unfinished.items()) if n],
         "daily_replies_by_agent": [(day, a, n, err) for a, (n, err) in sorted(agents.items())],
+        "daily_spend_by_agent": _agent_spend_rows(day, agent_spend),
         "daily_response_time_by_model": [
             (day, m, len(w), *percentiles(w).values()) for m, w in sorted(waits.items())
         ],
@@ -156,6 +165,14 @@ def _token_rows(day: date, pairs: Pairs) -> list[tuple[Any, ...]]:
             continue
         rows.append((day, key, _finite(inp), _finite(out)))
     return rows
+
+
+def _agent_spend_rows(day: date, credits: Counter[str]) -> list[tuple[Any, ...]]:
+    """Spend in USD per (sanitised) agent id; agent ids that sanitise alike are summed."""
+    usd: Counter[str] = Counter()
+    for agent_id, value in credits.items():
+        usd[storable(sanitise(agent_id))] += value / 1e6
+    return [(day, a, _finite(v)) for a, v in sorted(usd.items()) if v]
 
 
 def _finite(value: float) -> float:

@@ -77,6 +77,7 @@ DAILY: tuple[Table, ...] = (
         (("date", "date"), ("agent_id", "text"), ("reply_count", "count"), ("error_count", "count")),
         2,
     ),
+    Table("daily_spend_by_agent", (("date", "date"), ("agent_id", "text"), ("spend_usd", "tokens")), 2),
     Table(
         "daily_response_time_by_model",
         (
