@@ -90,8 +90,8 @@ class UsageGroup:
         return self.settings.enabled("time_window") and self.settings.enabled("model")
 
     @property
-    def latency_on(self) -> bool:
-        """The all-time response-time histogram (model toggle)."""
+    def model_on(self) -> bool:
+        """The all-time response-time histogram and agent spend (ENABLE_MODEL_METRICS)."""
         return self.settings.enabled("model")
 
     def _tallies(self, span: Span, marks: dict[str, datetime], users_for: str | None) -> tuple[list, ...]:
@@ -117,7 +117,7 @@ class UsageGroup:
             t.fold_transactions(transactions),
             None,
         )
-        if self.latency_on:
+        if self.model_on:
             self.base_latency = histograms(first_reply_times(self.reader, span))
             self.base.agent_spend = t.agent_spend(self.reader, span, t.agent_replies(self.reader, Span()))
         self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
@@ -141,7 +141,7 @@ class UsageGroup:
             )
 
         total, recent = self.base + part("open"), part("recent")
-        if self.latency_on:  # model toggle
+        if self.model_on:
             # A reply is saved when its generation ends, after its transactions: the replies of the
             # transactions since the cut-off are among those created since a little before it.
             replies = t.agent_replies(self.reader, Span(self.cutoff - RECOUNT_LAG))
@@ -156,9 +156,9 @@ class UsageGroup:
             recent.inputs = inputs["recent"]
         # One read of the first replies since the older of the cut-off and the 5m window serves both
         # the all-time histogram (base + those since the cut-off) and the 5m percentiles.
-        timed = first_reply_times(self.reader, Span(lo)) if self.waits_on or self.latency_on else []
+        timed = first_reply_times(self.reader, Span(lo)) if self.waits_on or self.model_on else []
         waits = [(model, seconds) for model, seconds, when in timed if when >= recent_from]
-        latency = merge(self.base_latency, histograms(timed, self.cutoff)) if self.latency_on else {}
+        latency = merge(self.base_latency, histograms(timed, self.cutoff)) if self.model_on else {}
         return Usage(total, recent, source, self._agents(), self.recounted_at, waits, latency)
 
     def _token_source(self, total: Tallies) -> str:
