@@ -1,9 +1,11 @@
 """Collection groups: what each background job reads from MongoDB, and how often.
 
-`usage` keeps all-time numbers incrementally: a full recount of everything created before a cut-off
-T0 (the *base*, redone every METRICS_RESYNC_INTERVAL) plus, every cycle, the part created since T0
-(bounded on the createdAt index, or on _id for transactions). Edits to old documents (a rating given
-to an old message, deletions, TTL expiry) therefore show after the next resync; new documents at once.
+`usage` keeps all-time numbers incrementally: a full recount of everything inserted before a cut-off
+T0 (the *base*, redone every METRICS_RESYNC_INTERVAL) plus, every cycle, the part inserted since T0.
+"Inserted" is insertion order, the time in the ObjectId `_id` (indexed on every collection), not
+`createdAt`: a forked, duplicated or imported chat keeps its original createdAt but gets new `_id`s.
+The same query also reads the 5m window, on createdAt. Edits to old documents (a rating given to an
+old message, deletions, TTL expiry) therefore show after the next resync; new documents at once.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import tally as t
-from .mongo import Reader, Span
-from .responses import WaitHistogram, first_reply_times, histograms, merge
+from .mongo import AnyOf, Reader, Span
+from .responses import WaitHistogram, first_reply_times, histograms, inside, merge
 from .settings import Settings
 from .windows import calendar_starts
 
 RECENT = timedelta(minutes=5)
 # The recount stops this long before it runs, and each cycle re-reads everything since: a document
-# committed a little after its createdAt (or stamped by a LibreChat host whose clock is behind ours)
-# is still counted, never lost between the recount and the open part.
+# committed a little after its `_id` was made (the driver stamps it on the LibreChat host, whose clock
+# may be behind ours) is still counted, never lost between the recount and the open part.
 RECOUNT_LAG = timedelta(minutes=5)
 
 
@@ -79,6 +81,7 @@ class UsageGroup:
         self.resynced_at = 0.0
         self.agents: dict[str, str] = {}
         self.agents_at: float | None = None
+        self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
         self.base_latency: dict[str, WaitHistogram] = {}
 
     @property
@@ -94,22 +97,22 @@ class UsageGroup:
         """The all-time response-time histogram and agent spend (ENABLE_MODEL_METRICS)."""
         return self.settings.enabled("model")
 
-    def _tallies(self, span: Span, marks: dict[str, datetime], users_for: str | None) -> tuple[list, ...]:
+    def _tallies(self, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None) -> tuple[list, ...]:
         messages = t.message_rows(self.reader, span, marks)
         tools = t.tool_rows(self.reader, span, marks, users_for) if self.tools_on else None
         transactions = t.transaction_rows(self.reader, span, marks)
         return messages, tools, transactions
 
     def _inputs(
-        self, span: Span, lo: datetime | None, marks: dict[str, datetime | None]
+        self, span: Span | AnyOf, replies_in: AnyOf | None, marks: dict[str, Span | None]
     ) -> dict[str, Counter]:
-        replies = t.reply_models(self.reader, lo)
+        replies = t.reply_models(self.reader, replies_in)
         rows = t.user_token_rows(self.reader, span)
-        return {name: t.fold_inputs(rows, replies, when) for name, when in marks.items()}
+        return {name: t.fold_inputs(rows, replies, within) for name, within in marks.items()}
 
     def resync(self, now: datetime) -> None:
-        """Recount everything created before `now - RECOUNT_LAG` (and every undated document)."""
-        span = Span(None, now - RECOUNT_LAG)
+        """Recount everything inserted before `now - RECOUNT_LAG` (and every document without an ObjectId)."""
+        span = Span(None, now - RECOUNT_LAG, inserted=True)
         messages, tools, transactions = self._tallies(span, {}, None)
         self.base = Tallies(
             t.fold_messages(messages),
@@ -127,10 +130,10 @@ class UsageGroup:
         if self.base is None or self.clock() - self.resynced_at >= self.settings.metrics_resync_interval:
             self.resync(now)
         assert self.base is not None and self.cutoff is not None and self.recounted_at is not None
-        recent_from = now - RECENT
-        lo = min(self.cutoff, recent_from)
-        marks = {"open": self.cutoff, "recent": recent_from}
-        messages, tools, transactions = self._tallies(Span(lo), marks, "recent")
+        opened, recent_span = Span(self.cutoff, inserted=True), Span(now - RECENT)
+        cycle = AnyOf((opened, recent_span))
+        marks = {"open": opened, "recent": recent_span}
+        messages, tools, transactions = self._tallies(cycle, marks, "recent")
 
         def part(mark: str) -> Tallies:
             return Tallies(
@@ -144,22 +147,24 @@ class UsageGroup:
         if self.model_on:
             # A reply is saved when its generation ends, after its transactions: the replies of the
             # transactions since the cut-off are among those created since a little before it.
-            replies = t.agent_replies(self.reader, Span(self.cutoff - RECOUNT_LAG))
-            spend = t.agent_spend(self.reader, Span(self.cutoff), replies) if replies else Counter()
+            replies = t.agent_replies(self.reader, Span(self.cutoff - RECOUNT_LAG, inserted=True))
+            spend = t.agent_spend(self.reader, opened, replies) if replies else Counter()
             total.agent_spend = (self.base.agent_spend or Counter()) + spend
         source = self._token_source(total)
         if source == "messages":
             if self.base.inputs is None:
-                self.base.inputs = self._inputs(Span(None, self.cutoff), None, {"all": None})["all"]
-            inputs = self._inputs(Span(lo), lo, {"open": self.cutoff, "recent": recent_from})
+                base = Span(None, self.cutoff, inserted=True)
+                self.base.inputs = self._inputs(base, None, {"all": None})["all"]
+            inputs = self._inputs(cycle, cycle, marks)
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
-        # One read of the first replies since the older of the cut-off and the 5m window serves both
-        # the all-time histogram (base + those since the cut-off) and the 5m percentiles.
-        timed = first_reply_times(self.reader, Span(lo)) if self.waits_on or self.model_on else []
-        waits = [(model, seconds) for model, seconds, when in timed if when >= recent_from]
-        latency = merge(self.base_latency, histograms(timed, self.cutoff)) if self.model_on else {}
-        return Usage(total, recent, source, self._agents(), self.recounted_at, waits, latency)
+        # One read of the first replies inserted since the cut-off or created in the 5m window serves
+        # both the all-time histogram (base + those inserted since the cut-off) and the 5m percentiles.
+        timed = first_reply_times(self.reader, cycle) if self.waits_on or self.model_on else []
+        waits = [(model, seconds) for model, seconds, reply in timed if inside(recent_span, reply)]
+        latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
+        agents = self._agents(agent_ids(total))
+        return Usage(total, recent, source, agents, self.recounted_at, waits, latency)
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source
@@ -167,11 +172,24 @@ class UsageGroup:
             return "transactions" if sum(total.transactions.count.values()) > 0 else "messages"
         return chosen
 
-    def _agents(self) -> dict[str, str]:
-        if self.agents_at is None or self.clock() - self.agents_at >= self.settings.metrics_slow_interval:
+    def _agents(self, seen: set[str]) -> dict[str, str]:
+        """The agent map, read every METRICS_SLOW_INTERVAL, and at once (one read, at most once per cycle)
+        when the cycle sees an agent id the map lacks that the last read did not miss already: an agent
+        created and used at once gets its model's label in the same cycle."""
+        due = self.agents_at is None or self.clock() - self.agents_at >= self.settings.metrics_slow_interval
+        if due or seen - self.agents.keys() - self.unresolved:
             self.agents = t.agent_models(self.reader)
             self.agents_at = self.clock()
+            self.unresolved = seen - self.agents.keys()
         return self.agents
+
+
+def agent_ids(tallies: Tallies) -> set[str]:
+    """The agent ids (`agent_…` model labels) among the documents tallied.
+
+    Tool calls, first replies and reply models come from the same messages, so these cover them."""
+    keys = [*tallies.messages.count, *tallies.transactions.count]
+    return {key[1] for key in keys if key[1].startswith("agent_")}
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""Container HEALTHCHECK: exit 0 when the exporter's /healthz answers, 1 otherwise."""
+"""Container HEALTHCHECK: exit 0 when the exporter's /healthz answers, 1 otherwise.
+
+It works in every web-config mode: /healthz needs no credentials, and under mutual TLS the server
+lets a client without a certificate reach /healthz (only /healthz), so the probe needs no client key.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,13 @@ from .settings import SettingError, load
 from .webconfig import WebConfigError, load_web_config
 
 
+def probe_host(listen_address: str) -> str:
+    """Where to reach the server from inside its container: loopback when it listens on every
+    interface, else the address it is bound to (IPv6 in brackets)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(listen_address, listen_address)
+    return f"[{host}]" if ":" in host else host
+
+
 def main() -> int:
     try:
         settings = load()
@@ -18,14 +29,13 @@ def main() -> int:
         print(f"healthcheck: {err}", file=sys.stderr)
         return 1
     scheme = "https" if web.cert_file else "http"
-    context = ssl._create_unverified_context() if web.cert_file else None  # our own loopback endpoint
+    context = ssl._create_unverified_context() if web.cert_file else None  # our own endpoint
+    url = f"{scheme}://{probe_host(settings.metrics_listen_address)}:{settings.metrics_port}/healthz"
     try:
-        with urllib.request.urlopen(
-            f"{scheme}://127.0.0.1:{settings.metrics_port}/healthz", timeout=3, context=context
-        ) as response:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:
             return 0 if response.status == 200 else 1
     except OSError as err:
-        print(f"healthcheck: {err}", file=sys.stderr)
+        print(f"healthcheck: {url}: {err}", file=sys.stderr)
         return 1
 
 

@@ -13,8 +13,11 @@ from datetime import datetime
 from typing import TextIO
 
 from prometheus_client.core import GaugeMetricFamily, Metric
+from pymongo.errors import OperationFailure
 
 from .mongo import Reader
+
+NAMESPACE_NOT_FOUND = 26  # MongoDB's error code
 
 # (collection, key, why) — stock LibreChat has the createdAt ones; updatedAt is optional.
 WANTED: tuple[tuple[str, str, str], ...] = (
@@ -24,12 +27,22 @@ WANTED: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def leading_keys(reader: Reader, collection: str) -> set[str]:
+    """The first key of each index of `collection`. Asked with the client's read preference: pymongo's
+    index_information() always asks a primary, which a replica set may lack while reads work."""
+    db = reader.db
+    try:
+        reply = db.command({"listIndexes": collection, "cursor": {}}, read_preference=db.read_preference)
+    except OperationFailure as err:
+        if err.code == NAMESPACE_NOT_FOUND:  # no such collection: no index
+            return set()
+        raise
+    return {next(iter(spec["key"])) for spec in reply["cursor"]["firstBatch"] if spec.get("key")}
+
+
 def missing(reader: Reader) -> list[tuple[str, str, str]]:
     """Wanted indexes whose first key is not the leading key of any index of the collection."""
-    leading: dict[str, set[str]] = {}
-    for collection in {c for c, _, _ in WANTED}:
-        info = reader.db[collection].index_information()
-        leading[collection] = {spec["key"][0][0] for spec in info.values() if spec.get("key")}
+    leading = {collection: leading_keys(reader, collection) for collection in {c for c, _, _ in WANTED}}
     return [(c, k, why) for c, k, why in WANTED if k not in leading[c]]
 
 

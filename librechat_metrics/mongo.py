@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,23 +10,40 @@ from typing import Any
 from bson import ObjectId
 from pymongo import MongoClient
 from pymongo.database import Database
+from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
+from . import uri
 from .settings import Settings
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """The keyword options for MongoClient: the settings are defaults, and every option written in
+    MONGODB_URI wins (pymongo lets keywords beat the URI, so those are left out here)."""
+    selection_ms = int(settings.mongodb_timeout * 1000)
+    defaults = {
+        "serverSelectionTimeoutMS": selection_ms,
+        "connectTimeoutMS": selection_ms,
+        "socketTimeoutMS": int(settings.mongodb_query_timeout * 1000) + 5000,
+        "readPreference": settings.mongodb_read_preference,
+        "appname": "librechat-metrics",
+        "retryReads": False,
+    }
+    written = uri.options(settings.mongodb_uri)
+    kept = {name: value for name, value in defaults.items() if name.lower() not in written}
+    return {**kept, "tz_aware": True}  # not a URI option: the code relies on aware datetimes
 
 
 def connect(settings: Settings) -> MongoClient:
     """A lazily connecting client with short server-selection and socket time limits."""
-    selection_ms = int(settings.mongodb_timeout * 1000)
-    return MongoClient(
-        settings.mongodb_uri,
-        serverSelectionTimeoutMS=selection_ms,
-        connectTimeoutMS=selection_ms,
-        socketTimeoutMS=int(settings.mongodb_query_timeout * 1000) + 5000,
-        readPreference=settings.mongodb_read_preference,
-        tz_aware=True,
-        appname="librechat-metrics",
-        retryReads=False,
-    )
+    return MongoClient(settings.mongodb_uri, **client_options(settings))
+
+
+def check_client(settings: Settings) -> None:
+    """Build the client without connecting (loads TLS certificates and keys), for --check-config.
+    A mongodb+srv URI is left alone: pymongo would resolve its name in DNS."""
+    if settings.mongodb_uri.startswith("mongodb+srv://"):
+        return
+    MongoClient(settings.mongodb_uri, **client_options(settings), connect=False).close()
 
 
 @dataclass(frozen=True)
@@ -52,7 +70,9 @@ class Reader:
         return list(self.db[collection].find(query, projection, max_time_ms=self.time_limit_ms))
 
     def ping(self) -> None:
-        self.db.client.admin.command("ping")
+        """Ping a server the reads may use: with readPreference primary (pymongo's default for commands)
+        a replica set without a primary would read as down although secondaries serve every query."""
+        self.db.client.admin.command("ping", read_preference=self.db.read_preference)
 
 
 @dataclass(frozen=True)
@@ -61,26 +81,72 @@ class Span:
 
     Spans that meet at the same bound partition a collection exactly: `Span(None, t)` and
     `Span(t, None)` together cover every document, including those without a usable date.
+    With `inserted`, the span is on insertion order (the time in an ObjectId `_id`) instead of
+    `createdAt`; `Span(None, t, inserted=True)` then also takes every document whose `_id` is not
+    an ObjectId.
     """
 
     lo: datetime | None = None
     hi: datetime | None = None
+    inserted: bool = False
+
+    def _field(self, by_id: bool) -> str:
+        return "_id" if by_id or self.inserted else "createdAt"
+
+    def _bound(self, when: datetime, by_id: bool) -> Any:
+        return oid_bound(when) if self._field(by_id) == "_id" else when
 
     def match(self, by_id: bool = False) -> dict[str, Any]:
-        """The $match filter on `createdAt`, or on `_id` (ObjectId time) when `by_id`."""
-        field = "_id" if by_id else "createdAt"
-
-        def bound(when: datetime) -> Any:
-            return oid_bound(when) if by_id else when
-
+        """The $match filter on `createdAt`, or on `_id` (ObjectId time) when `by_id` or `inserted`."""
+        field = self._field(by_id)
+        # MongoDB compares an ObjectId bound only with ObjectIds; saying so keeps a test server that
+        # compares across types (mongoeco: a date `_id` is "after" every ObjectId) from differing.
+        kind: dict[str, Any] = {"$type": "objectId"} if field == "_id" else {}
         if self.lo is not None:
-            rng = {"$gte": bound(self.lo)}
+            rng = {**kind, "$gte": self._bound(self.lo, by_id)}
             if self.hi is not None:
-                rng["$lt"] = bound(self.hi)
+                rng["$lt"] = self._bound(self.hi, by_id)
             return {field: rng}
         if self.hi is not None:
-            return {"$nor": [{field: {"$gte": bound(self.hi)}}]}
+            return {"$nor": [{field: {**kind, "$gte": self._bound(self.hi, by_id)}}]}
         return {}
+
+    def test(self, by_id: bool = False) -> dict[str, Any]:
+        """Aggregation expression: is the document in the span (a lower bound must be set)."""
+        if self.lo is None:
+            raise ValueError("a span used as an expression needs a lower bound")
+        field = self._field(by_id)
+        kind = "objectId" if field == "_id" else "date"
+        # Only a real date (or ObjectId) counts: a string createdAt must not pass a comparison.
+        parts = [
+            {"$eq": [{"$type": f"${field}"}, kind]},
+            {"$gte": [f"${field}", self._bound(self.lo, by_id)]},
+        ]
+        if self.hi is not None:
+            parts.append({"$lt": [f"${field}", self._bound(self.hi, by_id)]})
+        return {"$and": parts}
+
+    def holds(self, doc: dict[str, Any], by_id: bool = False) -> bool:
+        """The same test in Python, on a document that has the span's field."""
+        if self.lo is None:
+            raise ValueError("a span used as a test needs a lower bound")
+        field = self._field(by_id)
+        value = doc.get(field)
+        if not isinstance(value, ObjectId if field == "_id" else datetime):
+            return False
+        return self._bound(self.lo, by_id) <= value and (
+            self.hi is None or value < self._bound(self.hi, by_id)
+        )
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """Documents in any of the spans, in one query (MongoDB bounds each branch of `$or` on its index)."""
+
+    spans: tuple[Span, ...]
+
+    def match(self, by_id: bool = False) -> dict[str, Any]:
+        return {"$or": [span.match(by_id) for span in self.spans]}
 
 
 def oid_bound(when: datetime) -> ObjectId:
@@ -92,9 +158,24 @@ def oid_bound(when: datetime) -> ObjectId:
 
 
 def since(field: str, when: datetime) -> dict[str, Any]:
-    """Aggregation expression: is `field` at or after `when` (dates only; ObjectId time for _id)."""
-    if field == "_id":
-        return {"$gte": ["$_id", oid_bound(when)]}
-    bound = when
-    # Only real dates count: a string or missing createdAt must not pass a date comparison.
-    return {"$and": [{"$eq": [{"$type": f"${field}"}, "date"]}, {"$gte": [f"${field}", bound]}]}
+    """Aggregation expression: is the date `field` at or after `when` (a string or missing one is not)."""
+    return {"$and": [{"$eq": [{"$type": f"${field}"}, "date"]}, {"$gte": [f"${field}", when]}]}
+
+
+def describe(err: BaseException, limit: int = 200) -> str:
+    """One short line for a failed MongoDB operation, `kind: detail`: pymongo's server-selection errors
+    end in a topology dump of several hundred characters, and server errors may quote the command.
+    Every way of not reaching a server (refused, timed out, connection lost) is one kind."""
+    if isinstance(err, ServerSelectionTimeoutError):
+        reason = f"MongoDB unreachable: no server answered in time: {str(err).split(', Timeout:')[0]}"
+    elif isinstance(err, ConnectionFailure):  # AutoReconnect, NetworkTimeout...
+        reason = f"MongoDB unreachable: {type(err).__name__}: {err}"
+    elif isinstance(err, OperationFailure):
+        details = err.details or {}
+        name = details.get("codeName") or f"code {err.code}"
+        reason = f"{name}: {details.get('errmsg', str(err))}"
+    else:
+        reason = f"{type(err).__name__}: {err}"
+    reason = re.sub(r" \(configured timeouts: [^)]*\)", "", reason)
+    reason = " ".join(uri.redact_in(reason).split())
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."

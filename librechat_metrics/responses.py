@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .labels import name_label
-from .mongo import Reader, Span
+from .mongo import AnyOf, Reader, Span
 from .tally import ASSISTANT_EXPR, ASSISTANT_QUERY
 
 PERCENTILES = (50, 90, 99)
@@ -21,8 +21,8 @@ PERCENTILES = (50, 90, 99)
 BOUNDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 # Conversations per lookup of their messages (a recount reads every conversation: keep commands small).
 CONVERSATION_CHUNK = 5_000
-Timed = tuple[str, float, datetime]  # (model name label, seconds, when the reply was created)
-_FIELDS = {"_id": 0, "conversationId": 1, "messageId": 1, "parentMessageId": 1, "createdAt": 1, "model": 1}
+Timed = tuple[str, float, dict[str, Any]]  # (model name label, seconds, the reply: _id and createdAt)
+_FIELDS = {"_id": 1, "conversationId": 1, "messageId": 1, "parentMessageId": 1, "createdAt": 1, "model": 1}
 
 
 def first_reply_waits(reader: Reader, span: Span) -> list[tuple[str, float]]:
@@ -30,8 +30,19 @@ def first_reply_waits(reader: Reader, span: Span) -> list[tuple[str, float]]:
     return [(model, seconds) for model, seconds, _ in first_reply_times(reader, span)]
 
 
-def first_reply_times(reader: Reader, span: Span) -> list[Timed]:
-    """(model name label, seconds, reply time) for every first reply created in `span`."""
+def inside(span: Span | AnyOf, doc: dict[str, Any]) -> bool:
+    """Is `doc` in the span: the Python twin of `span.match()` (createdAt, or `_id` when inserted)."""
+    if isinstance(span, AnyOf):
+        return any(inside(part, doc) for part in span.spans)
+    if span.lo is not None:
+        return span.holds(doc)
+    if span.hi is None:
+        return True
+    return not Span(span.hi, None, span.inserted).holds(doc)  # Span(None, hi) = not Span(hi, None)
+
+
+def first_reply_times(reader: Reader, span: Span | AnyOf) -> list[Timed]:
+    """(model name label, seconds, reply) for every first reply in `span`."""
     window = {"$and": [span.match(), ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
     rows = reader.aggregate(
         "messages",
@@ -61,7 +72,7 @@ def first_reply_times(reader: Reader, span: Span) -> list[Timed]:
     return timed
 
 
-def _waits(conversation: list[dict[str, Any]], span: Span) -> list[Timed]:
+def _waits(conversation: list[dict[str, Any]], span: Span | AnyOf) -> list[Timed]:
     """(model, seconds, when) of the first replies in the span, from one conversation's sorted messages."""
     asked: dict[str, list[Any]] = {}
     for doc in conversation:
@@ -77,9 +88,8 @@ def _waits(conversation: list[dict[str, Any]], span: Span) -> list[Timed]:
         question = asked.get(parent, [])
         if len(question) != 1 or not isinstance(question[0], datetime) or not isinstance(when, datetime):
             continue  # no single user question with a date
-        inside = (span.lo is None or when >= span.lo) and (span.hi is None or when < span.hi)
-        if inside and when >= question[0]:
-            waits.append((name_label(reply.get("model")), (when - question[0]).total_seconds(), when))
+        if inside(span, reply) and when >= question[0]:
+            waits.append((name_label(reply.get("model")), (when - question[0]).total_seconds(), reply))
     return waits
 
 
@@ -110,11 +120,11 @@ class WaitHistogram:
         )
 
 
-def histograms(waits: list[Timed], since: datetime | None = None) -> dict[str, WaitHistogram]:
-    """Histograms per model name label of the waits whose reply is at or after `since`."""
+def histograms(waits: list[Timed], within: Span | None = None) -> dict[str, WaitHistogram]:
+    """Histograms per model name label of the waits whose reply is in `within` (all when None)."""
     out: dict[str, WaitHistogram] = {}
-    for model, seconds, when in waits:
-        if since is None or when >= since:
+    for model, seconds, reply in waits:
+        if within is None or inside(within, reply):
             out.setdefault(model, WaitHistogram()).observe(seconds)
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import re
@@ -14,6 +15,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import find_dotenv, load_dotenv
+
+from . import uri
+from .uri import redact
 
 
 class SettingError(ValueError):
@@ -66,9 +70,48 @@ def parse_log_level(raw: str) -> str:
 
 
 def parse_mongo_uri(raw: str) -> str:
+    """A URI pymongo accepts, checked without connecting and without resolving mongodb+srv in DNS."""
     if not raw.startswith(("mongodb://", "mongodb+srv://")) or not urlsplit(raw).netloc:
         raise ValueError("expected a URI such as mongodb://host:27017/")
+    uri.parse(raw)
     return raw
+
+
+BAD_DATABASE_CHARS = '/\\. "$*<>:|?\0'
+
+
+def parse_database(raw: str) -> str:
+    """A database name MongoDB accepts: 1 to 63 bytes, none of /\\. "$*<>:|? or NUL."""
+    if not raw or len(raw.encode()) > 63 or any(char in BAD_DATABASE_CHARS for char in raw):
+        raise ValueError('expected a MongoDB database name: 1 to 63 bytes, none of /\\. "$*<>:|? or NUL')
+    return raw
+
+
+def parse_log_format(raw: str) -> str:
+    """A %-style logging format that formats a record (e.g. not '%(' or '{message}')."""
+    try:
+        formatter = logging.Formatter(raw, validate=True)
+        formatter.format(logging.LogRecord("x", logging.INFO, __file__, 1, "message", None, None))
+    except (ValueError, TypeError, KeyError):
+        raise ValueError("expected a Python %-style log format such as '%(levelname)s %(message)s'") from None
+    return raw
+
+
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"(?=.{{1,253}}$){LABEL}(\.{LABEL})*")
+
+
+def parse_listen_address(raw: str) -> str:
+    """An IPv4/IPv6 address or a host name to bind (no port, no scheme)."""
+    value = raw.strip()
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not HOST_NAME.fullmatch(value) or re.fullmatch(r"[0-9.]+", value):
+        raise ValueError("expected an IP address such as 0.0.0.0, :: or 127.0.0.1, or a host name (no port)")
+    return value
 
 
 def _choice(*options: str) -> Callable[[str], str]:
@@ -108,8 +151,13 @@ class Setting:
 GROUP_TOGGLES = ("basic", "token", "user", "model", "time_window", "rating", "tool", "file")
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("MONGODB_URI", "mongodb://mongodb:27017/", parse_mongo_uri, "MongoDB connection URI"),
-    Setting("MONGODB_DATABASE", "LibreChat", parse_text, "LibreChat's database name (case-sensitive)"),
+    Setting(
+        "MONGODB_URI",
+        "mongodb://mongodb:27017/",
+        parse_mongo_uri,
+        "MongoDB connection URI (options written in it win over the MONGODB_* settings)",
+    ),
+    Setting("MONGODB_DATABASE", "LibreChat", parse_database, "LibreChat's database name (case-sensitive)"),
     Setting(
         "MONGODB_READ_PREFERENCE",
         "secondaryPreferred",
@@ -119,9 +167,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MONGODB_TIMEOUT", "5", _number(float, 0.1, 600), "seconds to find a MongoDB server"),
     Setting("MONGODB_QUERY_TIMEOUT", "60", _number(float, 0.1, 3600), "server-side time limit per query (s)"),
     Setting("LOGGING_LEVEL", "info", parse_log_level, "debug, info, warning, error or critical"),
-    Setting("LOGGING_FORMAT", "%(asctime)s - %(levelname)s - %(message)s", parse_text, "Python log format"),
+    Setting(
+        "LOGGING_FORMAT", "%(asctime)s - %(levelname)s - %(message)s", parse_log_format, "Python log format"
+    ),
     Setting("METRICS_PORT", "8000", parse_port, "HTTP port for / and /metrics"),
-    Setting("METRICS_LISTEN_ADDRESS", "0.0.0.0", parse_text, "address to bind (0.0.0.0 = all interfaces)"),
+    Setting(
+        "METRICS_LISTEN_ADDRESS",
+        "0.0.0.0",
+        parse_listen_address,
+        "address to bind (0.0.0.0 = all interfaces)",
+    ),
     Setting("METRICS_CACHE_TTL", "60", _number(float, 1, 86400), "seconds between fast collections"),
     Setting("METRICS_SLOW_INTERVAL", "300", _number(float, 1, 86400), "seconds between slow collections"),
     Setting(
@@ -171,17 +226,12 @@ class Settings:
         return Settings({**self.values, **changes})
 
 
-def redact(uri: str) -> str:
-    """A URI with any password replaced, safe for logs, errors and metrics."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", uri)
-
-
-def _shown(setting: Setting, raw: str) -> str:
-    """How a rejected value appears in the error line: never a password."""
+def _shown(setting: Setting, raw: str, limit: int | None = 80) -> str:
+    """How a value appears in an error line (cut to `limit`) or in --check-config: never a secret."""
     if "PASSWORD" in setting.env:
         return "'***'"
     shown = redact(raw) if setting.env.endswith(("_URI", "_URL")) else raw
-    return repr(shown if len(shown) <= 80 else shown[:77] + "...")
+    return repr(shown if limit is None or len(shown) <= limit else shown[: limit - 3] + "...")
 
 
 def effective(settings: Settings, table: tuple[Setting, ...] = SETTINGS) -> list[str]:
@@ -190,7 +240,7 @@ def effective(settings: Settings, table: tuple[Setting, ...] = SETTINGS) -> list
     for setting in table:
         value = settings.values[setting.attr]
         raw = value if isinstance(value, str) else setting.default if value is None else str(value)
-        lines.append(f"{setting.env}={_shown(setting, raw)}")
+        lines.append(f"{setting.env}={_shown(setting, raw, limit=None)}")
     return lines
 
 

@@ -2,7 +2,8 @@
 
 Each query groups in MongoDB on raw fields (so little data travels) and the fold turns the rows into
 label keys in Python (so odd values never break an expression). Tallies over disjoint spans add up.
-`marks` name extra lower bounds inside a span: the fold can then keep only the rows at or after one.
+`marks` name sub-spans (lower bounds, on createdAt or on insertion order) inside the queried span: the
+fold can then keep only the rows in one of them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .labels import name_label, tag_label
-from .mongo import Reader, Span, since
+from .mongo import AnyOf, Reader, Span, since
 
 INF = float("inf")
 RATINGS = ("thumbsUp", "thumbsDown")
@@ -80,8 +81,9 @@ def _label_key(name: str, path: str) -> dict[str, Any]:
     return {name: _raw(path), f"{name}_type": {"$type": f"${path}"}}
 
 
-def _marks(field_name: str, marks: dict[str, datetime]) -> dict[str, Any]:
-    return {f"at_{name}": since(field_name, when) for name, when in marks.items()}
+def _marks(marks: dict[str, Span], by_id: bool = False) -> dict[str, Any]:
+    """Group-key flags: is the document in each marked span (on `_id` for every mark when `by_id`)."""
+    return {f"at_{name}": span.test(by_id) for name, span in marks.items()}
 
 
 def _keep(row_id: dict[str, Any], mark: str | None) -> bool:
@@ -114,7 +116,7 @@ class MessageTally:
         return MessageTally(self.count + other.count, _plus(self.tokens, other.tokens))
 
 
-def message_rows(reader: Reader, span: Span, marks: dict[str, datetime]) -> list[dict[str, Any]]:
+def message_rows(reader: Reader, span: Span | AnyOf, marks: dict[str, Span]) -> list[dict[str, Any]]:
     key = {
         "a": ASSISTANT_EXPR,
         **_label_key("m", "model"),
@@ -125,7 +127,7 @@ def message_rows(reader: Reader, span: Span, marks: dict[str, datetime]) -> list
         "g_type": {"$cond": [_RATED_EXPR, {"$type": "$feedback.tag"}, None]},
         **_label_key("p", "endpoint"),
         "f": UNFINISHED_EXPR,
-        **_marks("createdAt", marks),
+        **_marks(marks),
     }
     tokens = {"$cond": [VALID_TOKENS_EXPR, "$tokenCount", 0]}
     return reader.aggregate(
@@ -173,17 +175,17 @@ class ToolTally:
 
 
 def tool_rows(
-    reader: Reader, span: Span, marks: dict[str, datetime], users_for: str | None = None
+    reader: Reader, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None = None
 ) -> list[dict[str, Any]]:
     """Tool-call rows; each row's `_id.f` says whether those calls failed. Two queries: calls, failures."""
     key: dict[str, Any] = {
         **_label_key("n", "content.tool_call.name"),
         **_label_key("m", "model"),
         **_label_key("p", "endpoint"),
-        **_marks("createdAt", marks),
+        **_marks(marks),
     }
     if users_for is not None:
-        key["u"] = {"$cond": [since("createdAt", marks[users_for]), _raw("user"), None]}
+        key["u"] = {"$cond": [marks[users_for].test(), _raw("user"), None]}
     head = [
         {"$match": {**span.match(), "content": {"$type": "array"}, "content.type": "tool_call"}},
         {"$project": {"model": 1, "endpoint": 1, "user": 1, "createdAt": 1, "content": 1}},
@@ -242,9 +244,9 @@ class TxTally:
 
 
 def transaction_rows(
-    reader: Reader, span: Span, marks: dict[str, datetime], by_user: bool = False
+    reader: Reader, span: Span | AnyOf, marks: dict[str, Span], by_user: bool = False
 ) -> list[dict[str, Any]]:
-    key: dict[str, Any] = {"k": "$tokenType", **_label_key("m", "model"), **_marks("_id", marks)}
+    key: dict[str, Any] = {"k": "$tokenType", **_label_key("m", "model"), **_marks(marks, by_id=True)}
     if by_user:
         key["u"] = _raw("user")
     amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
@@ -330,11 +332,11 @@ def agent_users(reader: Reader, span: Span, marks: dict[str, datetime]) -> dict[
 # --- input tokens attributed to the model of the earliest reply (token source "messages") ---------
 
 
-def reply_models(reader: Reader, lo: datetime | None) -> dict[str, str]:
-    """parentMessageId -> model of its earliest assistant reply (createdAt, then _id), replies since lo."""
+def reply_models(reader: Reader, span: Span | AnyOf | None) -> dict[str, str]:
+    """parentMessageId -> model of its earliest assistant reply (createdAt, then _id), replies in span."""
     match: dict[str, Any] = {**ASSISTANT_QUERY, "parentMessageId": {"$type": "string"}}
-    if lo is not None:
-        match = {"$and": [match, {"createdAt": {"$gte": lo}}]}
+    if span is not None:
+        match = {"$and": [match, span.match()]}
     rows = reader.aggregate(
         "messages",
         [
@@ -346,22 +348,20 @@ def reply_models(reader: Reader, lo: datetime | None) -> dict[str, str]:
     return {row["_id"]: name_label(row["m"]) for row in rows}
 
 
-def user_token_rows(reader: Reader, span: Span) -> list[dict[str, Any]]:
-    """User messages with a valid tokenCount: messageId, tokenCount, createdAt, user."""
+def user_token_rows(reader: Reader, span: Span | AnyOf) -> list[dict[str, Any]]:
+    """User messages with a valid tokenCount: _id, messageId, tokenCount, createdAt, user."""
     match = {"$and": [span.match(), {"$nor": [ASSISTANT_QUERY]}, {"tokenCount": {"$gte": 0, "$lt": INF}}]}
-    projection = {"_id": 0, "messageId": 1, "tokenCount": 1, "createdAt": 1, "user": 1}
+    projection = {"messageId": 1, "tokenCount": 1, "createdAt": 1, "user": 1}
     return reader.find("messages", match, projection)
 
 
 def fold_inputs(
-    rows: list[dict[str, Any]], replies: dict[str, str], since_when: datetime | None = None
+    rows: list[dict[str, Any]], replies: dict[str, str], within: Span | None = None
 ) -> Counter[str]:
-    """Input tokens per (not yet agent-resolved) model label; rows before `since_when` are skipped."""
+    """Input tokens per (not yet agent-resolved) model label; rows outside `within` are skipped."""
     totals: Counter[str] = Counter()
     for row in rows:
-        if since_when is not None and not (
-            isinstance(row.get("createdAt"), datetime) and row["createdAt"] >= since_when
-        ):
+        if within is not None and not within.holds(row):
             continue
         tokens = row["tokenCount"]
         if isinstance(tokens, bool) or not math.isfinite(tokens):

@@ -8,14 +8,18 @@ passes: Mongoose creates its collections (empty) when LibreChat starts.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from prometheus_client.core import GaugeMetricFamily, Metric
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 # Created by every LibreChat since v0.4 (2023) at start-up, before the first user signs up.
 REQUIRED = ("conversations", "messages", "users")
 SYSTEM_DATABASES = frozenset(("admin", "config", "local"))
+UNAUTHORIZED = 13  # MongoDB's error code
+LIMITED = "this user sees only the collections it may read; give it the read role on the database"
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,10 @@ class TargetCheck:
                 named.append(f"{name!r}{case}")
             line += f"; databases on this server that do: {', '.join(named)}"
         elif self.listing_error:
-            line += f"; other databases could not be listed: {self.listing_error}"
+            line += f"; other databases or collections could not be listed: {self.listing_error}"
         else:
             line += "; no database on this server does"
-        return line + " (set MONGODB_DATABASE or the database in MONGODB_URI)"
+        return line + " (check MONGODB_DATABASE, and the server in MONGODB_URI)"
 
 
 def looks_like_librechat(collections: list[str]) -> tuple[str, ...]:
@@ -58,23 +62,93 @@ def looks_like_librechat(collections: list[str]) -> tuple[str, ...]:
     return tuple(name for name in REQUIRED if name not in present)
 
 
+def required_present(client: MongoClient, database: str) -> tuple[list[str], bool]:
+    """Which of the required collections `database` has, and whether that list is only what this user
+    may read. Asks only for those (a database may hold thousands) and with the client's read preference
+    (pymongo's list_collection_names always asks a primary: a replica set without one would fail the
+    check although every read works). A user without the listCollections right (a role with `find` on
+    some collections) gets the collections it may read (authorizedCollections)."""
+    db = client[database]
+    command = {"listCollections": 1, "nameOnly": True, "filter": {"name": {"$in": list(REQUIRED)}}}
+    try:
+        reply, limited = db.command(command, read_preference=db.read_preference), False
+    except OperationFailure as err:
+        if err.code != UNAUTHORIZED:
+            raise
+        command["authorizedCollections"] = True
+        reply, limited = db.command(command, read_preference=db.read_preference), True
+    return [entry["name"] for entry in reply["cursor"]["firstBatch"]], limited
+
+
 def check_target(client: MongoClient, database: str) -> TargetCheck:
     """Check `database` on the server behind `client`. Raises pymongo errors when MongoDB is unreachable
     or the user may not list the database's collections (a failure, not a verdict)."""
-    missing = looks_like_librechat(client[database].list_collection_names())
+    present, limited = required_present(client, database)
+    missing = looks_like_librechat(present)
     if not missing:
         return TargetCheck(database, ())
+    if limited:  # the collections may exist but be unreadable for this user
+        return TargetCheck(database, missing, listing_error=LIMITED)
     try:
-        names = client.list_database_names()
+        reply = client.admin.command(
+            {"listDatabases": 1, "nameOnly": True, "authorizedDatabases": True},
+            read_preference=client.read_preference,
+        )
     except OperationFailure as err:  # a user with rights on one database only
         return TargetCheck(database, missing, listing_error=str(err.details.get("errmsg", err)))
     candidates = []
-    for name in sorted(names):
+    for name in sorted(entry["name"] for entry in reply["databases"]):
         if name in SYSTEM_DATABASES or name == database:
             continue
         try:
-            if not looks_like_librechat(client[name].list_collection_names()):
+            if not looks_like_librechat(required_present(client, name)[0]):
                 candidates.append(name)
         except OperationFailure:
             continue
     return TargetCheck(database, missing, tuple(candidates))
+
+
+class TargetWatch:
+    """The exporter's view of the target: the last verdict, re-checked every fast cycle.
+
+    Until a check has said yes, and from the moment one says no, the LibreChat jobs must not run and
+    their data must not be served (`ok` is False); an unreachable MongoDB keeps the last verdict, so an
+    outage behaves as before (last good values until they are stale)."""
+
+    def __init__(self, client: MongoClient, database: str) -> None:
+        self.client, self.database = client, database
+        self.last: TargetCheck | None = None
+        self.failures = 0  # how many times the verdict has turned bad
+        self.on_verdict: Callable[[bool], None] = lambda ok: None  # called when ok changes
+
+    @property
+    def ok(self) -> bool:
+        last = self.last
+        return last is not None and last.ok
+
+    def refresh(self, now: object = None) -> TargetCheck:
+        """Check now; raise TargetMismatch when the database does not look like LibreChat's."""
+        check = check_target(self.client, self.database)
+        was = self.ok
+        self.last = check
+        if check.ok != was:
+            self.failures += 0 if check.ok else 1
+            self.on_verdict(check.ok)
+        if not check.ok:
+            raise TargetMismatch(check.reason())
+        return check
+
+    def metrics(self) -> Iterator[Metric]:
+        last = self.last
+        if last is None:
+            return
+        family = GaugeMetricFamily(
+            "librechat_exporter_target_ok",
+            "Whether the configured MongoDB database looks like LibreChat's (1) or not (0)",
+        )
+        family.add_metric([], 1.0 if last.ok else 0.0)
+        yield family
+
+
+class TargetMismatch(Exception):
+    """The configured database does not look like LibreChat's (the message says why and where)."""

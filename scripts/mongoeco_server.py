@@ -14,71 +14,27 @@ import os
 import signal
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bson import ObjectId
 from mongoeco import AsyncMongoClient
-from mongoeco.core.codec import DocumentCodec
 from mongoeco.engines.memory import MemoryEngine
 from mongoeco.wire import AsyncMongoEcoProxyServer
 
+from librechat_metrics.demo.embedded import seed_engine
 from librechat_metrics.synthetic.dump import read_dump
-
-# LibreChat's stock single-field indexes (messages.createdAt, messageId, conversationId, user; conversations)
-INDEXES = {"messages": ("createdAt", "messageId", "conversationId", "user"), "conversations": ("createdAt",)}
 
 
 def log(msg: str) -> None:
     print(f"mongoeco_server: {msg}", file=sys.stderr, flush=True)
 
 
-PLAIN = frozenset((str, int, float, bool, type(None), datetime, ObjectId))
-
-
-def plain(value: object) -> bool:
-    """True when `value` holds only types whose stored form needs no BSON normalisation (no Int64 etc.)."""
-    kind = type(value)
-    if kind is dict:
-        keys_ok = all(type(k) is str and k[:1] != "$" and "." not in k and "\0" not in k for k in value)
-        return keys_ok and all(plain(v) for v in value.values())
-    if kind is list:
-        return all(plain(v) for v in value)
-    return kind in PLAIN
-
-
-async def insert(engine: MemoryEngine, db: str, name: str, docs: list[dict]) -> None:
-    """Insert into the engine without the public API's per-document deep copies and change records.
-
-    insert_many() deep-copies each document three times and normalises it (DocumentCodec.to_internal)
-    before storing it. Documents decoded with naive UTC datetimes and only plain types are stored
-    byte-for-byte the same without that normalisation (checked against insert_many), so only the others
-    go through it. Falls back to the public batch-insert SPI when the private method is missing.
-    """
-    fast = getattr(engine, "_insert_documents_impl", None)
-    if fast is None:
-        outcomes = await engine.insert_documents(db, name, [DocumentCodec.to_internal(d) for d in docs])
-    else:
-        outcomes = await fast(db, name, [d if plain(d) else DocumentCodec.to_internal(d) for d in docs])
-    if len(outcomes) != len(docs) or not all(outcomes):
-        rejected = len(docs) - sum(map(bool, outcomes))
-        raise RuntimeError(f"{name}: {rejected} documents rejected (duplicate _id?)")
-
-
 async def load(client: AsyncMongoClient, engine: MemoryEngine, path: str, indexes: bool) -> None:
     """Seed a dump; indexes are created first (maintaining them while inserting is ~4x cheaper)."""
     started = time.monotonic()
     dump = read_dump(path, tz_aware=False)
-    db = client[dump.db]
-    for name, docs in dump.collections.items():
-        if name not in INDEXES or not indexes:
-            await db.create_collection(name)
-        for field in INDEXES.get(name, ()) if indexes else ():
-            await db[name].create_index(field)
-        if docs:
-            await insert(engine, dump.db, name, docs)
+    await seed_engine(client, engine, dump.db, dump.collections, indexes)
     total = sum(map(len, dump.collections.values()))
     log(f"loaded {total} documents into {dump.db} in {time.monotonic() - started:.1f}s")
 

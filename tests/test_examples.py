@@ -131,7 +131,12 @@ def test_prometheus_evaluates_every_rule_on_real_data(live):
     assert recorded == {rule["record"]: "ok" for rule in RECORDING}
     # A healthy exporter on a healthy database raises none of the operational alerts.
     firing = {r["name"] for r in rules if r["state"] != "inactive"}
-    assert not firing & {"LibreChatExporterDown", "LibreChatMongoDBUnreachable", "LibreChatMetricsStale"}
+    assert not firing & {
+        "LibreChatExporterDown",
+        "LibreChatMongoDBUnreachable",
+        "LibreChatMetricsStale",
+        "LibreChatWrongDatabase",
+    }
 
 
 @needs_prometheus

@@ -76,6 +76,9 @@ def test_bad_arguments_exit_2_with_an_error_line(args, tmp_path):
         ("TIMEZONE", "Mars/Olympus"),
         ("TOKEN_SOURCE", "guess"),
         ("MONGODB_URI", "http://localhost"),
+        ("MONGODB_DATABASE", "a.b"),
+        ("MONGODB_DATABASE", "$x"),
+        ("MONGODB_DATABASE", ""),
     ],
 )
 def test_bad_settings_exit_2_with_one_line_naming_the_variable(name, value, tmp_path):
@@ -146,10 +149,48 @@ def test_database_urls():
     assert sql.Target.from_url("mariadb://me@h/x").port == 3306
     pg = sql.Target.from_url("postgresql://me:secret@h:5433/x")
     assert pg.dialect == "postgresql" and pg.describe() == "postgresql://me@h:5433/x"
-    assert pg.hide("password secret rejected") == "password *** rejected"
+    assert pg.hide("connection to postgresql://me:secret@h:5433/x failed") == (
+        "connection to postgresql://me:***@h:5433/x failed"
+    )
     for bad in ("sqlite:///x.db", "mysql://h", "postgresql://h:5432", "mysql://me@h:0x/db"):
         with pytest.raises(ValueError):
             sql.Target.from_url(bad)
+
+
+def test_the_password_is_hidden_only_where_it_stands_as_the_password():
+    """Issue #13: user `adv_rw_user` with password `rw` was shown as `adv_***_user`."""
+    target = sql.Target.from_url("mysql://adv_rw_user:rw@db.local:3306/rw_stats")
+    denied = "Access denied for user 'adv_rw_user'@'10.0.0.5' (using password: YES) (error 1045)"
+    assert target.hide(denied) == denied
+    assert target.hide("rw_stats: mysql://adv_rw_user:rw@db.local:3306/rw_stats") == (
+        "rw_stats: mysql://adv_rw_user:***@db.local:3306/rw_stats"
+    )
+    assert target.hide("host=db user=adv_rw_user password=rw dbname=rw_stats") == (
+        "host=db user=adv_rw_user password=*** dbname=rw_stats"
+    )
+    assert target.hide("password='rw', user=adv_rw_user") == "password='***', user=adv_rw_user"
+    odd = sql.Target.from_url("mysql://me:p%40ss%20w@h/x")
+    assert odd.hide("mysql://me:p%40ss%20w@h/x password=p%40ss%20w") == "mysql://me:***@h/x password=***"
+
+
+def test_days_after_today_are_refused_today_is_allowed():
+    now = datetime(2025, 3, 30, 22, 30, tzinfo=timezone.utc)  # 31 March, 00:30, in Berlin
+    for zone, today in (("UTC", date(2025, 3, 30)), ("Europe/Berlin", date(2025, 3, 31))):
+        ok = argparse.Namespace(start=date(2025, 3, 1), end=today, days=None)
+        assert cli.day_range(ok, zone, now) == (date(2025, 3, 1), today)
+        tomorrow = date.fromordinal(today.toordinal() + 1)
+        for start in (date(2025, 3, 1), tomorrow):
+            bad = argparse.Namespace(start=start, end=tomorrow, days=None)
+            with pytest.raises(ValueError, match="after today"):
+                cli.day_range(bad, zone, now)
+
+
+def test_a_future_day_exits_2_with_one_line_before_connecting(tmp_path):
+    future = date.fromordinal(datetime.now(timezone.utc).date().toordinal() + 2).isoformat()
+    done = run_cli("2024-01-01", future, cwd=tmp_path, MONGODB_URI="mongodb://127.0.0.1:9/")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "after today" in lines[0] and future in lines[0], done.stderr
 
 
 def test_days_end_with_the_last_complete_local_day():
@@ -202,6 +243,32 @@ def test_compose_binds_loopback_and_takes_credentials_from_variables():
     env_example = (HA / ".env.example").read_text()
     for variable in re.findall(r"\$\{(\w+):\?", (HA / "docker-compose.yml").read_text()):
         assert re.search(rf"^{variable}=", env_example, re.M), variable
+
+
+def compose_value(text: str, env: dict[str, str]) -> str:
+    """Docker Compose's interpolation of ${VAR}, ${VAR:-default} and ${VAR:?error} with `env`."""
+
+    def one(match: re.Match) -> str:
+        name, op, rest = match.group(1), match.group(2) or "", match.group(3) or ""
+        if env.get(name):
+            return env[name]
+        assert op != ":?", f"{name} is required"
+        return rest if op == ":-" else ""
+
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, text)
+
+
+def test_the_export_container_does_not_get_the_hosts_loopback_uri():
+    """Issue #13: .env.example's MONGODB_URI=mongodb://127.0.0.1:27017/ (right for the export on the host)
+    reached the export container through compose's ${MONGODB_URI:-…}, where 127.0.0.1 is the container."""
+    env = dict(re.findall(r"^(\w+)=(.*)$", (HA / ".env.example").read_text(), re.M))
+    assert "127.0.0.1" in env["MONGODB_URI"]  # the host-side setting stays as it is
+    compose = yaml.safe_load((HA / "docker-compose.yml").read_text())
+    environment = compose["services"]["export"]["environment"]
+    for name, value in environment.items():
+        resolved = compose_value(str(value), env)
+        assert "127.0.0.1" not in resolved and "localhost" not in resolved, (name, resolved)
+    assert compose_value(environment["MONGODB_URI"], env) == "mongodb://mongodb:27017/"
 
 
 def test_grafana_provisioning_points_at_the_dashboard_and_a_fixed_datasource_uid():

@@ -7,8 +7,14 @@ import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pymongo
+import pytest
 from bson import ObjectId
+from pymongo import monitoring
 
+from librechat_metrics.groups import UsageGroup
+from librechat_metrics.mongo import AnyOf, Reader, Span
+from librechat_metrics.settings import load
 from librechat_metrics.synthetic import generate
 from tests.support.compare import GROUP_OF, as_of, assert_samples_equal, expected
 from tests.support.exporter import start_exporter
@@ -26,8 +32,13 @@ def oid_at(when: datetime) -> ObjectId:
     return ObjectId(ObjectId.from_datetime(when).binary[:4] + os.urandom(8))
 
 
-def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
-    """A fresh user message and a rated assistant reply with a failing tool call, and its transactions."""
+def new_turn(
+    now: datetime, user: str, model: str = "gpt-4o", real_model: str = "gpt-4o", endpoint: str = "openAI"
+) -> tuple[list[dict], list[dict]]:
+    """A fresh user message and a rated assistant reply with a failing tool call, and its transactions.
+
+    `model` is what the reply stores (an agent id on the agents endpoint), `real_model` what the
+    transactions store (LibreChat's `usage.model`, the underlying model even on agent chats)."""
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     asked, answered = now - timedelta(seconds=4), now - timedelta(seconds=2)
     conversation, question = str(uuid.uuid4()), str(uuid.uuid4())
@@ -41,7 +52,7 @@ def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
             "sender": "User",
             "isCreatedByUser": True,
             "model": None,
-            "endpoint": "openAI",
+            "endpoint": endpoint,
             "text": "hi",
             "tokenCount": 12,
             "createdAt": asked,
@@ -55,8 +66,8 @@ def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
             "parentMessageId": question,
             "sender": "GPT-4o",
             "isCreatedByUser": False,
-            "model": "gpt-4o",
-            "endpoint": "openAI",
+            "model": model,
+            "endpoint": endpoint,
             "text": "",
             "tokenCount": 40,
             "error": False,
@@ -82,7 +93,7 @@ def new_turn(now: datetime, user: str) -> tuple[list[dict], list[dict]]:
             "user": ObjectId(user),
             "conversationId": conversation,
             "tokenType": kind,
-            "model": "gpt-4o",
+            "model": real_model,
             "context": "message",
             "rawAmount": -amount,
             "rate": 2.5,
@@ -177,4 +188,195 @@ def test_new_documents_count_at_once_and_old_edits_after_the_recount():
         assert_samples_equal(page.librechat(), expected(current, page, "UTC"))
     finally:
         exporter.stop()
+        server.stop()
+
+
+def new_agent(now: datetime) -> dict:
+    """An agent as LibreChat's createAgent writes it (only the fields the exporter reads matter)."""
+    return {
+        "id": "agent_" + uuid.uuid4().hex[:21],
+        "name": "Fresh Agent",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-5",
+        "author": ObjectId(),
+        "category": "general",
+        "versions": [],
+        "createdAt": now,
+        "updatedAt": now,
+    }
+
+
+def fork_of(messages: list[dict]) -> tuple[list[dict], str]:
+    """A copy of a conversation as bulkSaveMessages stores a fork, a duplicate or an import: new
+    messageIds, conversationId and `_id`s (made now, by the driver), the original createdAt kept."""
+    conversation = str(uuid.uuid4())
+    ids = {m["messageId"]: str(uuid.uuid4()) for m in messages}
+    copies = []
+    for m in messages:
+        doc = {k: copy.deepcopy(v) for k, v in m.items() if k != "_id"}
+        doc.update(conversationId=conversation, messageId=ids[m["messageId"]])
+        doc["parentMessageId"] = ids.get(m.get("parentMessageId"), m.get("parentMessageId"))
+        copies.append(doc)
+    return copies, conversation
+
+
+@pytest.mark.parametrize("token_source", ["auto", "messages"])
+def test_new_agents_and_forks_count_within_one_fast_cycle(token_source):
+    """A new agent used at once and an old conversation forked (old createdAt, new _id) between two
+    fast cycles: every family equals the oracle after the next one, with no recount and no slow reload."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    original = generate(profile="v0.8.7", seed=7, n_messages=500, now=now, zones=("UTC",)).collections
+    server = start_mongoeco(original)
+    env = {"METRICS_CACHE_TTL": "1", "METRICS_SLOW_INTERVAL": "3600", "METRICS_RESYNC_INTERVAL": "3600"}
+    exporter = start_exporter(server.uri, {**env, "TOKEN_SOURCE": token_source})
+    db = server.client()["LibreChat"]
+    try:
+        exporter.wait_ready()
+        first = exporter.wait_for(lambda p: "librechat_messages_total" in p.samples)
+        assert_samples_equal(first.librechat(), expected(original, first, "UTC", token_source))
+
+        changed_at = datetime.now(timezone.utc)
+        user = next(doc["user"] for doc in original["messages"] if isinstance(doc.get("user"), str))
+        agent = new_agent(changed_at)
+        db.agents.insert_one(copy.deepcopy(agent))
+        added, transactions = new_turn(changed_at, user, agent["id"], agent["model"], "agents")
+        db.messages.insert_many(copy.deepcopy(added))
+        db.transactions.insert_many(copy.deepcopy(transactions))
+        old = changed_at - timedelta(days=2)
+        by_conversation: dict[str, list[dict]] = {}
+        for d in original["messages"]:
+            by_conversation.setdefault(d["conversationId"], []).append(d)
+        source = max(
+            (c for c in by_conversation.values() if max(m["createdAt"] for m in c) < old),
+            key=lambda c: (len(c), c[0]["conversationId"]),
+        )
+        fork, fork_id = fork_of(source)
+        assert any(not m["isCreatedByUser"] for m in fork)
+        db.messages.insert_many(copy.deepcopy(fork))
+        conversation = next(
+            c for c in original["conversations"] if c["conversationId"] == source[0]["conversationId"]
+        )
+        db.conversations.insert_one(
+            {k: v for k, v in conversation.items() if k != "_id"} | {"conversationId": fork_id}
+        )
+        current = {name: list(db[name].find()) for name in original}
+        done_at = datetime.now(timezone.utc)
+
+        page = exporter.wait_for(
+            lambda p: all(as_of(p, g) > done_at for g in ("usage", "activity")), timeout=30
+        )
+        # Neither a recount nor the slow reload of the agent map ran: the fast cycle alone got it right.
+        assert page.samples["librechat_exporter_last_recount_timestamp_seconds"][()] < changed_at.timestamp()
+        slow = {name for name, group in GROUP_OF.items() if group in ("inventory", "recent_ratings")}
+        assert all(as_of(page, GROUP_OF[name]) < changed_at for name in slow)
+        got = page.librechat()
+        assert_samples_equal(
+            {k: v for k, v in got.items() if k not in slow},
+            expected(current, page, "UTC", token_source, families=set(GROUP_OF) - slow),
+        )
+        # The slow groups still show the documents as they were at their last run.
+        assert_samples_equal(
+            {k: v for k, v in got.items() if k in slow},
+            expected(original, page, "UTC", token_source, families=slow),
+        )
+        labels = {dict(key).get("model") for samples in got.values() for key in samples}
+        assert agent["model"] in labels and agent["id"] not in labels
+    finally:
+        exporter.stop()
+        server.stop()
+
+
+class Commands(monitoring.CommandListener):
+    """Every command the client sends: (command name, collection)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_agent_map_is_read_in_the_cycle_that_sees_a_new_agent_id_and_not_again_for_a_missing_one():
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    dataset = generate(profile="v0.8.7", seed=3, n_messages=150, now=now, zones=("UTC",)).collections
+    server = start_mongoeco(dataset)
+    commands = Commands()
+    client = pymongo.MongoClient(server.uri, tz_aware=True, event_listeners=[commands])
+    settings = load({"MONGODB_URI": server.uri, "METRICS_SLOW_INTERVAL": "3600"})
+    group = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)
+    db = client["LibreChat"]
+
+    def cycle() -> tuple[dict[str, str], int]:
+        commands.sent.clear()
+        usage = group(datetime.now(timezone.utc))
+        return usage.agents, sum(1 for _, collection in commands.sent if collection == "agents")
+
+    def reply(model: str) -> dict:
+        at = datetime.now(timezone.utc).replace(microsecond=0)
+        return {"messageId": str(uuid.uuid4()), "isCreatedByUser": False, "model": model, "createdAt": at}
+
+    try:
+        assert cycle()[1] == 1  # the first cycle reads the map
+        assert cycle()[1] == 0  # then only every METRICS_SLOW_INTERVAL (never, with this clock)
+        gone = "agent_" + "x" * 21  # an agent deleted since: its id stays in old messages
+        db.messages.insert_one(reply(gone))
+        agents, reads = cycle()
+        assert reads == 1 and gone not in agents
+        assert cycle()[1] == 0, "an id no agent has must not cost a read every cycle"
+        agent = new_agent(datetime.now(timezone.utc))
+        db.agents.insert_one(copy.deepcopy(agent))
+        db.messages.insert_one(reply(agent["id"]))
+        agents, reads = cycle()
+        assert reads == 1 and agents[agent["id"]] == agent["model"]
+        assert cycle()[1] == 0
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_span_filter_expression_and_python_test_agree_and_partition_odd_ids():
+    """Span.match (query), Span.test (aggregation) and Span.holds (Python) select the same documents,
+    and the recount's span and the cycle's split every document exactly once, odd `_id`s included."""
+    cut = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    later = cut + timedelta(minutes=30)
+    ids = [oid_at(cut - timedelta(seconds=1)), oid_at(cut), oid_at(later), "text-id", 7, cut, {"a": 1}]
+    dates = [cut - timedelta(days=3), cut, later, "2020-01-01", None]
+    docs = [{"_id": i, "n": n} for n, i in enumerate(ids)]
+    docs += [{"_id": ObjectId(), "n": len(ids) + n, "createdAt": d} for n, d in enumerate(dates)]
+    del docs[-1]["createdAt"]  # a missing createdAt, too
+    server = start_mongoeco({"messages": docs})
+    client = server.client()
+    db = client["LibreChat"]
+    try:
+
+        def by_query(match: dict) -> set[int]:
+            return {d["n"] for d in db.messages.find(match)}
+
+        def by_expression(span: Span) -> set[int]:
+            rows = db.messages.aggregate(
+                [{"$project": {"n": 1, "in": span.test()}}, {"$match": {"in": True}}]
+            )
+            return {d["n"] for d in rows}
+
+        everything = set(range(len(docs)))
+        for inserted in (False, True):
+            for span in (Span(cut, inserted=inserted), Span(cut, later, inserted=inserted)):
+                chosen = by_query(span.match())
+                assert chosen == by_expression(span) == {d["n"] for d in docs if span.holds(d)}, span
+                assert chosen and chosen != everything, span
+            base, opened = Span(None, cut, inserted=inserted), Span(cut, inserted=inserted)
+            assert by_query(base.match()) | by_query(opened.match()) == everything
+            assert not by_query(base.match()) & by_query(opened.match())
+        recent = Span(later)
+        assert by_query(AnyOf((Span(cut, inserted=True), recent)).match()) == by_query(
+            Span(cut, inserted=True).match()
+        ) | by_query(recent.match())
+    finally:
+        client.close()
         server.stop()

@@ -17,10 +17,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from librechat_metrics.synthetic import generate
+from tests.support.compare import GROUP_OF, as_of, assert_samples_equal, expected
 from tests.support.exporter import free_port, start_exporter
 from tests.support.mongo import start_mongoeco
 
 MESSAGES = "librechat_messages_total"
+LIBRECHAT_GROUPS = {
+    group
+    for family, group in GROUP_OF.items()
+    if not family.startswith(("librechat_exporter_", "librechat_mongodb_"))
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +47,17 @@ def test_starts_without_mongodb_and_recovers_without_restart(dataset):
     server = None
     try:
         started = time.monotonic()
-        deadline = started + 2
+        deadline = started + 30
         while True:
             try:
                 if exporter.get("/healthz")[0] == 200:
                     break
             except OSError:
                 pass
-            assert time.monotonic() < deadline, "the port did not answer within 2 s"
+            assert time.monotonic() < deadline, "the port did not answer within 30 s"
             time.sleep(0.05)
+        # The first ping needs MONGODB_TIMEOUT (5 s) to fail: the server answered before it, not after.
+        assert up(exporter.scrape()) is None, "the HTTP server waited for MongoDB"
         page = exporter.wait_for(lambda p: up(p) == 0.0, timeout=20)
         assert page.librechat() == {}, "no LibreChat value may be served before MongoDB answered"
         assert exporter.get("/readyz")[0] == 503
@@ -63,19 +71,45 @@ def test_starts_without_mongodb_and_recovers_without_restart(dataset):
             server.stop()
 
 
+def succeeded(page) -> set[str]:
+    """The groups that have collected at least once."""
+    stamps = page.samples.get("librechat_exporter_last_success_timestamp_seconds", {})
+    return {dict(key)["group"] for key in stamps}
+
+
 def test_outage_keeps_last_values_then_drops_them_and_recovers(dataset):
     server = start_mongoeco(dataset)
-    exporter = start_exporter(server.uri, {"METRICS_CACHE_TTL": "1", "METRICS_MAX_STALENESS": "12"})
+    # A short server-selection timeout, so that the outage shows well within the staleness limit.
+    env = {"METRICS_CACHE_TTL": "1", "METRICS_MAX_STALENESS": "20", "MONGODB_TIMEOUT": "1"}
+    exporter = start_exporter(server.uri, env)
     try:
         exporter.wait_ready()
-        before = exporter.wait_for(lambda p: MESSAGES in p.samples and up(p) == 1.0).librechat()
+        before = exporter.wait_for(
+            lambda p: MESSAGES in p.samples and up(p) == 1.0 and succeeded(p) >= LIBRECHAT_GROUPS
+        ).librechat()
         server.stop()
+        stopped_at = dt.datetime.now(dt.timezone.utc)
         during = exporter.wait_for(lambda p: up(p) == 0.0, timeout=20)
-        # Still within the staleness limit: the last good values, unchanged, never zeros.
-        for family, samples in during.librechat().items():
-            assert samples == before[family], family
-        gone = exporter.wait_for(lambda p: MESSAGES not in p.samples, timeout=40)
-        assert gone.librechat() == {}, "stale values must disappear, not turn into zeros"
+        # Still within the staleness limit: each group's last good values, exactly as the oracle has them
+        # at the time that group last collected (before the outage), never zeros.
+        last_good = during.librechat()
+        assert last_good.get(MESSAGES) == before[MESSAGES], "the outage showed only after values expired"
+        present = {GROUP_OF[family] for family in last_good}
+        assert all(as_of(during, group) < stopped_at for group in present)
+        want = expected(dataset, during, "UTC", families={f for f, g in GROUP_OF.items() if g in present})
+        assert_samples_equal(last_good, want)
+        # Groups go stale one by one (each at its own last success + METRICS_MAX_STALENESS): until the last
+        # one has gone, whatever is still served is that group's last good value, never a zero.
+        pages = []
+
+        def all_gone(page) -> bool:
+            pages.append(page)
+            return page.librechat() == {}
+
+        gone = exporter.wait_for(all_gone, timeout=90)
+        for page in pages:
+            for family, samples in page.librechat().items():
+                assert samples == last_good.get(family), f"{family} changed during the outage: {samples}"
         assert any(v > 0 for v in gone.samples["librechat_exporter_collection_errors_total"].values())
         server.restart()
         after = exporter.wait_for(lambda p: MESSAGES in p.samples and up(p) == 1.0, timeout=60)

@@ -2,7 +2,8 @@
 
 Days are read one at a time (memory does not grow with the range) and each is written in one
 transaction that replaces exactly that day. Weeks and months that overlap the exported days are
-computed over their whole span.
+computed over their whole span, once they are over. Nothing is written unless the MongoDB database
+passes the target check (it looks like LibreChat's), and days after today are refused.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import re
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from dotenv import find_dotenv, load_dotenv
-from pymongo.errors import PyMongoError
+from pymongo.errors import InvalidName, PyMongoError
 
 from .. import tally
 from ..mongo import Reader, connect
@@ -36,6 +37,7 @@ from ..settings import (
     parse_zone,
     redact,
 )
+from ..target import check_target
 from ..windows import local_midnight, month_start, next_month, week_start
 from . import compute, sql
 
@@ -47,7 +49,8 @@ EPILOG_HEAD = """examples:
   export_metrics.py --days 2                 yesterday and the day before, in TIMEZONE (e.g. from cron)
   export_metrics.py --force 2024-03-01 2024-03-31   recompute days already stored
 
-exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost), 2 bad arguments or settings
+exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost, no right to write),
+  2 bad arguments or settings (also: a day after today, a database that does not look like LibreChat's)
 """
 FIRST_DAY = date(1970, 1, 2)  # ObjectId times (transactions) start at 1970-01-01 00:00 UTC
 LAST_DAY = date(2106, 1, 31)  # ... and end in February 2106
@@ -76,7 +79,11 @@ HISTORY_SETTINGS: tuple[Setting, ...] = (
 
 
 class Fatal(Exception):
-    """A run-ending error; its message is the one line the user sees."""
+    """A run-ending error; its message is the one line the user sees, `code` the exit status."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
 
 
 def load_target(environ: Mapping[str, str]) -> sql.Target:
@@ -131,6 +138,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="recompute days that are already stored")
     parser.add_argument("--timezone", type=zone, metavar="ZONE", help="override TIMEZONE for this run")
+    parser.add_argument(
+        "--demo", action="store_true", help="read synthetic data from an embedded database (no MONGODB_URI)"
+    )
     shown = [s for s in SETTINGS if s.env.startswith(SOURCE_SETTINGS)] + list(HISTORY_SETTINGS)
     lines = ["environment variables (also read from .env in the current directory):"]
     lines += [f"  {s.env:<24} {s.help} (default: {s.default!r})" for s in shown]
@@ -138,7 +148,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def day_range(args: argparse.Namespace, tz: str, now: datetime) -> tuple[date, date]:
-    """START..END from the arguments; ValueError with the message for exit 2."""
+    """START..END from the arguments; ValueError with the message for exit 2.
+
+    Days after today (in `tz`) are refused: they have no data yet, and rows written for them would
+    read as real zeros. Today is allowed; it is stored as a partial day that a later run completes."""
     if args.days is not None:
         if args.start is not None:
             raise ValueError("give either START END or --days N, not both")
@@ -151,6 +164,9 @@ def day_range(args: argparse.Namespace, tz: str, now: datetime) -> tuple[date, d
         raise ValueError("give START and END (YYYY-MM-DD), or --days N")
     if args.end < args.start:
         raise ValueError(f"END {args.end} is before START {args.start}")
+    today = now.astimezone(ZoneInfo(tz)).date()
+    if args.end > today:
+        raise ValueError(f"END {args.end} is after today ({today} in {tz}): future days have no data yet")
     return args.start, args.end
 
 
@@ -191,10 +207,36 @@ class Summary:
     skipped: int = 0
     weeks: int = 0
     months: int = 0
+    running: int = 0  # weeks and months not over yet: not written
+    rows: sql.Changes = field(default_factory=sql.Changes)
+
+    def line(self) -> str:
+        rows = self.rows
+        return (
+            f"{self.days} days written, {self.skipped} already stored (skipped), {self.weeks} weeks, "
+            f"{self.months} months, {self.running} weeks/months not over yet (not written); stored rows: "
+            f"{rows.changed} changed, {rows.removed} removed, {rows.new} new, {rows.unchanged} unchanged"
+        )
 
 
-def export(src: compute.Source, store: sql.Store, start: date, end: date, force: bool) -> Summary:
-    """Write the requested days, then every week and month that needs it. Returns what was done."""
+def over(key: date, following: Any, zone: str, now: datetime) -> bool:
+    """Whether the week or month starting on `key` has ended in `zone` (partial ones are not stored:
+    their rows carry no time stamp, so a later reader could not tell them from complete ones)."""
+    return local_midnight(following(key), zone) <= now
+
+
+def next_week(monday: date) -> date:
+    return monday + timedelta(days=7)
+
+
+def export(
+    src: compute.Source, store: sql.Store, start: date, end: date, force: bool, now: datetime | None = None
+) -> Summary:
+    """Write the requested days, then every week and month that needs it. Returns what was done.
+
+    A day's transaction also deletes its week and month rows, so a run that stops after its days
+    leaves those missing (recomputed by the next run of the range), never older than their days."""
+    now = now or datetime.now(timezone.utc)
     summary = Summary()
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     stored = {} if force else store.stored_days(start, end)
@@ -207,38 +249,51 @@ def export(src: compute.Source, store: sql.Store, start: date, end: date, force:
 
     todo = [d for d in days if not (d in stored and complete(d))]
     summary.skipped = len(days) - len(todo)
-    weeks = covering(start, end, week_start, lambda d: d + timedelta(days=7))
-    months = covering(start, end, month_start, next_month)
+    all_weeks = covering(start, end, week_start, next_week)
+    all_months = covering(start, end, month_start, next_month)
+    before_w = store.period_rows(sql.WEEKLY, all_weeks)
+    before_m = store.period_rows(sql.MONTHLY, all_months)
+    touched = set(todo)
+    weeks = [w for w in all_weeks if over(w, next_week, src.zone, now)]
+    months = [m for m in all_months if over(m, next_month, src.zone, now)]
+    summary.running = len(all_weeks) + len(all_months) - len(weeks) - len(months)
     if not force:
-        touched = set(todo)
-        have_w, have_m = store.stored_keys(sql.WEEKLY, weeks), store.stored_keys(sql.MONTHLY, months)
-        weeks = [
-            w for w in weeks if w not in have_w or any(w + timedelta(days=i) in touched for i in range(7))
-        ]
-        months = [m for m in months if m not in have_m or any(d.replace(day=1) == m for d in touched)]
+        weeks = [w for w in weeks if (w,) not in before_w or any(week_start(d) == w for d in touched)]
+        months = [m for m in months if (m,) not in before_m or any(month_start(d) == m for d in touched)]
     progress = Progress(len(todo) + len(weeks) + len(months))
     try:
         for day in todo:
             stamp = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-            store.replace_day(day, compute.day_rows(src, day), stamp)
+            periods = ((sql.WEEKLY, week_start(day)), (sql.MONTHLY, month_start(day)))
+            summary.rows += store.replace_day(day, compute.day_rows(src, day), stamp, periods)
             log.debug("day %s written", day)
             summary.days += 1
             progress.step(str(day))
-        for monday in weeks:
-            store.replace_period(sql.WEEKLY, compute.week_row(src, monday))
-            summary.weeks += 1
-            progress.step(f"week {monday}")
-        for first in months:
-            store.replace_period(sql.MONTHLY, compute.month_row(src, first))
-            summary.months += 1
-            progress.step(f"month {first:%Y-%m}")
+        for table, keys, before, start_of in (
+            (sql.WEEKLY, weeks, before_w, week_start),
+            (sql.MONTHLY, months, before_m, month_start),
+        ):
+            for key in keys:
+                weekly = table is sql.WEEKLY
+                row = compute.week_row(src, key) if weekly else compute.month_row(src, key)
+                store.replace_period(table, row)
+                summary.rows.add({(key,): before[(key,)]} if (key,) in before else {}, table.keyed([row]))
+                summary.weeks += weekly
+                summary.months += not weekly
+                progress.step(f"week {key}" if weekly else f"month {key:%Y-%m}")
+            # rows deleted with their days whose period is not over: written once it is
+            gone = {start_of(d) for d in touched} - set(keys)
+            summary.rows.removed += sum(1 for (key,) in before if key in gone)
     finally:
         progress.close()
     return summary
 
 
 def run(settings: Settings, target: sql.Target, start: date, end: date, force: bool) -> Summary:
-    """Connect to both databases and export; any database failure becomes Fatal."""
+    """Connect to both databases and export; any database failure becomes Fatal.
+
+    The MongoDB database must pass the target check before the SQL database is even opened: a wrong
+    database name or server reads as an empty LibreChat, and its zeros must never replace real rows."""
     client = None
     store: sql.Store | None = None
     try:
@@ -248,7 +303,11 @@ def run(settings: Settings, target: sql.Target, start: date, end: date, force: b
             reader.ping()
         except PyMongoError as err:
             raise Fatal(f"MongoDB at {redact(settings.mongodb_uri)} is unreachable: {_short(err)}") from None
-        store = target.connect()
+        check = check_target(client, settings.mongodb_database)
+        if not check.ok:
+            where = redact(settings.mongodb_uri)
+            raise Fatal(f"MongoDB at {where}: {check.reason()}; nothing exported", code=2)
+        store = _open(target)
         store.ensure_schema()
         source = compute.resolve_token_source(reader, settings.token_source)
         src = compute.Source(reader, settings.timezone, source, tally.agent_models(reader))
@@ -263,15 +322,35 @@ def run(settings: Settings, target: sql.Target, start: date, end: date, force: b
             target.describe(),
         )
         return export(src, store, start, end, force)
+    except InvalidName as err:  # a.b, $x, empty: a bad setting
+        raise Fatal(f"MONGODB_DATABASE {settings.mongodb_database!r}: {_short(err)}", code=2) from None
     except PyMongoError as err:
         raise Fatal(f"MongoDB: {_short(err)}") from None
-    except sql.SQL_ERRORS as err:
-        raise Fatal(f"SQL database {target.describe()}: {target.hide(_short(err))}") from None
+    except sql.errors() as err:
+        text = target.hide(_short(sql.describe_error(err)))
+        hint = f"; {RIGHTS_HINT}" if DENIED.search(text) else ""
+        raise Fatal(f"SQL database {target.describe()}: {text}{hint}") from None
     finally:
         if store is not None:
             store.close()
         if client is not None:
             client.close()
+
+
+DENIED = re.compile(r"command denied|permission denied|must be owner|denied for user .* to database", re.I)
+RIGHTS_HINT = (
+    "the SQL user needs SELECT, INSERT, UPDATE and DELETE on the tables (and CREATE, ALTER while "
+    "tables or the computed_at column are missing)"
+)
+
+
+def _open(target: sql.Target) -> sql.Store:
+    """Connect to the SQL database; a driver that cannot be imported is Fatal (one line)."""
+    try:
+        return target.connect()
+    except ImportError as err:
+        driver = "psycopg" if target.dialect == "postgresql" else "PyMySQL"
+        raise Fatal(f"SQL driver {driver} for {target.describe()} cannot be loaded: {_short(err)}") from None
 
 
 def _short(err: BaseException) -> str:
@@ -296,12 +375,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    if args.demo:
+        from ..demo.hooks import export as demo
+
+        settings = demo(settings, start)
     began = time.monotonic()
     try:
         summary = run(settings, target, start, end, args.force)
     except Fatal as err:
         log.error("export failed: %s", err)
-        return 1
+        return err.code
     except KeyboardInterrupt:
         log.error("export interrupted; every day written so far is complete")
         return 130
@@ -309,12 +392,5 @@ def main(argv: list[str] | None = None) -> int:
         log.error("export failed: unexpected %s: %s", type(err).__name__, _short(err))
         log.debug("traceback", exc_info=True)
         return 1
-    log.info(
-        "done in %.1f s: %d days written, %d already stored (skipped), %d weeks, %d months",
-        time.monotonic() - began,
-        summary.days,
-        summary.skipped,
-        summary.weeks,
-        summary.months,
-    )
+    log.info("done in %.1f s: %s", time.monotonic() - began, summary.line())
     return 0

@@ -3,25 +3,81 @@
 Tables and columns are those of the original `init.sql`, with 64-bit counts, DOUBLE tokens and one
 added column, `daily_users.computed_at` (UTC): a day counts as stored only when it was computed
 after it ended, so a day exported while still running is recomputed by the next run.
-Every write replaces exactly one key (a day, a week, a month) in one transaction.
+Every write replaces exactly one key (a day, a week, a month) in one transaction; a day's transaction
+also deletes the week and month rows that contain it, so no week or month is older than its days.
+
+The drivers are imported when a connection is opened: a broken libpq does not stop MariaDB exports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
-
-import psycopg
-import pymysql
+from urllib.parse import quote, unquote, urlsplit
 
 from .compute import Rows
 
-SQL_ERRORS: tuple[type[BaseException], ...] = (pymysql.err.Error, psycopg.Error)
 CONNECT_TIMEOUT = 10
 IO_TIMEOUT = 600
+SCHEMA_LOCK = "librechat_metrics_schema:"  # serialises schema changes of concurrent first runs
+SCHEMA_LOCK_TIMEOUT = 120  # seconds
+
+
+class SchemaBusy(Exception):
+    """Another export held the schema lock too long."""
+
+
+def errors() -> tuple[type[BaseException], ...]:
+    """The error classes of the drivers loaded so far (for `except sql.errors()`)."""
+    found: list[type[BaseException]] = [SchemaBusy]
+    pymysql, psycopg = sys.modules.get("pymysql"), sys.modules.get("psycopg")
+    if pymysql is not None and hasattr(pymysql, "err"):
+        found.append(pymysql.err.Error)
+    if psycopg is not None and hasattr(psycopg, "Error"):
+        found.append(psycopg.Error)
+    return tuple(found)
+
+
+def describe_error(err: BaseException) -> str:
+    """A driver error as one line: PyMySQL's `(1142, "...")` becomes `... (error 1142)`."""
+    args = getattr(err, "args", ())
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        text = f"{args[1]} (error {args[0]})"
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
+
+
+@dataclass
+class Changes:
+    """How a write compared with what was stored: rows new, changed, removed, or equal (unchanged)."""
+
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+    def add(self, before: dict[tuple, tuple], after: dict[tuple, tuple]) -> None:
+        """Count one key's rows: `before` and `after` map primary keys to the other columns."""
+        for key, values in after.items():
+            if key not in before:
+                self.new += 1
+            elif before[key] == values:
+                self.unchanged += 1
+            else:
+                self.changed += 1
+        self.removed += sum(1 for key in before if key not in after)
+
+    def __iadd__(self, other: Changes) -> Changes:
+        self.new += other.new
+        self.changed += other.changed
+        self.removed += other.removed
+        self.unchanged += other.unchanged
+        return self
 
 
 @dataclass(frozen=True)
@@ -33,6 +89,10 @@ class Table:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
+
+    def keyed(self, rows: list[tuple[Any, ...]]) -> dict[tuple, tuple]:
+        """Rows as {primary key: other columns}."""
+        return {tuple(row[: self.keys]): tuple(row[self.keys : len(self.columns)]) for row in rows}
 
 
 DAILY: tuple[Table, ...] = (
@@ -146,13 +206,25 @@ class Target:
         return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
 
     def hide(self, text: str) -> str:
-        """`text` with the password blanked out (driver messages never should, but be sure)."""
-        return text.replace(self.password, "***") if self.password else text
+        """`text` with the password blanked out where it stands as a password: in a URL's user part
+        (`user:secret@`) or as `password=secret`. Other words that contain it are left alone (user
+        `adv_rw_user` with password `rw` stays readable); driver messages never quote it otherwise."""
+        if not self.password:
+            return text
+        text = re.sub(r"(://[^\s/@:]*:)[^\s@/]*@", r"\1***@", text)
+        secrets = {re.escape(self.password), re.escape(quote(self.password, safe=""))}
+        pattern = rf"(\bpassword\s*[=:]\s*)(['\"]?)(?:{'|'.join(sorted(secrets))})\2(?=[\s,;)]|$)"
+        return re.sub(pattern, r"\1\2***\2", text, flags=re.I)
 
     def connect(self) -> Store:
+        """Open a connection (importing its driver now); driver errors, or Fatal-worthy ImportError."""
         if self.dialect == "postgresql":
+            import psycopg
+
             conn: Any = psycopg.connect(self.url, autocommit=False, connect_timeout=CONNECT_TIMEOUT)
         else:
+            import pymysql
+
             conn = pymysql.connect(
                 host=self.host,
                 port=self.port,
@@ -205,20 +277,54 @@ class Store:
         return f"CREATE TABLE IF NOT EXISTS {self.q(table.name)} (\n  {body}\n){tail}"
 
     def ensure_schema(self) -> None:
-        """Create missing tables; add `computed_at` to an older daily_users. Never drops anything."""
-        collation = "" if self.dialect == "postgresql" else self._text_collation()
-        for table in TABLES:
-            self._exec(self.create_table_sql(table, collation))
-        schema = "current_schema()" if self.dialect == "postgresql" else "DATABASE()"
-        found = self._fetch(
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = "
-            f"{schema} AND table_name = 'daily_users' AND column_name = %s",
-            (STAMP,),
-        )
-        if not found:
-            kind = "TIMESTAMP" if self.dialect == "postgresql" else "DATETIME"
-            self._exec(f"ALTER TABLE {self.q('daily_users')} ADD COLUMN {self.q(STAMP)} {kind} NULL")
-        self.conn.commit()
+        """Create missing tables; add `computed_at` to an older daily_users. Never drops anything.
+
+        Tables that exist are left alone, so a writer with only SELECT, INSERT, UPDATE and DELETE
+        works on a schema created beforehand. A lock serialises concurrent first runs (PostgreSQL's
+        CREATE TABLE IF NOT EXISTS is not safe when two sessions run it at the same time)."""
+        self._lock_schema()
+        try:
+            schema = "current_schema()" if self.dialect == "postgresql" else "DATABASE()"
+            present = {
+                row[0]
+                for row in self._fetch(
+                    f"SELECT table_name FROM information_schema.tables WHERE table_schema = {schema}"
+                )
+            }
+            missing = [table for table in TABLES if table.name not in present]
+            if missing:
+                collation = "" if self.dialect == "postgresql" else self._text_collation()
+                for table in missing:
+                    self._exec(self.create_table_sql(table, collation))
+            found = self._fetch(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                f"{schema} AND table_name = 'daily_users' AND column_name = %s",
+                (STAMP,),
+            )
+            if not found:
+                kind = "TIMESTAMP" if self.dialect == "postgresql" else "DATETIME"
+                self._exec(f"ALTER TABLE {self.q('daily_users')} ADD COLUMN {self.q(STAMP)} {kind} NULL")
+            self.conn.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            self._unlock_schema()
+
+    def _lock_schema(self) -> None:
+        """PostgreSQL: a transaction-level advisory lock; MariaDB/MySQL: a named lock (no rights needed)."""
+        if self.dialect == "postgresql":
+            self._exec("SELECT pg_advisory_xact_lock(hashtext(%s))", (SCHEMA_LOCK,))
+        else:
+            name = "LEFT(CONCAT(%s, DATABASE()), 64)"
+            got = self._fetch(f"SELECT GET_LOCK({name}, %s)", (SCHEMA_LOCK, SCHEMA_LOCK_TIMEOUT))
+            if not got or got[0][0] != 1:
+                raise SchemaBusy(f"another export held the schema lock for {SCHEMA_LOCK_TIMEOUT} s")
+
+    def _unlock_schema(self) -> None:
+        if self.dialect != "postgresql":  # PostgreSQL's lock ended with the transaction
+            with contextlib.suppress(Exception):
+                self._fetch("SELECT RELEASE_LOCK(LEFT(CONCAT(%s, DATABASE()), 64))", (SCHEMA_LOCK,))
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -232,30 +338,43 @@ class Store:
         self.conn.commit()
         return {row[0]: row[1] for row in rows}
 
-    def stored_keys(self, table: Table, keys: list[date]) -> set[date]:
-        """Which of `keys` (weeks or months) already have a row."""
+    def period_rows(self, table: Table, keys: list[date]) -> dict[tuple, tuple]:
+        """The stored rows of `keys` (weeks or months) as {(key,): (values,)}."""
         if not keys:
-            return set()
+            return {}
         marks = ", ".join(["%s"] * len(keys))
-        column = self.q(table.names[0])
-        rows = self._fetch(f"SELECT {column} FROM {self.q(table.name)} WHERE {column} IN ({marks})", keys)
+        columns = ", ".join(self.q(n) for n in table.names)
+        first = self.q(table.names[0])
+        rows = self._fetch(f"SELECT {columns} FROM {self.q(table.name)} WHERE {first} IN ({marks})", keys)
         self.conn.commit()
-        return {row[0] for row in rows}
+        return table.keyed(rows)
 
     # --- writes ----------------------------------------------------------------------------------
 
-    def replace_day(self, day: date, rows: Rows, computed_at: datetime) -> None:
-        """In one transaction: delete `day` from every daily table, insert its rows, commit."""
+    def replace_day(
+        self, day: date, rows: Rows, computed_at: datetime, periods: tuple[tuple[Table, date], ...] = ()
+    ) -> Changes:
+        """In one transaction: delete `day` from every daily table, insert its rows, delete the rows of
+        `periods` (the week and month containing the day: recomputed afterwards, never left older than
+        their days), commit. Returns how the day's rows compare with those stored before."""
+        changes = Changes()
         try:
             for table in DAILY:
-                self._exec(f"DELETE FROM {self.q(table.name)} WHERE {self.q('date')} = %s", (day,))
+                where = f"FROM {self.q(table.name)} WHERE {self.q('date')} = %s"
+                columns = ", ".join(self.q(n) for n in table.names)
+                before = table.keyed(self._fetch(f"SELECT {columns} {where}", (day,)))
+                changes.add(before, table.keyed(rows.get(table.name, [])))
+                self._exec(f"DELETE {where}", (day,))
             for table in DAILY:
                 extra = (computed_at,) if table.name == "daily_users" else ()
                 self._insert(table, [(*row, *extra) for row in rows.get(table.name, [])], bool(extra))
+            for table, key in periods:
+                self._exec(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.names[0])} = %s", (key,))
             self.conn.commit()
         except BaseException:
             self.rollback()
             raise
+        return changes
 
     def replace_period(self, table: Table, row: tuple[Any, ...]) -> None:
         """In one transaction: replace the row of one week or month."""
