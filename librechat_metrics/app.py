@@ -20,7 +20,6 @@ from .collector import SnapshotCollector, registries
 from .groups import (
     UsageGroup,
     collect_activity,
-    collect_agents,
     collect_balances,
     collect_inventory,
     collect_recent_ratings,
@@ -96,8 +95,6 @@ def build_jobs(
         jobs.append(Job("inventory", slow, bind(collect_inventory), retry=fast))
     if on("rating") and on("time_window"):
         jobs.append(Job("recent_ratings", slow, bind(collect_recent_ratings), retry=fast))
-    if on("model"):
-        jobs.append(Job("agents", slow, bind(collect_agents), retry=fast))
     if on("user"):
         jobs.append(Job("balances", slow, bind(collect_balances), retry=fast))
     jobs.append(Job("indexes", slow, gate(missing.refresh), retry=fast))

@@ -64,6 +64,7 @@ class Usage:
     recounted_at: datetime  # when the last full recount ran: edits of old documents before it are in
     waits: list[tuple[str, float]] = field(default_factory=list)  # (model, seconds) of first replies, 5m
     latency: dict[str, WaitHistogram] = field(default_factory=dict)  # all-time first replies per model
+    agent_info: dict[str, t.AgentInfo] = field(default_factory=dict)  # read with the agent map
 
 
 class UsageGroup:
@@ -83,6 +84,7 @@ class UsageGroup:
         self.agents_at: float | None = None
         self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
         self.base_latency: dict[str, WaitHistogram] = {}
+        self.agent_info: dict[str, t.AgentInfo] = {}
 
     @property
     def tools_on(self) -> bool:
@@ -164,7 +166,8 @@ class UsageGroup:
         waits = [(model, seconds) for model, seconds, reply in timed if inside(recent_span, reply)]
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
         agents = self._agents(agent_ids(total))
-        return Usage(total, recent, source, agents, self.recounted_at, waits, latency)
+        usage = Usage(total, recent, source, agents, self.recounted_at, waits, latency, self.agent_info)
+        return usage
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source
@@ -178,7 +181,7 @@ class UsageGroup:
         created and used at once gets its model's label in the same cycle."""
         due = self.agents_at is None or self.clock() - self.agents_at >= self.settings.metrics_slow_interval
         if due or seen - self.agents.keys() - self.unresolved:
-            self.agents = t.agent_models(self.reader)
+            self.agents, self.agent_info = t.agent_map(self.reader)  # the map, and librechat_agent_info
             self.agents_at = self.clock()
             self.unresolved = seen - self.agents.keys()
         return self.agents
@@ -216,11 +219,6 @@ def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict
 
 def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str]:
     return t.recent_ratings(reader, now - RECENT)
-
-
-def collect_agents(reader: Reader, settings: Settings, now: datetime) -> dict[str, t.AgentInfo]:
-    """Name, provider and model of every agent (librechat_agent_info)."""
-    return t.agent_infos(reader)
 
 
 def collect_balances(reader: Reader, settings: Settings, now: datetime) -> t.Balances | None:

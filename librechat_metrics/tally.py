@@ -436,15 +436,18 @@ class AgentInfo:
     model: str
 
 
-def agent_infos(reader: Reader) -> dict[str, AgentInfo]:
-    """agent id (`agent_…`) -> its labels; the first document of an id wins (as in agent_models)."""
+def agent_map(reader: Reader) -> tuple[dict[str, str], dict[str, AgentInfo]]:
+    """In one read: agent_models() and agent id (`agent_…`) -> its labels (the first document wins)."""
     fields = {"_id": 0, "id": 1, "name": 1, "provider": 1, "model": 1}
-    out: dict[str, AgentInfo] = {}
+    models: dict[str, str] = {}
+    infos: dict[str, AgentInfo] = {}
     for doc in reader.find("agents", {"id": {"$type": "string"}}, fields):
-        if doc["id"].startswith("agent_") and doc["id"] not in out:
-            labels = (name_label(doc.get(f)) for f in ("name", "provider", "model"))
-            out[doc["id"]] = AgentInfo(*labels)
-    return out
+        model = doc.get("model")
+        if isinstance(model, str) and model != "":
+            models[doc["id"]] = model
+        if doc["id"].startswith("agent_") and doc["id"] not in infos:
+            infos[doc["id"]] = AgentInfo(*(name_label(doc.get(f)) for f in ("name", "provider", "model")))
+    return models, infos
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from .base import ACTIVITY, USAGE, Family, Samples, add_up
 from .cost import CREDITS_PER_USD
 from .messages import ASSISTANT, ERROR
 
-AGENTS = "agents"
 A = ("agent_id",)
 
 
@@ -125,8 +124,8 @@ FAMILIES: tuple[Family, ...] = (
         "One series per agent with its name, provider and current model (value 1)",
         ("agent_id", "model", "name", "provider"),
         ("model",),
-        AGENTS,
-        info,
+        USAGE,
+        lambda u: info(u.agent_info),
         additive=False,
     ),
 )
