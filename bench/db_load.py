@@ -43,9 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.original_style import cycle as original_cycle  # noqa: E402
-from librechat_metrics.app import build_jobs  # noqa: E402
-from librechat_metrics.indexes import MissingIndexes  # noqa: E402
-from librechat_metrics.mongo import Reader, connect  # noqa: E402
+from librechat_metrics.app import create_app  # noqa: E402
 from librechat_metrics.scheduler import Scheduler  # noqa: E402
 from librechat_metrics.settings import load  # noqa: E402
 from librechat_metrics.synthetic import generate  # noqa: E402
@@ -66,6 +64,9 @@ def bounded(filter_: dict[str, Any], collection: str) -> bool:
     for key, value in filter_.items():
         if key == "$and":
             if any(bounded(part, collection) for part in value):
+                return True
+        elif key == "$or":  # MongoDB unions the branches' index ranges when every branch has one
+            if value and all(bounded(part, collection) for part in value):
                 return True
         elif key in indexed and not (isinstance(value, dict) and set(value) <= {"$ne", "$exists", "$type"}):
             return True
@@ -214,8 +215,7 @@ def start_ours(uri: str) -> tuple[Scheduler, Callable[[], bool], Callable[[], No
             "MONGODB_QUERY_TIMEOUT": "3600",
         }
     )
-    reader = Reader.from_settings(connect(settings), settings)
-    scheduler = Scheduler(build_jobs(reader, settings, MissingIndexes(reader)))
+    scheduler = create_app(settings).scheduler  # every job the exporter runs, the target check included
     scheduler.start()
     return scheduler, scheduler.ready, scheduler.stop
 

@@ -1,5 +1,5 @@
 """examples/: the Prometheus config and alert rules are valid and their unit tests pass; a real Prometheus
-that scrapes the exporter evaluates every rule without error; every dashboard query returns data."""
+that scrapes the demo exporter evaluates every rule without error; every dashboard query returns data."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ import re
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import yaml
 
-from librechat_metrics.synthetic import generate
 from scripts.grafana_dashboard import OUT as DASHBOARD
 from scripts.grafana_dashboard import queries, render
-from tests.support.exporter import start_exporter
-from tests.support.mongo import start_mongoeco
+from tests.support.demo import Demo
 from tests.support.prometheus import AVAILABLE as prometheus_available
 from tests.support.prometheus import start_prometheus
 
@@ -80,28 +77,25 @@ def test_the_committed_dashboard_is_the_generated_one():
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    """mongoeco -> metrics.py -> Prometheus (job librechat-metrics, as in the example, with its rules)."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    server = start_mongoeco(
-        generate(profile="v0.8.7", seed=4, n_messages=400, now=now, zones=("UTC",)).collections
-    )
-    exporter = start_exporter(server.uri)
+    """metrics.py --demo (embedded database, live activity) -> Prometheus (job librechat-metrics, as in
+    the example and the compose stack, with its rules): what an operator trying the kit sees."""
+    demo = Demo(tmp_path_factory.mktemp("demo"), METRICS_CACHE_TTL="5")
     prometheus = None
     try:
-        exporter.wait_ready()
+        demo.wait_families()
+        demo.exporter.wait_ready()
         prometheus = start_prometheus(
             tmp_path_factory.mktemp("prometheus"),
             "librechat-metrics",
-            f"127.0.0.1:{exporter.port}",
+            f"127.0.0.1:{demo.port}",
             rule_files=(EXAMPLES / "alerts.yml", EXAMPLES / "recording.yml"),
         )
         prometheus.wait_until_scraped("librechat-metrics")
-        yield exporter, prometheus
+        yield demo.exporter, prometheus
     finally:
         if prometheus is not None:
             prometheus.stop()
-        exporter.stop()
-        server.stop()
+        demo.stop()
 
 
 @needs_prometheus
