@@ -420,3 +420,13 @@ def test_malformed_corpus_round_trips_and_restarts(tmp_path):
     finally:
         server.stop()
     assert server.proc is None
+
+
+@pytest.mark.parametrize("days", [1, 2, 5])
+def test_short_histories_generate(days):
+    """bench/db_load.py makes two days of recent activity; agents' model changes must fit in them."""
+    ds = generate(profile="v0.8.7", seed=1, n_messages=300, now=NOW, zones=("UTC",), history_days=days)
+    assert ds.collections["messages"]
+    for agent in ds.collections["agents"]:
+        times = [version["updatedAt"] for version in agent.get("versions", [])]
+        assert times == sorted(times) and all(t <= NOW for t in times)

@@ -192,7 +192,10 @@ class _Generator:
     def change_model(self, doc: dict, others: list[Chat]) -> None:
         """A later version of agent `doc` on another model (LibreChat snapshots each update in versions[])."""
         new = self.rng.choice(others)
-        changed = self.clock.before(self.now_ms - self.rng.randint(3 * DAY, self.history_days * DAY // 2))
+        half = self.history_days * DAY // 2  # the change lies 3 days to half the history ago (less if short)
+        changed = self.clock.before(
+            self.now_ms - self.rng.randint(3 * DAY if half >= 3 * DAY else half // 2, half)
+        )
         doc.update({"provider": new.endpoint, "model": new.model, "updatedAt": to_dt(changed)})
         doc["versions"].append({k: v for k, v in doc.items() if k not in ("_id", "versions", "__v")})
         self.shapes["agent_model_changed"] += 1
