@@ -206,9 +206,17 @@ class Activity:
 
 def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
     windows = {"recent": now - RECENT, **calendar_starts(now, settings.timezone)}
-    users = t.distinct_counts(reader, "messages", "user", Span(min(windows.values())), windows)
-    conversations = t.distinct_counts(reader, "messages", "conversationId", Span(now - RECENT), {})
-    agents = t.agent_users(reader, Span(min(windows.values())), windows) if settings.enabled("model") else {}
+    parts = {
+        "users": t.distinct_stages("user", windows),
+        "conversations": [{"$match": Span(now - RECENT).match()}, *t.distinct_stages("conversationId", {})],
+    }
+    if settings.enabled("model"):
+        parts["agents"] = t.agent_user_stages(windows)
+    # One command: the span starts at the earliest window; each facet keeps what it counts.
+    rows = t.facets(reader, "messages", [{"$match": Span(min(windows.values())).match()}], parts)
+    users = t.distinct_result(rows["users"], windows)
+    conversations = t.distinct_result(rows["conversations"], {})
+    agents = t.agent_user_result(rows["agents"], windows) if "agents" in rows else {}
     return Activity(users, conversations["all"], agents)
 
 

@@ -177,7 +177,8 @@ class ToolTally:
 def tool_rows(
     reader: Reader, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None = None
 ) -> list[dict[str, Any]]:
-    """Tool-call rows; each row's `_id.f` says whether those calls failed. Two queries: calls, failures."""
+    """Tool-call rows; each row's `_id.f` says whether those calls failed. One command: calls and
+    failures are two facets of the same unwound tool calls."""
     key: dict[str, Any] = {
         **_label_key("n", "content.tool_call.name"),
         **_label_key("m", "model"),
@@ -194,9 +195,10 @@ def tool_rows(
     ]
     failed = {"$match": {"content.tool_call.output": {"$regex": FAILED_TOOL_OUTPUT, "$options": "i"}}}
     group = {"$group": {"_id": key, "n": {"$sum": 1}}}
+    parts = facets(reader, "messages", head, {"calls": [group], "failed": [failed, group]})
     rows = []
-    for is_failure, pipeline in ((False, [*head, group]), (True, [*head, failed, group])):
-        for row in reader.aggregate("messages", pipeline):
+    for part, is_failure in (("calls", False), ("failed", True)):
+        for row in parts[part]:
             row["_id"]["f"] = is_failure
             rows.append(row)
     return rows
@@ -317,15 +319,21 @@ def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Co
 
 def agent_users(reader: Reader, span: Span, marks: dict[str, datetime]) -> dict[str, Counter[str]]:
     """mark -> agent id -> distinct non-null users of the agent's replies at or after the mark."""
+    rows = reader.aggregate("messages", [{"$match": span.match()}, *agent_user_stages(marks)])
+    return agent_user_result(rows, marks)
+
+
+def agent_user_stages(marks: dict[str, datetime]) -> list[dict[str, Any]]:
+    """The stages after the span's $match that count each agent's distinct users (see agent_users)."""
     counters = {name: {"$sum": {"$cond": [since("last", when), 1, 0]}} for name, when in marks.items()}
-    rows = reader.aggregate(
-        "messages",
-        [
-            {"$match": {"$and": [span.match(), _agent_reply(), {"user": {"$ne": None}}]}},
-            {"$group": {"_id": {"a": "$model", "u": "$user"}, "last": {"$max": "$createdAt"}}},
-            {"$group": {"_id": "$_id.a", **counters}},
-        ],
-    )
+    return [
+        {"$match": {"$and": [_agent_reply(), {"user": {"$ne": None}}]}},
+        {"$group": {"_id": {"a": "$model", "u": "$user"}, "last": {"$max": "$createdAt"}}},
+        {"$group": {"_id": "$_id.a", **counters}},
+    ]
+
+
+def agent_user_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> dict[str, Counter[str]]:
     return {name: Counter({row["_id"]: int(row[name]) for row in rows if row[name]}) for name in marks}
 
 
@@ -378,17 +386,31 @@ def distinct_counts(
     reader: Reader, collection: str, field_name: str, span: Span, marks: dict[str, datetime]
 ) -> dict[str, int]:
     """Distinct non-null `field_name` values in the span ("all") and at or after each mark."""
+    rows = reader.aggregate(collection, [{"$match": span.match()}, *distinct_stages(field_name, marks)])
+    return distinct_result(rows, marks)
+
+
+def distinct_stages(field_name: str, marks: dict[str, datetime]) -> list[dict[str, Any]]:
+    """The stages after the span's $match that count distinct values (see distinct_counts)."""
     counters = {"all": {"$sum": 1}}
     counters |= {name: {"$sum": {"$cond": [since("last", when), 1, 0]}} for name, when in marks.items()}
-    rows = reader.aggregate(
-        collection,
-        [
-            {"$match": {"$and": [span.match(), {field_name: {"$ne": None}}]}},
-            {"$group": {"_id": f"${field_name}", "last": {"$max": "$createdAt"}}},
-            {"$group": {"_id": None, **counters}},
-        ],
-    )
+    return [
+        {"$match": {field_name: {"$ne": None}}},
+        {"$group": {"_id": f"${field_name}", "last": {"$max": "$createdAt"}}},
+        {"$group": {"_id": None, **counters}},
+    ]
+
+
+def distinct_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> dict[str, int]:
     return {name: int(rows[0][name]) if rows else 0 for name in ["all", *marks]}
+
+
+def facets(
+    reader: Reader, collection: str, head: list[dict[str, Any]], parts: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Several pipelines over the documents `head` selects, in one command: part name -> its rows."""
+    rows = reader.aggregate(collection, [*head, {"$facet": parts}])
+    return {name: rows[0][name] if rows else [] for name in parts}
 
 
 def count_in(reader: Reader, collection: str, span: Span) -> int:
