@@ -38,6 +38,7 @@ from typing import Any
 import psutil
 from bson import ObjectId
 from pymongo import MongoClient, monitoring
+from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -128,6 +129,22 @@ class Recorder(monitoring.CommandListener):
         self._bump("failed")
 
 
+def _retried(write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """A write that a cancelled or lost connection interrupted is sent again; a document that had
+    arrived anyway (duplicate _id) counts as written."""
+    tries = 5
+    for attempt in range(tries):
+        try:
+            write(*args, **kwargs)
+            return
+        except (DuplicateKeyError, BulkWriteError):
+            return
+        except AutoReconnect:
+            if attempt == tries - 1:
+                raise
+            time.sleep(1)
+
+
 class Writer(threading.Thread):
     """LibreChat at work: inserts a message (with its transactions) every `every` seconds and rates an
     earlier reply every tenth message, stamped with the current time. Uses a client created before the
@@ -140,7 +157,9 @@ class Writer(threading.Thread):
         self.transactions: dict[Any, list[dict]] = {}
         for t in pool.collections["transactions"]:
             self.transactions.setdefault(t.get("messageId"), []).append(t)
-        self.db = MongoClient(uri, tz_aware=True)["LibreChat"]
+        # As patient as the exporter's client below: a loaded mongoeco answers heartbeats late.
+        patient = {"serverSelectionTimeoutMS": 300_000, "connectTimeoutMS": 300_000, "socketTimeoutMS": None}
+        self.db = MongoClient(uri, tz_aware=True, **patient)["LibreChat"]
         self.every, self.written, self.rated = every, 0, 0
         self.stopping = threading.Event()
 
@@ -153,12 +172,12 @@ class Writer(threading.Thread):
             at = datetime.now(timezone.utc)
             message_id = f"bench-{self.written}"
             stamp = {"_id": ObjectId(), "createdAt": at, "updatedAt": at, "messageId": message_id}
-            self.db["messages"].insert_one({**template, **stamp})
+            _retried(self.db["messages"].insert_one, {**template, **stamp})
             spent = [
                 {**t, **stamp, "_id": ObjectId()} for t in self.transactions.get(template["messageId"], [])
             ]
             if spent:
-                self.db["transactions"].insert_many(spent)
+                _retried(self.db["transactions"].insert_many, spent, ordered=False)
             if not template.get("isCreatedByUser"):
                 replies.append(message_id)
             self.written += 1

@@ -18,7 +18,13 @@ from pymongo.errors import PyMongoError
 from . import __version__, mongo, uri
 from .collector import SnapshotCollector, registries
 from .engagement import collect_engagement
-from .groups import UsageGroup, collect_activity, collect_inventory, collect_recent_ratings
+from .groups import (
+    UsageGroup,
+    collect_activity,
+    collect_balances,
+    collect_inventory,
+    collect_recent_ratings,
+)
 from .indexes import MissingIndexes, missing_indexes_report
 from .mongo import Reader, connect
 from .pagecache import PageCache
@@ -92,6 +98,8 @@ def build_jobs(
         jobs.append(Job("inventory", slow, bind(collect_inventory), retry=fast))
     if on("rating") and on("time_window"):
         jobs.append(Job("recent_ratings", slow, bind(collect_recent_ratings), retry=fast))
+    if on("user"):
+        jobs.append(Job("balances", slow, bind(collect_balances), retry=fast))
     jobs.append(Job("indexes", slow, gate(missing.refresh), retry=fast))
     return jobs
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 from . import __version__
 from .families import FAMILIES, Family
 from .labels import cap
+from .responses import BOUNDS, WaitHistogram
 from .scheduler import Scheduler
 from .settings import Settings
 
@@ -76,11 +79,21 @@ def _top(samples: dict[tuple[str, ...], float], limit: int) -> dict[tuple[str, .
     return dict(sorted(samples.items())[:limit])
 
 
-def build(family: Family, samples: dict[tuple[str, ...], float]) -> Metric:
+def build(family: Family, samples: dict[tuple[str, ...], Any]) -> Metric:
+    if family.kind == "histogram":
+        return _histogram(family, samples)
     cls = CounterMetricFamily if family.kind == "counter" else GaugeMetricFamily
     metric = cls(family.name, family.help, labels=list(family.labels))
     for labels, value in sorted(samples.items()):
         metric.add_metric(list(labels), value)
+    return metric
+
+
+def _histogram(family: Family, samples: dict[tuple[str, ...], WaitHistogram]) -> Metric:
+    metric = HistogramMetricFamily(family.name, family.help, labels=list(family.labels))
+    bounds = [floatToGoString(b) for b in BOUNDS] + ["+Inf"]
+    for labels, histogram in sorted(samples.items(), key=lambda item: item[0]):
+        metric.add_metric(list(labels), list(zip(bounds, histogram.buckets, strict=True)), histogram.total)
     return metric
 
 

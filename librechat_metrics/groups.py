@@ -19,7 +19,7 @@ from typing import Any
 
 from . import tally as t
 from .mongo import AnyOf, Reader, Span
-from .responses import first_reply_waits
+from .responses import WaitHistogram, first_reply_times, histograms, inside, merge
 from .settings import Settings
 from .windows import calendar_starts
 
@@ -38,6 +38,7 @@ class Tallies:
     tools: t.ToolTally | None
     transactions: t.TxTally
     inputs: Counter[str] | None  # input tokens by earliest-reply model (token source "messages" only)
+    agent_spend: Counter[str] | None = None  # credits per agent id (transactions joined to agent replies)
 
     def __add__(self, other: Tallies) -> Tallies:
         def add(a: Any, b: Any) -> Any:
@@ -48,6 +49,7 @@ class Tallies:
             add(self.tools, other.tools),
             self.transactions + other.transactions,
             add(self.inputs, other.inputs),
+            add(self.agent_spend, other.agent_spend),
         )
 
 
@@ -61,6 +63,8 @@ class Usage:
     agents: dict[str, str]
     recounted_at: datetime  # when the last full recount ran: edits of old documents before it are in
     waits: list[tuple[str, float]] = field(default_factory=list)  # (model, seconds) of first replies, 5m
+    latency: dict[str, WaitHistogram] = field(default_factory=dict)  # all-time first replies per model
+    agent_info: dict[str, t.AgentInfo] = field(default_factory=dict)  # read with the agent map
 
 
 class UsageGroup:
@@ -79,6 +83,8 @@ class UsageGroup:
         self.agents: dict[str, str] = {}
         self.agents_at: float | None = None
         self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
+        self.base_latency: dict[str, WaitHistogram] = {}
+        self.agent_info: dict[str, t.AgentInfo] = {}
 
     @property
     def tools_on(self) -> bool:
@@ -87,6 +93,11 @@ class UsageGroup:
     @property
     def waits_on(self) -> bool:
         return self.settings.enabled("time_window") and self.settings.enabled("model")
+
+    @property
+    def model_on(self) -> bool:
+        """The all-time response-time histogram and agent spend (ENABLE_MODEL_METRICS)."""
+        return self.settings.enabled("model")
 
     def _tallies(self, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None) -> tuple[list, ...]:
         messages = t.message_rows(self.reader, span, marks)
@@ -111,6 +122,9 @@ class UsageGroup:
             t.fold_transactions(transactions),
             None,
         )
+        if self.model_on:
+            self.base_latency = histograms(first_reply_times(self.reader, span))
+            self.base.agent_spend = t.agent_spend(self.reader, span, t.agent_replies(self.reader, Span()))
         self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
         self.resynced_at = self.clock()
 
@@ -132,6 +146,12 @@ class UsageGroup:
             )
 
         total, recent = self.base + part("open"), part("recent")
+        if self.model_on:
+            # A reply is saved when its generation ends, after its transactions: the replies of the
+            # transactions since the cut-off are among those created since a little before it.
+            replies = t.agent_replies(self.reader, Span(self.cutoff - RECOUNT_LAG, inserted=True))
+            spend = t.agent_spend(self.reader, opened, replies) if replies else Counter()
+            total.agent_spend = (self.base.agent_spend or Counter()) + spend
         source = self._token_source(total)
         if source == "messages":
             if self.base.inputs is None:
@@ -140,8 +160,14 @@ class UsageGroup:
             inputs = self._inputs(cycle, cycle, marks)
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
-        waits = first_reply_waits(self.reader, recent_span) if self.waits_on else []
-        return Usage(total, recent, source, self._agents(agent_ids(total)), self.recounted_at, waits)
+        # One read of the first replies inserted since the cut-off or created in the 5m window serves
+        # both the all-time histogram (base + those inserted since the cut-off) and the 5m percentiles.
+        timed = first_reply_times(self.reader, cycle) if self.waits_on or self.model_on else []
+        waits = [(model, seconds) for model, seconds, reply in timed if inside(recent_span, reply)]
+        latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
+        agents = self._agents(agent_ids(total))
+        usage = Usage(total, recent, source, agents, self.recounted_at, waits, latency, self.agent_info)
+        return usage
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source
@@ -155,7 +181,7 @@ class UsageGroup:
         created and used at once gets its model's label in the same cycle."""
         due = self.agents_at is None or self.clock() - self.agents_at >= self.settings.metrics_slow_interval
         if due or seen - self.agents.keys() - self.unresolved:
-            self.agents = t.agent_models(self.reader)
+            self.agents, self.agent_info = t.agent_map(self.reader)  # the map, and librechat_agent_info
             self.agents_at = self.clock()
             self.unresolved = seen - self.agents.keys()
         return self.agents
@@ -175,13 +201,23 @@ class Activity:
 
     users: dict[str, int]
     conversations_5m: int
+    agent_users: dict[str, Counter[str]] = field(default_factory=dict)  # window -> agent id -> users
 
 
 def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
     windows = {"recent": now - RECENT, **calendar_starts(now, settings.timezone)}
-    users = t.distinct_counts(reader, "messages", "user", Span(min(windows.values())), windows)
-    conversations = t.distinct_counts(reader, "messages", "conversationId", Span(now - RECENT), {})
-    return Activity(users, conversations["all"])
+    parts = {
+        "users": t.distinct_stages("user", windows),
+        "conversations": [{"$match": Span(now - RECENT).match()}, *t.distinct_stages("conversationId", {})],
+    }
+    if settings.enabled("model"):
+        parts["agents"] = t.agent_user_stages(windows)
+    # One command: the span starts at the earliest window; each facet keeps what it counts.
+    rows = t.facets(reader, "messages", [{"$match": Span(min(windows.values())).match()}], parts)
+    users = t.distinct_result(rows["users"], windows)
+    conversations = t.distinct_result(rows["conversations"], {})
+    agents = t.agent_user_result(rows["agents"], windows) if "agents" in rows else {}
+    return Activity(users, conversations["all"], agents)
 
 
 def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict[str, int]:
@@ -191,3 +227,8 @@ def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict
 
 def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str]:
     return t.recent_ratings(reader, now - RECENT)
+
+
+def collect_balances(reader: Reader, settings: Settings, now: datetime) -> t.Balances | None:
+    """Outstanding credits, users at or below zero and auto-refill users of LibreChat's balances."""
+    return t.balances(reader)

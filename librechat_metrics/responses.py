@@ -8,19 +8,41 @@ its earlier siblings. The load follows recent activity and conversation length, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from .labels import name_label
-from .mongo import Reader, Span
+from .mongo import AnyOf, Reader, Span
 from .tally import ASSISTANT_EXPR, ASSISTANT_QUERY
 
 PERCENTILES = (50, 90, 99)
-_FIELDS = {"_id": 0, "conversationId": 1, "messageId": 1, "parentMessageId": 1, "createdAt": 1, "model": 1}
+# Upper bounds of the response-time histogram: OpenTelemetry's gen_ai.client.operation.duration buckets.
+BOUNDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+# Conversations per lookup of their messages (a recount reads every conversation: keep commands small).
+CONVERSATION_CHUNK = 5_000
+Timed = tuple[str, float, dict[str, Any]]  # (model name label, seconds, the reply: _id and createdAt)
+_FIELDS = {"_id": 1, "conversationId": 1, "messageId": 1, "parentMessageId": 1, "createdAt": 1, "model": 1}
 
 
 def first_reply_waits(reader: Reader, span: Span) -> list[tuple[str, float]]:
     """(model name label, seconds) for every first reply created in `span`."""
+    return [(model, seconds) for model, seconds, _ in first_reply_times(reader, span)]
+
+
+def inside(span: Span | AnyOf, doc: dict[str, Any]) -> bool:
+    """Is `doc` in the span: the Python twin of `span.match()` (createdAt, or `_id` when inserted)."""
+    if isinstance(span, AnyOf):
+        return any(inside(part, doc) for part in span.spans)
+    if span.lo is not None:
+        return span.holds(doc)
+    if span.hi is None:
+        return True
+    return not Span(span.hi, None, span.inserted).holds(doc)  # Span(None, hi) = not Span(hi, None)
+
+
+def first_reply_times(reader: Reader, span: Span | AnyOf) -> list[Timed]:
+    """(model name label, seconds, reply) for every first reply in `span`."""
     window = {"$and": [span.match(), ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
     rows = reader.aggregate(
         "messages",
@@ -31,23 +53,27 @@ def first_reply_waits(reader: Reader, span: Span) -> list[tuple[str, float]]:
     )
     if not rows:
         return []
-    # Replies in the order of the token source's earliest reply (tally.reply_models): createdAt, then _id.
-    found = reader.aggregate(
-        "messages",
-        [
-            {"$match": {"conversationId": {"$in": [row["_id"] for row in rows]}}},
-            {"$sort": {"createdAt": 1, "_id": 1}},
-            {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}},
-        ],
-    )
-    conversations: dict[str, list[dict[str, Any]]] = {}
-    for doc in found:
-        conversations.setdefault(doc["conversationId"], []).append(doc)
-    return [wait for messages in conversations.values() for wait in _waits(messages, span.lo)]
+    ids = sorted(row["_id"] for row in rows)
+    timed: list[Timed] = []
+    for i in range(0, len(ids), CONVERSATION_CHUNK):
+        # Replies in the order of the token source's earliest reply (tally.reply_models): createdAt, _id.
+        found = reader.aggregate(
+            "messages",
+            [
+                {"$match": {"conversationId": {"$in": ids[i : i + CONVERSATION_CHUNK]}}},
+                {"$sort": {"createdAt": 1, "_id": 1}},
+                {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}},
+            ],
+        )
+        conversations: dict[str, list[dict[str, Any]]] = {}
+        for doc in found:
+            conversations.setdefault(doc["conversationId"], []).append(doc)
+        timed += [wait for messages in conversations.values() for wait in _waits(messages, span)]
+    return timed
 
 
-def _waits(conversation: list[dict[str, Any]], since: datetime | None) -> list[tuple[str, float]]:
-    """(model, seconds) of the first replies in the window, from one conversation's sorted messages."""
+def _waits(conversation: list[dict[str, Any]], span: Span | AnyOf) -> list[Timed]:
+    """(model, seconds, when) of the first replies in the span, from one conversation's sorted messages."""
     asked: dict[str, list[Any]] = {}
     for doc in conversation:
         if isinstance(doc.get("messageId"), str):  # a reply's parent is a string, so only these can match
@@ -62,8 +88,8 @@ def _waits(conversation: list[dict[str, Any]], since: datetime | None) -> list[t
         question = asked.get(parent, [])
         if len(question) != 1 or not isinstance(question[0], datetime) or not isinstance(when, datetime):
             continue  # no single user question with a date
-        if (since is None or when >= since) and when >= question[0]:
-            waits.append((name_label(reply.get("model")), (when - question[0]).total_seconds()))
+        if inside(span, reply) and when >= question[0]:
+            waits.append((name_label(reply.get("model")), (when - question[0]).total_seconds(), reply))
     return waits
 
 
@@ -72,3 +98,36 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
     ordered = sorted(seconds)
     n = len(ordered)
     return {str(p): ordered[(p * n + 99) // 100 - 1] for p in PERCENTILES}
+
+
+@dataclass
+class WaitHistogram:
+    """Cumulative response-time histogram of one model: counts per upper bound (BOUNDS, then +Inf)."""
+
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS) + 1))
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        for i, bound in enumerate(BOUNDS):
+            if seconds <= bound:
+                self.buckets[i] += 1
+        self.buckets[-1] += 1
+        self.total += seconds
+
+    def __add__(self, other: WaitHistogram) -> WaitHistogram:
+        return WaitHistogram(
+            [a + b for a, b in zip(self.buckets, other.buckets, strict=True)], self.total + other.total
+        )
+
+
+def histograms(waits: list[Timed], within: Span | None = None) -> dict[str, WaitHistogram]:
+    """Histograms per model name label of the waits whose reply is in `within` (all when None)."""
+    out: dict[str, WaitHistogram] = {}
+    for model, seconds, reply in waits:
+        if within is None or inside(within, reply):
+            out.setdefault(model, WaitHistogram()).observe(seconds)
+    return out
+
+
+def merge(a: dict[str, WaitHistogram], b: dict[str, WaitHistogram]) -> dict[str, WaitHistogram]:
+    return {key: a.get(key, WaitHistogram()) + b.get(key, WaitHistogram()) for key in a.keys() | b.keys()}

@@ -49,6 +49,25 @@ VALID_TOKENS_EXPR = {
 # A transaction that counts: prompt or completion with a finite numeric rawAmount (never credits).
 COUNTED_TRANSACTION = {"tokenType": {"$in": ["prompt", "completion"]}, "rawAmount": {"$gt": -INF, "$lt": INF}}
 _RATED_EXPR = {"$in": [{"$ifNull": ["$feedback.rating", None]}, list(RATINGS)]}
+# An unfinished reply: an assistant message with unfinished: true or finish_reason: "incomplete".
+UNFINISHED_EXPR = {
+    "$and": [
+        ASSISTANT_EXPR,
+        {"$or": [{"$eq": ["$unfinished", True]}, {"$eq": ["$finish_reason", "incomplete"]}]},
+    ]
+}
+
+
+def _valid_number(path: str) -> dict[str, Any]:
+    """A finite number: in MongoDB's comparison order null/missing and NaN sort below -inf, strings,
+    objects, booleans and dates above +inf, so two comparisons leave only finite numbers."""
+    return {"$and": [{"$gt": [path, -INF]}, {"$lt": [path, INF]}]}
+
+
+def _magnitude(path: str) -> dict[str, Any]:
+    """|value| of a valid number, else 0."""
+    absolute = {"$cond": [{"$lt": [path, 0]}, {"$subtract": [0, path]}, path]}
+    return {"$cond": [_valid_number(path), absolute, 0]}
 
 
 def _raw(path: str) -> dict[str, Any]:
@@ -81,8 +100,9 @@ def _hashable(value: Any) -> Any:
 
 # --- messages ----------------------------------------------------------------------------------
 
-MessageKey = tuple[bool, str, bool, bool, "str | None", "str | None"]
-"""(assistant, model, error, has tools, rating or None, tag or None); model not yet agent-resolved."""
+MessageKey = tuple[bool, str, bool, bool, "str | None", "str | None", str, bool]
+"""(assistant, model, error, has tools, rating or None, tag or None, endpoint, unfinished reply);
+model not yet agent-resolved."""
 
 
 @dataclass
@@ -105,6 +125,8 @@ def message_rows(reader: Reader, span: Span | AnyOf, marks: dict[str, Span]) -> 
         "r": {"$cond": [_RATED_EXPR, "$feedback.rating", None]},
         "g": {"$cond": [_RATED_EXPR, _raw("feedback.tag"), None]},
         "g_type": {"$cond": [_RATED_EXPR, {"$type": "$feedback.tag"}, None]},
+        **_label_key("p", "endpoint"),
+        "f": UNFINISHED_EXPR,
         **_marks(marks),
     }
     tokens = {"$cond": [VALID_TOKENS_EXPR, "$tokenCount", 0]}
@@ -120,7 +142,16 @@ def fold_messages(rows: list[dict[str, Any]], mark: str | None = None) -> Messag
         k = row["_id"]
         if not _keep(k, mark):
             continue
-        key = (bool(k["a"]), name_label(k["m"]), bool(k["e"]), bool(k["t"]), k["r"], tag_label(k["g"]))
+        key = (
+            bool(k["a"]),
+            name_label(k["m"]),
+            bool(k["e"]),
+            bool(k["t"]),
+            k["r"],
+            tag_label(k["g"]),
+            name_label(k["p"]),
+            bool(k["f"]),
+        )
         tally.count[key] += row["n"]
         tally.tokens[key] += row["k"]
     return tally
@@ -146,7 +177,8 @@ class ToolTally:
 def tool_rows(
     reader: Reader, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None = None
 ) -> list[dict[str, Any]]:
-    """Tool-call rows; each row's `_id.f` says whether those calls failed. Two queries: calls, failures."""
+    """Tool-call rows; each row's `_id.f` says whether those calls failed. One command: calls and
+    failures are two facets of the same unwound tool calls."""
     key: dict[str, Any] = {
         **_label_key("n", "content.tool_call.name"),
         **_label_key("m", "model"),
@@ -163,9 +195,10 @@ def tool_rows(
     ]
     failed = {"$match": {"content.tool_call.output": {"$regex": FAILED_TOOL_OUTPUT, "$options": "i"}}}
     group = {"$group": {"_id": key, "n": {"$sum": 1}}}
+    parts = facets(reader, "messages", head, {"calls": [group], "failed": [failed, group]})
     rows = []
-    for is_failure, pipeline in ((False, [*head, group]), (True, [*head, failed, group])):
-        for row in reader.aggregate("messages", pipeline):
+    for part, is_failure in (("calls", False), ("failed", True)):
+        for row in parts[part]:
             row["_id"]["f"] = is_failure
             rows.append(row)
     return rows
@@ -193,13 +226,23 @@ TxKey = tuple[str, str, "str | None"]
 
 @dataclass
 class TxTally:
-    """|rawAmount| sums and document counts per TxKey (credits and invalid amounts never count)."""
+    """|rawAmount| sums and document counts per TxKey (credits and invalid amounts never count), and
+    the |tokenValue| (credits, 1e6 = 1 USD), |readTokens| and |writeTokens| sums of the same documents."""
 
     tokens: Counter[TxKey] = field(default_factory=Counter)
     count: Counter[TxKey] = field(default_factory=Counter)
+    value: Counter[TxKey] = field(default_factory=Counter)
+    cache_read: Counter[TxKey] = field(default_factory=Counter)
+    cache_write: Counter[TxKey] = field(default_factory=Counter)
 
     def __add__(self, other: TxTally) -> TxTally:
-        return TxTally(_plus(self.tokens, other.tokens), self.count + other.count)
+        return TxTally(
+            _plus(self.tokens, other.tokens),
+            self.count + other.count,
+            _plus(self.value, other.value),
+            _plus(self.cache_read, other.cache_read),
+            _plus(self.cache_write, other.cache_write),
+        )
 
 
 def transaction_rows(
@@ -210,7 +253,10 @@ def transaction_rows(
         key["u"] = _raw("user")
     amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
     match = {**span.match(by_id=True), **COUNTED_TRANSACTION}
-    group = {"_id": key, "s": {"$sum": amount}, "n": {"$sum": 1}}
+    group = {"_id": key, "s": {"$sum": amount}, "n": {"$sum": 1}, "v": {"$sum": _magnitude("$tokenValue")}}
+    prompt = {"$eq": ["$tokenType", "prompt"]}  # completions carry no cache tokens (and never count them)
+    group["r"] = {"$sum": {"$cond": [prompt, _magnitude("$readTokens"), 0]}}
+    group["w"] = {"$sum": {"$cond": [prompt, _magnitude("$writeTokens"), 0]}}
     return reader.aggregate("transactions", [{"$match": match}, {"$group": group}])
 
 
@@ -224,7 +270,71 @@ def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> Tx
         key = (k["k"], name_label(k["m"]), None if user is None else str(user))
         tally.tokens[key] += row["s"]
         tally.count[key] += row["n"]
+        tally.value[key] += row.get("v", 0)
+        tally.cache_read[key] += row.get("r", 0)
+        tally.cache_write[key] += row.get("w", 0)
     return tally
+
+
+# --- agents: spend joined through transactions.messageId, distinct users ----------------------------
+
+AGENT_ID = {"$regex": "^agent_"}  # a model that is an agent id (only strings match)
+
+
+def _agent_reply(prefix: str = "") -> dict[str, Any]:
+    """Query: an assistant message whose model is an agent id (fields under `prefix`)."""
+    assistant = {"$or": [{f"{prefix}{k}": v for k, v in part.items()} for part in ASSISTANT_QUERY["$or"]]}
+    return {"$and": [assistant, {f"{prefix}model": AGENT_ID}]}
+
+
+REPLY_CHUNK = 5_000  # messageIds per transactions lookup
+
+
+def agent_replies(reader: Reader, span: Span) -> dict[str, list[str]]:
+    """messageId -> agent ids of the agent replies created in `span` (several only if ids repeat)."""
+    query = {"$and": [span.match(), _agent_reply(), {"messageId": {"$type": "string"}}]}
+    out: dict[str, list[str]] = {}
+    for doc in reader.find("messages", query, {"_id": 0, "messageId": 1, "model": 1}):
+        out.setdefault(doc["messageId"], []).append(doc["model"])
+    return out
+
+
+def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Counter[str]:
+    """Credits (|tokenValue|, 1e6 = 1 USD) per agent id of the counted transactions in `span` (bounded on
+    `_id`) whose messageId names one of `replies` (LibreChat writes transactions.messageId from 0.8.3)."""
+    out: Counter[str] = Counter()
+    ids = sorted(replies)
+    for i in range(0, len(ids), REPLY_CHUNK):
+        match = {
+            **span.match(by_id=True),
+            **COUNTED_TRANSACTION,
+            "messageId": {"$in": ids[i : i + REPLY_CHUNK]},
+        }
+        group = {"_id": "$messageId", "v": {"$sum": _magnitude("$tokenValue")}}
+        for row in reader.aggregate("transactions", [{"$match": match}, {"$group": group}]):
+            for agent_id in replies[row["_id"]]:
+                out[agent_id] += row["v"]
+    return out
+
+
+def agent_users(reader: Reader, span: Span, marks: dict[str, datetime]) -> dict[str, Counter[str]]:
+    """mark -> agent id -> distinct non-null users of the agent's replies at or after the mark."""
+    rows = reader.aggregate("messages", [{"$match": span.match()}, *agent_user_stages(marks)])
+    return agent_user_result(rows, marks)
+
+
+def agent_user_stages(marks: dict[str, datetime]) -> list[dict[str, Any]]:
+    """The stages after the span's $match that count each agent's distinct users (see agent_users)."""
+    counters = {name: {"$sum": {"$cond": [since("last", when), 1, 0]}} for name, when in marks.items()}
+    return [
+        {"$match": {"$and": [_agent_reply(), {"user": {"$ne": None}}]}},
+        {"$group": {"_id": {"a": "$model", "u": "$user"}, "last": {"$max": "$createdAt"}}},
+        {"$group": {"_id": "$_id.a", **counters}},
+    ]
+
+
+def agent_user_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> dict[str, Counter[str]]:
+    return {name: Counter({row["_id"]: int(row[name]) for row in rows if row[name]}) for name in marks}
 
 
 # --- input tokens attributed to the model of the earliest reply (token source "messages") ---------
@@ -276,17 +386,31 @@ def distinct_counts(
     reader: Reader, collection: str, field_name: str, span: Span, marks: dict[str, datetime]
 ) -> dict[str, int]:
     """Distinct non-null `field_name` values in the span ("all") and at or after each mark."""
+    rows = reader.aggregate(collection, [{"$match": span.match()}, *distinct_stages(field_name, marks)])
+    return distinct_result(rows, marks)
+
+
+def distinct_stages(field_name: str, marks: dict[str, datetime]) -> list[dict[str, Any]]:
+    """The stages after the span's $match that count distinct values (see distinct_counts)."""
     counters = {"all": {"$sum": 1}}
     counters |= {name: {"$sum": {"$cond": [since("last", when), 1, 0]}} for name, when in marks.items()}
-    rows = reader.aggregate(
-        collection,
-        [
-            {"$match": {"$and": [span.match(), {field_name: {"$ne": None}}]}},
-            {"$group": {"_id": f"${field_name}", "last": {"$max": "$createdAt"}}},
-            {"$group": {"_id": None, **counters}},
-        ],
-    )
+    return [
+        {"$match": {field_name: {"$ne": None}}},
+        {"$group": {"_id": f"${field_name}", "last": {"$max": "$createdAt"}}},
+        {"$group": {"_id": None, **counters}},
+    ]
+
+
+def distinct_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> dict[str, int]:
     return {name: int(rows[0][name]) if rows else 0 for name in ["all", *marks]}
+
+
+def facets(
+    reader: Reader, collection: str, head: list[dict[str, Any]], parts: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Several pipelines over the documents `head` selects, in one command: part name -> its rows."""
+    rows = reader.aggregate(collection, [*head, {"$facet": parts}])
+    return {name: rows[0][name] if rows else [] for name in parts}
 
 
 def count_in(reader: Reader, collection: str, span: Span) -> int:
@@ -320,3 +444,53 @@ def _plus(a: Counter[Any], b: Counter[Any]) -> Counter[Any]:
     for key, value in b.items():
         out[key] += value
     return out
+
+
+# --- agents and balances (slow jobs) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """Labels of one agent: name, provider and model by the api_endpoint rule (not yet sanitised)."""
+
+    name: str
+    provider: str
+    model: str
+
+
+def agent_map(reader: Reader) -> tuple[dict[str, str], dict[str, AgentInfo]]:
+    """In one read: agent_models() and agent id (`agent_…`) -> its labels (the first document wins)."""
+    fields = {"_id": 0, "id": 1, "name": 1, "provider": 1, "model": 1}
+    models: dict[str, str] = {}
+    infos: dict[str, AgentInfo] = {}
+    for doc in reader.find("agents", {"id": {"$type": "string"}}, fields):
+        model = doc.get("model")
+        if isinstance(model, str) and model != "":
+            models[doc["id"]] = model
+        if doc["id"].startswith("agent_") and doc["id"] not in infos:
+            infos[doc["id"]] = AgentInfo(*(name_label(doc.get(f)) for f in ("name", "provider", "model")))
+    return models, infos
+
+
+@dataclass(frozen=True)
+class Balances:
+    """The balances collection in one row: valid positive credits, users at or below 0, auto-refill."""
+
+    credits: float
+    at_or_below_zero: int
+    auto_refill: int
+
+
+def balances(reader: Reader) -> Balances | None:
+    """One grouped read of `balances` (one document per user); None when it is empty (feature off)."""
+    valid = _valid_number("$tokenCredits")
+    positive = {"$and": [valid, {"$gt": ["$tokenCredits", 0]}]}
+    low = {"$and": [valid, {"$lte": ["$tokenCredits", 0]}]}
+    group = {
+        "_id": None,
+        "c": {"$sum": {"$cond": [positive, "$tokenCredits", 0]}},
+        "z": {"$sum": {"$cond": [low, 1, 0]}},
+        "a": {"$sum": {"$cond": [{"$eq": ["$autoRefillEnabled", True]}, 1, 0]}},
+    }
+    rows = reader.aggregate("balances", [{"$group": group}])
+    return Balances(float(rows[0]["c"]), int(rows[0]["z"]), int(rows[0]["a"])) if rows else None

@@ -147,6 +147,43 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
         ),
     ),
     (
+        "Cost",
+        (
+            half(
+                "Spend in the last 5 minutes, by model (USD)",
+                "timeseries",
+                "sum by (model) (librechat_spend_usd_5m)",
+                "{{model}}",
+                unit="currencyUSD",
+                description="LibreChat's own prices at the time of each request (transactions.tokenValue).",
+            ),
+            half(
+                "Spend, all time, by model (USD)",
+                "bargauge",
+                "max by (model) (librechat_spend_usd_total)",
+                "{{model}}",
+                unit="currencyUSD",
+            ),
+            half(
+                "Share of input tokens read from the prompt cache (all time), by model",
+                "bargauge",
+                "max by (model) (librechat_cache_read_tokens_total)"
+                " / max by (model) (librechat_input_tokens_per_model_total > 0)",
+                "{{model}}",
+                unit="percentunit",
+                description="Only providers that report cache tokens (structured prompt transactions).",
+            ),
+            half(
+                "Response time (90th percentile, first replies, all time), by model",
+                "bargauge",
+                "histogram_quantile(0.9, max by (model, le) (librechat_response_time_seconds_bucket))",
+                "{{model}}",
+                unit="s",
+                description="From the histogram; rate(..._bucket[window]) gives any other window.",
+            ),
+        ),
+    ),
+    (
         "Exporter",
         (
             Panel("MongoDB reachable", "stat", (("librechat_mongodb_up", "up"),), width=4),

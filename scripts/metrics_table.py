@@ -15,6 +15,7 @@ REFRESH = {
     "inventory": "slow",
     "recent_ratings": "slow (needs `updatedAt`, unindexed in stock LibreChat)",
     "engagement": "slow",
+    "balances": "slow",
 }
 
 
@@ -24,6 +25,10 @@ def source(family: Family) -> str:
         return {"conversations": "conversations", "registered": "users", "uploaded": "files"}[
             name.split("_")[1]
         ]
+    if family.group == "balances" or name == "librechat_agent_info":
+        return family.group if family.group == "balances" else "agents"
+    if "spend" in name or "cache" in name:
+        return "transactions"
     if "tokens" in name:
         return "transactions, or messages (`TOKEN_SOURCE`)"
     if name.startswith("librechat_new_users_"):
@@ -36,6 +41,8 @@ def source(family: Family) -> str:
 
 
 def refresh(family: Family) -> str:
+    if family.name == "librechat_agent_info":
+        return "`METRICS_SLOW_INTERVAL`, and at once when a reply names an unknown agent"
     if family.group == "usage" and (
         family.name.endswith("_5m") or family.name == "librechat_active_tool_users"
     ):

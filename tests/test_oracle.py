@@ -105,11 +105,13 @@ def by(samples: dict, family: str) -> dict:
 
 def test_empty_collections_give_every_family():
     s = exporter_samples({}, NOW)
-    assert set(s) == set(FAMILIES)  # all 50 families are present
-    assert len(FAMILIES) == 50  # the table in semantics.md has 50 families
+    assert set(s) == set(FAMILIES)  # all 76 sample names are present
+    # semantics.md: 50 families, and 24 of issue #12 (the histogram as 3 sample names: +2).
+    assert len(FAMILIES) == 50 + 24 + 2
+    no_balances = {name for name in FAMILIES if name.startswith("librechat_balance_")}
     for name, labels in FAMILIES.items():
-        if name == "librechat_overall_rating_ratio":
-            assert s[name] == {}  # nothing rated: no sample
+        if name == "librechat_overall_rating_ratio" or name in no_balances:
+            assert s[name] == {}  # nothing rated / no balances collection: no sample
         elif labels:
             assert s[name] == {}  # no labelled zero samples
         else:
@@ -803,3 +805,243 @@ def test_response_time_percentiles_are_nearest_rank():
     s = exporter_samples({"messages": q + replies}, NOW)["librechat_response_time_seconds_5m"]
     # n = 10: p50 rank 5 -> 5 s; p90 rank 9 -> 9 s; p99 rank ceil(9.9) = 10 -> 10 s.
     assert {k[1][1]: v for k, v in s.items()} == {"50": 5.0, "90": 9.0, "99": 10.0}
+
+
+# --- issue #12: spend, cache tokens, endpoints, unfinished replies, agents, histogram, balances --------
+
+
+def test_spend_is_token_value_magnitude_in_usd_and_skips_credits_and_odd_values():
+    data = {
+        "transactions": [
+            tx(at(-60), "prompt", -1000, model="m1", tokenValue=-2500.0),  # 0.0025 USD
+            tx(at(-60), "completion", -200, model="m1", tokenValue=-2000),  # 0.002 USD
+            tx(at(-2), "prompt", -10, model="m1", tokenValue=-500),  # 0.0005 USD, in the 5m window
+            tx(at(-2), "credits", 5000, model="m1", tokenValue=5000),  # top-up: never
+            tx(at(-2), "prompt", -10, model="m2", tokenValue=float("nan")),  # tokens count, spend 0
+            tx(at(-2), "prompt", -10, model="m2", tokenValue="-300"),  # a string: spend 0
+            tx(at(-2), "prompt", float("inf"), model="m3", tokenValue=-900),  # invalid rawAmount: ignored
+            tx(at(-2), "completion", -1, model="m4", tokenValue=700),  # odd positive: its magnitude
+        ]
+    }
+    s = exporter_samples(data, NOW)
+    spend = by(s, "librechat_spend_usd_total")
+    # m1: (2500 + 2000 + 500) / 1e6; m2 has 0 so no sample; m3 ignored; m4: 700 / 1e6.
+    assert spend == {"m1": 0.005, "m4": 0.0007}
+    assert by(s, "librechat_spend_usd_5m") == {"m1": 0.0005, "m4": 0.0007}
+    assert one(s, "librechat_input_tokens_total") == 1000 + 10 + 10 + 10  # the NaN spend still has tokens
+
+
+def test_spend_ignores_the_token_source_and_resolves_agents():
+    data = {
+        "transactions": [tx(at(-60), "prompt", -1000, model="agent_a", tokenValue=-3e6)],
+        "agents": [{"id": "agent_a", "model": "real"}],
+        "messages": [user_msg(at(-60), tokens=5)],
+    }
+    s = exporter_samples(data, NOW, token_source="messages")
+    assert by(s, "librechat_spend_usd_total") == {"real": 3.0}  # 3,000,000 credits = 3 USD
+
+
+def test_cache_tokens_are_magnitudes_of_structured_prompts_only():
+    structured = {"inputTokens": -40, "writeTokens": -10, "readTokens": -50}
+    data = {
+        "transactions": [
+            tx(at(-60), "prompt", -100, model="m1", **structured),
+            tx(at(-60), "prompt", -100, model="m1", inputTokens=-40, writeTokens=-0.0, readTokens=-60),
+            tx(
+                at(-60),
+                "prompt",
+                -100,
+                model="m2",
+                inputTokens=-40,
+                writeTokens=float("nan"),
+                readTokens="-5",
+            ),
+            tx(at(-60), "completion", -100, model="m3", writeTokens=-7, readTokens=-9),  # completions: never
+            tx(at(-60), "credits", 100, model="m3", readTokens=-3),  # credits: never
+            tx(at(-60), "prompt", None, model="m3", readTokens=-3),  # invalid rawAmount: ignored
+        ]
+    }
+    s = exporter_samples(data, NOW)
+    assert by(s, "librechat_cache_read_tokens_total") == {"m1": 110}  # 50 + 60; m2's string is 0
+    assert by(s, "librechat_cache_write_tokens_total") == {"m1": 10}  # 10 + |-0.0|; m2's NaN is 0
+
+
+def test_messages_and_errors_per_endpoint():
+    data = {
+        "messages": [
+            ai_msg(at(-60), endpoint="openAI"),
+            ai_msg(at(-2), endpoint="openAI"),
+            ai_msg(at(-2), endpoint="anthropic", error=True),
+            ai_msg(at(-60), error=True),  # no endpoint (as on most error messages): unknown
+            user_msg(at(-2), endpoint="openAI"),  # a user message: not a reply, not an error
+            user_msg(at(-2), endpoint="Mistral", error=True),  # errors count on any message
+        ]
+    }
+    s = exporter_samples(data, NOW)
+    assert by(s, "librechat_messages_per_endpoint_total") == {"openAI": 2, "anthropic": 1, "unknown": 1}
+    assert by(s, "librechat_messages_per_endpoint_5m") == {"openAI": 1, "anthropic": 1}
+    assert by(s, "librechat_errors_per_endpoint_total") == {"anthropic": 1, "unknown": 1, "Mistral": 1}
+    assert by(s, "librechat_errors_per_endpoint_5m") == {"anthropic": 1, "Mistral": 1}
+
+
+def test_unfinished_replies_both_shapes():
+    data = {
+        "messages": [
+            ai_msg(at(-60), model="m1", unfinished=True),  # agents abort route
+            ai_msg(at(-2), model="m1", unfinished=False, finish_reason="incomplete"),  # abort middleware
+            ai_msg(at(-2), model="m2", unfinished="true"),  # a string: not the boolean
+            ai_msg(at(-2), model="m2", finish_reason="stop"),
+            user_msg(at(-2), finish_reason="incomplete"),  # not an assistant message
+        ]
+    }
+    s = exporter_samples(data, NOW)
+    assert by(s, "librechat_unfinished_replies_total") == {"m1": 2}
+    assert by(s, "librechat_unfinished_replies_5m") == {"m1": 1}
+
+
+def test_agent_replies_errors_and_info():
+    data = {
+        "messages": [
+            ai_msg(at(-60), model="agent_a"),
+            ai_msg(at(-2), model="agent_a", error=True),
+            ai_msg(at(-2), model="agent_gone"),  # a deleted agent keeps its id
+            ai_msg(at(-2), model="gpt-4o", endpoint="agents"),  # an ephemeral agent: no agent id
+            user_msg(at(-2), model="agent_a"),  # a user message is no reply
+        ],
+        "agents": [
+            {"id": "agent_a", "name": "Helper\n", "provider": "openAI", "model": "gpt-4o"},
+            {"id": "agent_a", "name": "Duplicate", "provider": "x", "model": "y"},  # first one wins
+            {"id": "agent_b", "model": 5},  # no name or provider: unknown; model str()
+            {"id": "assistant_1", "name": "not an agent id"},
+        ],
+    }
+    s = exporter_samples(data, NOW)
+    assert by(s, "librechat_agent_replies_total") == {"agent_a": 2, "agent_gone": 1}
+    assert by(s, "librechat_agent_replies_5m") == {"agent_a": 1, "agent_gone": 1}
+    assert by(s, "librechat_agent_errors_total") == {"agent_a": 1}
+    assert by(s, "librechat_agent_errors_5m") == {"agent_a": 1}
+    # labels in name order: agent_id, model, name, provider; the newline is sanitised to a space
+    assert by(s, "librechat_agent_info") == {
+        ("agent_a", "gpt-4o", "Helper ", "openAI"): 1.0,
+        ("agent_b", "5", "unknown", "unknown"): 1.0,
+    }
+    # the reply of the deleted agent keeps its id as model label too
+    assert by(s, "librechat_messages_per_model_total") == {"gpt-4o": 3, "agent_gone": 1}
+
+
+def test_agent_info_sanitises_control_characters():
+    s = exporter_samples(
+        {"agents": [{"id": "agent_c", "name": "a\x00b", "provider": "p", "model": "m"}]}, NOW
+    )
+    assert by(s, "librechat_agent_info") == {("agent_c", "m", "a b", "p"): 1.0}
+
+
+def test_response_time_histogram_is_cumulative_over_all_time():
+    q1, q2, q3 = (user_msg(at(-600), mid=f"h{i}") for i in range(3))
+    replies = [
+        ai_msg(at(-600) + timedelta(seconds=0.01), parent="h0"),  # exactly on the 0.01 bound: in it
+        ai_msg(at(-600) + timedelta(seconds=3), parent="h1"),  # 3 s: first bound above is 5.12
+        ai_msg(at(-600) + timedelta(seconds=100), parent="h2"),  # above 81.92: only +Inf
+        ai_msg(at(-590), parent="h2"),  # a regeneration: left out
+    ]
+    s = exporter_samples({"messages": [q1, q2, q3, *replies]}, NOW)
+    buckets = {k[0][1]: v for k, v in s["librechat_response_time_seconds_bucket"].items()}
+    assert buckets["0.01"] == 1 and buckets["2.56"] == 1 and buckets["5.12"] == 2
+    assert buckets["81.92"] == 2 and buckets["+Inf"] == 3 and len(buckets) == 15
+    assert by(s, "librechat_response_time_seconds_count") == {"m1": 3}
+    assert math.isclose(by(s, "librechat_response_time_seconds_sum")["m1"], 103.01)
+    assert s["librechat_responses_5m"] == {}  # all are older than 5 minutes
+
+
+def test_balances():
+    balances = [
+        {"tokenCredits": 1_500_000, "autoRefillEnabled": True},
+        {"tokenCredits": 500_000.5},
+        {"tokenCredits": 0},
+        {"tokenCredits": -20},
+        {"tokenCredits": float("nan"), "autoRefillEnabled": "true"},  # invalid; a string is not true
+        {"tokenCredits": "9"},
+        {"tokenCredits": True},
+    ]
+    s = exporter_samples({"balances": balances}, NOW)
+    assert one(s, "librechat_balance_credits_usd") == 2.0000005  # (1,500,000 + 500,000.5) / 1e6
+    assert one(s, "librechat_balance_users_at_or_below_zero") == 2  # 0 and -20
+    assert one(s, "librechat_balance_auto_refill_users") == 1
+
+
+def test_history_cost_endpoint_unfinished_agent_and_response_time_rows():
+    day = date(2024, 5, 14)  # the day before NOW, in UTC
+    noon = datetime(2024, 5, 14, 12, 0, tzinfo=UTC)
+    data = {
+        "transactions": [
+            tx(noon, "prompt", -100, model="m1", tokenValue=-250_000, readTokens=-30, writeTokens=-5),
+            tx(
+                noon, "completion", -10, model="m1", tokenValue=-100_000, readTokens=-99
+            ),  # no cache on completions
+            tx(noon, "credits", 10**6, model="m1", tokenValue=10**6),  # never
+            tx(noon, "prompt", -1, model="m2", tokenValue="x"),  # counted, but spend and cache 0: no row
+        ],
+        "messages": [
+            user_msg(noon, mid="d1", endpoint="openAI"),
+            ai_msg(noon + timedelta(seconds=2), parent="d1", endpoint="openAI", unfinished=True),  # 2 s
+            user_msg(noon, mid="d2"),
+            ai_msg(noon + timedelta(seconds=6), model="agent_x", parent="d2", endpoint="agents", error=True),
+            ai_msg(
+                datetime(2024, 5, 13, 23, 59, tzinfo=UTC), model="agent_x"
+            ),  # the day before: not in range
+        ],
+        "agents": [{"id": "agent_x", "model": "m3"}],
+    }
+    rows = history_rows(data, day, day)
+    # spend: (250,000 + 100,000) / 1e6 = 0.35 USD; cache: prompt only.
+    assert rows["daily_cost_by_model"] == {(day, "m1", 0.35, 30, 5)}
+    assert rows["daily_messages_by_endpoint"] == {(day, "openAI", 1, 0), (day, "agents", 1, 1)}
+    assert rows["daily_unfinished_by_model"] == {(day, "m1", 1)}
+    assert rows["daily_replies_by_agent"] == {(day, "agent_x", 1, 1)}
+    assert rows["daily_spend_by_agent"] == set()  # no transaction names a message
+    # one first reply each: m1 waited 2 s, the agent's reply (model m3) 6 s; every percentile is that value.
+    assert rows["daily_response_time_by_model"] == {
+        (day, "m1", 1, 2.0, 2.0, 2.0),
+        (day, "m3", 1, 6.0, 6.0, 6.0),
+    }
+
+
+def test_agent_spend_joins_transactions_to_agent_replies_by_message_id():
+    reply_a = ai_msg(at(-60), model="agent_a", messageId="ra")
+    reply_b = ai_msg(at(-60), model="agent_b", messageId="rb", user="u2")
+    plain = ai_msg(at(-60), model="gpt-4o", messageId="rp")
+    data = {
+        "messages": [reply_a, reply_b, plain, user_msg(at(-60), mid="ra")],  # a user message: no agent
+        "transactions": [
+            tx(at(-60), "prompt", -10, model="gpt-4o", tokenValue=-1_000_000, messageId="ra"),  # 1 USD to a
+            tx(at(-60), "completion", -10, model="gpt-4o", tokenValue=-500_000, messageId="ra"),  # 0.5 to a
+            tx(at(-60), "prompt", -10, model="x", tokenValue=-2_000_000, messageId="rb"),  # 2 USD to b
+            tx(at(-60), "prompt", -10, model="x", tokenValue=-7_000_000, messageId="rp"),  # not an agent
+            tx(at(-60), "prompt", -10, model="x", tokenValue=-9_000_000),  # no messageId (a title, v0.8.2)
+            tx(at(-60), "credits", 10**7, model="x", tokenValue=10**7, messageId="ra"),  # top-up: never
+        ],
+    }
+    assert by(exporter_samples(data, NOW), "librechat_agent_spend_usd_total") == {
+        "agent_a": 1.5,
+        "agent_b": 2.0,
+    }
+
+
+def test_agent_users_per_window():
+    # NOW is Wednesday 2024-05-15 12:00 UTC: the week started Monday the 13th, the month on the 1st.
+    data = {
+        "messages": [
+            ai_msg(at(-2), model="agent_a", user="u1"),
+            ai_msg(at(-3), model="agent_a", user="u1"),  # the same user once
+            ai_msg(at(-60), model="agent_a", user="u2"),  # today
+            ai_msg(datetime(2024, 5, 13, 8, tzinfo=UTC), model="agent_a", user="u3"),  # this week
+            ai_msg(datetime(2024, 5, 2, tzinfo=UTC), model="agent_b", user="u4"),  # this month
+            ai_msg(at(-2), model="agent_b", user=None),  # no user: not counted
+            user_msg(at(-2), user="u9", model="agent_a"),  # not a reply
+        ]
+    }
+    s = exporter_samples(data, NOW)
+    assert by(s, "librechat_agent_active_users") == {"agent_a": 1}
+    assert by(s, "librechat_agent_daily_users") == {"agent_a": 2}
+    assert by(s, "librechat_agent_weekly_users") == {"agent_a": 3}
+    assert by(s, "librechat_agent_monthly_users") == {"agent_a": 3, "agent_b": 1}

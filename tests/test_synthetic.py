@@ -14,6 +14,7 @@ from librechat_metrics.synthetic import COLLECTIONS, PROFILES, generate, malform
 from librechat_metrics.synthetic.dump import read_dump, write_dump
 from librechat_metrics.synthetic.malformed import (
     AGENT_ODDITIES,
+    BALANCE_ODDITIES,
     FILE_ODDITIES,
     MESSAGE_ODDITIES,
     TRANSACTION_ODDITIES,
@@ -36,14 +37,15 @@ COMMON_SHAPES = {
     "user", "conversation", "balance", "file", "user_message", "assistant_message", "error_true_json",
     "error_true_generic", "unfinished", "regeneration", "message_with_file", "file_type:image/png",
     "file_type:application/pdf", "file_type:text/plain", "tx_prompt", "tx_completion", "tx_title",
-    "tx_credits", "tx_credits_admin", "boundary_message", "window_message",
+    "tx_credits", "tx_credits_admin", "boundary_message", "window_message", "incomplete",
 }  # fmt: skip
 CONTENT_SHAPES = {
     "error_content_part", "feedback_thumbsUp", "feedback_thumbsDown", "feedback_with_text", "feedback_null",
     "feedback_tag_object", "tool_call", "tool_call_mcp", "tool_call_no_name", "tool_call_failed",
     "message_with_tools", "temporary_conversation", "temporary_message", "agent", "agent_message",
     "agent_multi_step_turn", "think_part", "text_part", "tx_credits_autoRefill", "window_tool_message",
-    "window_rating_update", *(f"feedback_tag:{t}" for t in THUMBS_UP_TAGS + THUMBS_DOWN_TAGS),
+    "window_rating_update", "agent_model_changed", "balance_auto_refill", "recent_agent_error",
+    *(f"feedback_tag:{t}" for t in THUMBS_UP_TAGS + THUMBS_DOWN_TAGS),
 }  # fmt: skip
 V087_SHAPES = {"tx_structured_prompt", "tx_with_message_id", "metadata_usage", "subagent_conversation"}
 REQUIRED = {
@@ -108,6 +110,7 @@ def test_shape_counts_match_the_documents(ds):
         error_true=sum(m["error"] is True for m in msgs),
         error_content_part=sum(any(p["type"] == "error" for p in content_parts(m)) for m in msgs),
         unfinished=sum(m["unfinished"] is True for m in msgs),
+        incomplete=sum(m.get("finish_reason") == "incomplete" and m["unfinished"] is False for m in msgs),
         regeneration=len(assistants) - len({m["parentMessageId"] for m in assistants}),
         feedback_thumbsUp=sum((m.get("feedback") or {}).get("rating") == "thumbsUp" for m in msgs),
         feedback_thumbsDown=sum((m.get("feedback") or {}).get("rating") == "thumbsDown" for m in msgs),
@@ -134,6 +137,10 @@ def test_shape_counts_match_the_documents(ds):
         conversation=len(c["conversations"]),
         agent=len(c["agents"]),
         balance=len(c["balances"]),
+        balance_zero=sum(b["tokenCredits"] == 0 for b in c["balances"]),
+        balance_overdrawn=sum(b["tokenCredits"] < 0 for b in c["balances"]),
+        balance_auto_refill=sum(b.get("autoRefillEnabled") is True for b in c["balances"]),
+        agent_model_changed=sum(len(a["versions"]) > 1 for a in c["agents"]),
         file=len(c["files"]),
     )
     shapes = ds.shapes.copy()
@@ -165,6 +172,8 @@ def test_field_names_types_and_references(ds):
             if m.get("endpoint") == "agents":
                 assert m["model"] in agents and agents[m["model"]]["model"]
                 assert len(m["model"]) == len("agent_") + 21
+            if "finish_reason" in m:
+                assert m["finish_reason"] == "incomplete" and m["unfinished"] is False
         if m["error"]:
             assert "tokenCount" not in m and m["text"]
         if ds.profile == "v0.6":
@@ -181,6 +190,18 @@ def test_field_names_types_and_references(ds):
     for name, field in owners:
         for doc in c[name]:
             assert type(doc[field]) is ObjectId and doc[field] in users, name
+    by_message = {m["messageId"]: m for m in c["messages"]}
+    for tx in c["transactions"]:  # an agent reply's transactions carry the model the agent had then
+        reply = by_message.get(tx.get("messageId"), {})
+        if reply.get("endpoint") == "agents":
+            versions = [v for v in agents[reply["model"]]["versions"] if v["updatedAt"] <= reply["createdAt"]]
+            assert tx["model"] == (versions or agents[reply["model"]]["versions"])[-1]["model"]
+    for agent in c["agents"]:  # versions[] in time order; the document is its latest version
+        stamps = [v["updatedAt"] for v in agent["versions"]]
+        assert stamps == sorted(stamps) and agent["versions"][-1]["model"] == agent["model"]
+        assert all(
+            v["model"] != w["model"] for v, w in zip(agent["versions"], agent["versions"][1:], strict=False)
+        )
     for tx in c["transactions"]:
         if tx["tokenType"] == "credits":
             assert tx["rawAmount"] > 0 and "model" not in tx and tx["context"] in ("admin", "autoRefill")
@@ -325,6 +346,7 @@ def test_malformed_corpus_covers_every_oddity():
         ("users", USER_ODDITIES),
         ("files", FILE_ODDITIES),
         ("agents", AGENT_ODDITIES),
+        ("balances", BALANCE_ODDITIES),
     ):
         assert [d["oddity"] for d in corpus[name]] == list(kinds)
     msgs = {d["oddity"]: d for d in corpus["messages"]}
@@ -399,3 +421,13 @@ def test_malformed_corpus_round_trips_and_restarts(tmp_path):
     finally:
         server.stop()
     assert server.proc is None
+
+
+@pytest.mark.parametrize("days", [1, 2, 5])
+def test_short_histories_generate(days):
+    """bench/db_load.py makes two days of recent activity; agents' model changes must fit in them."""
+    ds = generate(profile="v0.8.7", seed=1, n_messages=300, now=NOW, zones=("UTC",), history_days=days)
+    assert ds.collections["messages"]
+    for agent in ds.collections["agents"]:
+        times = [version["updatedAt"] for version in agent.get("versions", [])]
+        assert times == sorted(times) and all(t <= NOW for t in times)

@@ -54,6 +54,58 @@ CREATE TABLE IF NOT EXISTS `daily_errors_by_model` (
   PRIMARY KEY (`date`, `model`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+-- What LibreChat costs (issue #12): spend and cache tokens, endpoints, unfinished replies, agents and
+-- response-time percentiles per day (docs/semantics.md "History rows").
+
+CREATE TABLE IF NOT EXISTS `daily_cost_by_model` (
+  `date` DATE NOT NULL,
+  `model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `spend_usd` DOUBLE NOT NULL,
+  `cache_read_tokens` DOUBLE NOT NULL,
+  `cache_write_tokens` DOUBLE NOT NULL,
+  PRIMARY KEY (`date`, `model`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_messages_by_endpoint` (
+  `date` DATE NOT NULL,
+  `endpoint` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `message_count` BIGINT NOT NULL,
+  `error_count` BIGINT NOT NULL,
+  PRIMARY KEY (`date`, `endpoint`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_unfinished_by_model` (
+  `date` DATE NOT NULL,
+  `model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `unfinished_count` BIGINT NOT NULL,
+  PRIMARY KEY (`date`, `model`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_replies_by_agent` (
+  `date` DATE NOT NULL,
+  `agent_id` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `reply_count` BIGINT NOT NULL,
+  `error_count` BIGINT NOT NULL,
+  PRIMARY KEY (`date`, `agent_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_spend_by_agent` (
+  `date` DATE NOT NULL,
+  `agent_id` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `spend_usd` DOUBLE NOT NULL,
+  PRIMARY KEY (`date`, `agent_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS `daily_response_time_by_model` (
+  `date` DATE NOT NULL,
+  `model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `first_replies` BIGINT NOT NULL,
+  `p50_seconds` DOUBLE NOT NULL,
+  `p90_seconds` DOUBLE NOT NULL,
+  `p99_seconds` DOUBLE NOT NULL,
+  PRIMARY KEY (`date`, `model`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
 CREATE TABLE IF NOT EXISTS `daily_registrations` (
   `date` DATE NOT NULL,
   `new_users` BIGINT NOT NULL,

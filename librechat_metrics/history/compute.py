@@ -16,6 +16,7 @@ from typing import Any
 from .. import tally
 from ..labels import resolve_agent, sanitise
 from ..mongo import Reader, Span
+from ..responses import first_reply_times, percentiles
 from ..windows import day_span, month_span, week_span
 from . import queries
 from .engagement import engagement_rows, user_message_rows
@@ -32,6 +33,13 @@ class Source:
     zone: str
     token_source: str  # "transactions" or "messages", already resolved from "auto"
     agents: dict[str, str] = field(default_factory=dict)
+    replies: dict[str, list[str]] = field(default_factory=dict)  # agent replies by messageId, read once
+
+    def agent_replies(self) -> dict[str, list[str]]:
+        """Every agent reply (any date: a day's transaction may belong to a reply saved after midnight)."""
+        if not self.replies:
+            self.replies.update(tally.agent_replies(self.reader, Span()) or {"": []})
+        return self.replies
 
     def model(self, raw_label: str) -> str:
         """The exporter's model label for a name_label()-ed value."""
@@ -74,6 +82,49 @@ def day_rows(src: Source, day: date) -> Rows:
         "daily_errors_by_model": [(day, m, n) for m, n in sorted(errors.items()) if n],
         **engagement_rows(reader, src.zone, day),
         "daily_user_messages": user_message_rows(reader, span, day, src.model, storable),
+        **cost_rows(src, span, day, messages),
+    }
+
+
+def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally) -> Rows:
+    """The issue #12 daily tables: spend and cache tokens, endpoints, unfinished, agents, response time."""
+    cost: dict[str, list[float]] = {}
+    txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}))
+    for column, source in enumerate((txs.value, txs.cache_read, txs.cache_write)):
+        for (_, model, _), value in source.items():
+            cost.setdefault(storable(src.model(model)), [0.0, 0.0, 0.0])[column] += value
+    endpoints: dict[str, list[int]] = {}
+    unfinished: Counter[str] = Counter()
+    agents: dict[str, list[int]] = {}
+    for (assistant, model, error, _, _, _, endpoint, stopped), n in messages.count.items():
+        counts = endpoints.setdefault(storable(sanitise(endpoint)), [0, 0])
+        counts[0] += n if assistant else 0
+        counts[1] += n if error else 0
+        if stopped:
+            unfinished[storable(src.model(model))] += n
+        if assistant and model.startswith("agent_"):
+            counts = agents.setdefault(storable(sanitise(model)), [0, 0])
+            counts[0] += n
+            counts[1] += n if error else 0
+    agent_spend = tally.agent_spend(src.reader, span, src.agent_replies())
+    waits: dict[str, list[float]] = {}
+    for model, seconds, _ in first_reply_times(src.reader, span):
+        waits.setdefault(storable(src.model(model)), []).append(seconds)
+    return {
+        "daily_cost_by_model": [
+            (day, m, _finite(v / 1e6), _finite(r), _finite(w))
+            for m, (v, r, w) in sorted(cost.items())
+            if v or r or w
+        ],
+        "daily_messages_by_endpoint": [
+            (day, e, n, err) for e, (n, err) in sorted(endpoints.items()) if n or err
+        ],
+        "daily_unfinished_by_model": [(day, m, n) for m, n in sorted(unfinished.items()) if n],
+        "daily_replies_by_agent": [(day, a, n, err) for a, (n, err) in sorted(agents.items())],
+        "daily_spend_by_agent": _agent_spend_rows(day, agent_spend),
+        "daily_response_time_by_model": [
+            (day, m, len(w), *percentiles(w).values()) for m, w in sorted(waits.items())
+        ],
     }
 
 
@@ -117,6 +168,14 @@ def _token_rows(day: date, pairs: Pairs) -> list[tuple[Any, ...]]:
             continue
         rows.append((day, key, _finite(inp), _finite(out)))
     return rows
+
+
+def _agent_spend_rows(day: date, credits: Counter[str]) -> list[tuple[Any, ...]]:
+    """Spend in USD per (sanitised) agent id; agent ids that sanitise alike are summed."""
+    usd: Counter[str] = Counter()
+    for agent_id, value in credits.items():
+        usd[storable(sanitise(agent_id))] += value / 1e6
+    return [(day, a, _finite(v)) for a, v in sorted(usd.items()) if v]
 
 
 def _finite(value: float) -> float:

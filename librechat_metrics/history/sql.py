@@ -112,6 +112,44 @@ DAILY: tuple[Table, ...] = (
         2,
     ),
     Table("daily_errors_by_model", (("date", "date"), ("model", "text"), ("error_count", "count")), 2),
+    # issue #12: what LibreChat costs (docs/semantics.md "History rows")
+    Table(
+        "daily_cost_by_model",
+        (
+            ("date", "date"),
+            ("model", "text"),
+            ("spend_usd", "tokens"),
+            ("cache_read_tokens", "tokens"),
+            ("cache_write_tokens", "tokens"),
+        ),
+        2,
+    ),
+    Table(
+        "daily_messages_by_endpoint",
+        (("date", "date"), ("endpoint", "text"), ("message_count", "count"), ("error_count", "count")),
+        2,
+    ),
+    Table(
+        "daily_unfinished_by_model", (("date", "date"), ("model", "text"), ("unfinished_count", "count")), 2
+    ),
+    Table(
+        "daily_replies_by_agent",
+        (("date", "date"), ("agent_id", "text"), ("reply_count", "count"), ("error_count", "count")),
+        2,
+    ),
+    Table("daily_spend_by_agent", (("date", "date"), ("agent_id", "text"), ("spend_usd", "tokens")), 2),
+    Table(
+        "daily_response_time_by_model",
+        (
+            ("date", "date"),
+            ("model", "text"),
+            ("first_replies", "count"),
+            ("p50_seconds", "tokens"),
+            ("p90_seconds", "tokens"),
+            ("p99_seconds", "tokens"),
+        ),
+        2,
+    ),
     # issue #10: users registered that day (time in the user's ObjectId; users has no createdAt index)
     Table("daily_registrations", (("date", "date"), ("new_users", "count")), 1),
     Table(

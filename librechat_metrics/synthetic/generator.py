@@ -42,7 +42,7 @@ AGENT_NAMES = (
     "Support Agent", "Legal Reviewer", "Travel Planner", "SQL Expert", "Docs Navigator", "Tutor", "Ops Buddy",
 )  # fmt: skip
 PROVIDERS = (("local", 6), ("openid", 3), ("google", 1), ("github", 1))
-VARIANTS = ("error_true_json", "error_true_generic", "error_content_part", "unfinished")
+VARIANTS = ("error_true_json", "error_true_generic", "error_content_part", "unfinished", "incomplete")
 
 
 @dataclass
@@ -202,9 +202,31 @@ class _Generator:
                 doc["category"] = "general"
             self.stamp(doc, created, created + self.rng.randint(0, DAY))
             doc["versions"] = [{k: v for k, v in doc.items() if k not in ("_id", "versions", "__v")}]
+            if i % 3 == 1:  # the agent's model was changed during the history: a second version
+                self.change_model(doc, [c for c in chats if c.model != chat.model])
             self.out["agents"].append(self.tenant(doc))
             self.agents.append(doc)
             self.shapes["agent"] += 1
+
+    def change_model(self, doc: dict, others: list[Chat]) -> None:
+        """A later version of agent `doc` on another model (LibreChat snapshots each update in versions[])."""
+        new = self.rng.choice(others)
+        half = self.history_days * DAY // 2  # the change lies 3 days to half the history ago (less if short)
+        changed = self.clock.before(
+            self.now_ms - self.rng.randint(3 * DAY if half >= 3 * DAY else half // 2, half)
+        )
+        doc.update({"provider": new.endpoint, "model": new.model, "updatedAt": to_dt(changed)})
+        doc["versions"].append({k: v for k, v in doc.items() if k not in ("_id", "versions", "__v")})
+        self.shapes["agent_model_changed"] += 1
+
+    @staticmethod
+    def agent_model(agent: dict, t: int) -> str:
+        """The model agent `agent` had at time `t` (its latest version updated at or before `t`)."""
+        model = agent["versions"][0]["model"]
+        for version in agent["versions"]:
+            if to_ms(version["updatedAt"]) <= t:
+                model = version["model"]
+        return model
 
     def pick_user(self, start: int) -> _User:
         eligible = [u for u in self.users if u.created + MINUTE <= start]
@@ -363,7 +385,14 @@ class _Generator:
         return {k: doc[k] for k in keep if k in doc}
 
     def pick_variant(self, c: _Conv, tools: bool) -> str:
-        if tools:
+        if tools:  # one agent run in the 5-minute window ends in an error part (after its tool calls)
+            if (
+                self.p.content
+                and c.agent
+                and self.shapes["recent_agent_error"] + c.shapes["recent_agent_error"] == 0
+            ):
+                c.shapes["recent_agent_error"] += 1
+                return "error_content_part"
             return "normal"
         for name in VARIANTS:
             if (name != "error_content_part" or self.p.content) and self.shapes[name] + c.shapes[name] == 0:
@@ -377,19 +406,23 @@ class _Generator:
             return "error_content_part"
         if r < 0.055:
             return "unfinished"
+        if r < 0.065:
+            return "incomplete"
         return "normal"
 
     def assistant(self, c: _Conv, user_msg: dict, user_t: int, t: int, tools: bool) -> dict:
         """An assistant reply to `user_msg` at time `t`, with its transactions."""
         p, rng = self.p, self.rng
         variant = self.pick_variant(c, tools)
-        real_model = c.agent["model"] if c.agent else c.chat.model
+        real_model = self.agent_model(c.agent, t) if c.agent else c.chat.model
         m = self.base_message(c, t, user_msg["messageId"])
         m.update({"sender": c.chat.sender, "isCreatedByUser": False, "model": c.chat.model})
         error_true = variant.startswith("error_true")
         if p.message_endpoint and not error_true:
             m["endpoint"] = c.chat.endpoint
         m.update({"error": error_true, "unfinished": variant == "unfinished"})
+        if variant == "incomplete":  # abortMiddleware's shape: finish_reason set, unfinished stays false
+            m["finish_reason"] = "incomplete"
         c.shapes["assistant_message"] += 1
         if c.agent:
             c.shapes["agent_message"] += 1
@@ -404,10 +437,11 @@ class _Generator:
         if p.content and c.agent and (tools or rng.random() < 0.5):
             n_tools = rng.choice((1, 1, 1, 2, 2, 3))
         reasoning = c.chat.reasoning or (c.agent is not None and rng.random() < 0.3)
-        steps = self.spend(c, m, user_t, t, n_tools + 1, reasoning, variant == "unfinished", real_model)
+        stopped = variant in ("unfinished", "incomplete")
+        steps = self.spend(c, m, user_t, t, n_tools + 1, reasoning, stopped, real_model)
         m["tokenCount"] = sum(s["output"] for s in steps)
         answer = self.words(10, 60)
-        if variant == "unfinished":
+        if stopped:
             answer = answer[: len(answer) // 2]
         if not p.content:
             m["text"] = answer
@@ -545,14 +579,18 @@ class _Generator:
         spent: Counter = Counter()
         for tx in self.out["transactions"]:
             spent[tx["user"]] += tx["tokenValue"]
-        for u in self.users:
-            doc = {
-                "_id": self.oid(u.created),
-                "user": u.oid,
-                "tokenCredits": max(0, int(20_000 + spent[u.oid])),
-            }
+        for i, u in enumerate(self.users):
+            credits = int(20_000 + spent[u.oid])
+            if credits > 0 and i % 4 != 1:  # LibreChat stops at 0, but a reply in flight can overdraw
+                credits = max(0, credits)
+            doc = {"_id": self.oid(u.created), "user": u.oid, "tokenCredits": credits}
+            if credits <= 0:
+                self.shapes["balance_overdrawn" if credits < 0 else "balance_zero"] += 1
             if self.p.auto_refill:
-                doc.update({"autoRefillEnabled": self.rng.random() < 0.3, "refillIntervalValue": 30})
+                doc.update(
+                    {"autoRefillEnabled": self.rng.random() < 0.3 or i == 0, "refillIntervalValue": 30}
+                )
+                self.shapes["balance_auto_refill"] += doc["autoRefillEnabled"]
                 doc.update({"refillIntervalUnit": "days", "lastRefill": to_dt(u.created), "refillAmount": 0})
             doc["__v"] = 0
             self.out["balances"].append(self.tenant(doc))

@@ -99,6 +99,10 @@ MESSAGE_ODDITIES: dict[str, Patch] = {
     "tool_name_quotes_backslashes": _set(content=_tool(name=QUOTES)),
     "tool_name_long": _set(content=_tool(name="t" + LONG)),
     "error_part_not_string": _set(content=[{"type": "error", "error": {"code": 500}}]),
+    "unfinished_string": _set(unfinished="true"),
+    "unfinished_true_with_error": _set(unfinished=True, error=True),
+    "finish_reason_int": _set(finish_reason=1),
+    "finish_reason_incomplete_user": _set(finish_reason="incomplete", isCreatedByUser=True, sender="User"),
 }
 
 TRANSACTION_ODDITIES: dict[str, Patch] = {
@@ -116,6 +120,20 @@ TRANSACTION_ODDITIES: dict[str, Patch] = {
     "user_string": lambda d: d.update(user=str(d["user"])),
     "user_null": _set(user=None),
     "createdAt_missing": _drop("createdAt", "updatedAt"),
+    "tokenValue_nan": _set(tokenValue=float("nan")),
+    "tokenValue_inf": _set(tokenValue=float("-inf")),
+    "tokenValue_string": _set(tokenValue="-250"),
+    "tokenValue_missing": _drop("tokenValue"),
+    "tokenValue_positive": _set(tokenValue=250.0),
+    "tokenValue_bool": _set(tokenValue=True),
+    "tokenValue_date": lambda d: d.update(tokenValue=d["createdAt"]),
+    "readTokens_string": _set(rawAmount=-100, inputTokens=-40, writeTokens=-10, readTokens="-50"),
+    "writeTokens_nan": _set(rawAmount=-100, inputTokens=-40, writeTokens=float("nan"), readTokens=-50),
+    "readTokens_positive": _set(rawAmount=-100, inputTokens=-40, writeTokens=0, readTokens=60),
+    "cache_tokens_on_completion": _set(tokenType="completion", writeTokens=-7, readTokens=-9),
+    "credits_with_cache_tokens": _set(
+        tokenType="credits", context="admin", rawAmount=5000, tokenValue=5000, readTokens=-3
+    ),
 }
 
 USER_ODDITIES: dict[str, Patch] = {
@@ -141,6 +159,20 @@ AGENT_ODDITIES: dict[str, Patch] = {
     "model_empty": _set(id="agent_malformedEmptyModel00", model=""),
     "id_not_agent_prefix": _set(id="assistant_123"),
     "id_missing": _drop("id"),
+}
+
+
+BALANCE_ODDITIES: dict[str, Patch] = {
+    "tokenCredits_negative": _set(tokenCredits=-1500),
+    "tokenCredits_zero": _set(tokenCredits=0),
+    "tokenCredits_nan": _set(tokenCredits=float("nan")),
+    "tokenCredits_inf": _set(tokenCredits=float("inf")),
+    "tokenCredits_string": _set(tokenCredits="5000"),
+    "tokenCredits_bool": _set(tokenCredits=True),
+    "tokenCredits_missing": _drop("tokenCredits"),
+    "autoRefillEnabled_string": _set(autoRefillEnabled="true"),
+    "autoRefillEnabled_true": _set(autoRefillEnabled=True),
+    "user_null": _set(user=None),
 }
 
 
@@ -234,10 +266,14 @@ def malformed_corpus(now: datetime, seed: int = 0) -> dict[str, list[dict]]:
             "author": user_oid,
         }
 
+    def balance() -> dict:
+        return {"user": user_oid, "tokenCredits": 20_000, "autoRefillEnabled": False, "refillAmount": 0}
+
     return {
         "messages": build(message, MESSAGE_ODDITIES),
         "transactions": build(transaction, TRANSACTION_ODDITIES),
         "users": build(user, USER_ODDITIES),
         "files": build(file, FILE_ODDITIES),
         "agents": build(agent, AGENT_ODDITIES),
+        "balances": build(balance, BALANCE_ODDITIES),
     }

@@ -9,7 +9,10 @@ from librechat_metrics.families import FAMILIES
 from tests.oracle import exporter_samples
 from tests.support.exporter import Exposition
 
-GROUP_OF = {family.name: family.group for family in FAMILIES}
+SUFFIXES = {"histogram": ("_bucket", "_sum", "_count")}  # the sample names of a histogram family
+GROUP_OF = {
+    family.name + suffix: family.group for family in FAMILIES for suffix in SUFFIXES.get(family.kind, ("",))
+}
 
 
 def as_of(page: Exposition, group: str) -> datetime:

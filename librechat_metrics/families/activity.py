@@ -1,0 +1,80 @@
+"""Distinct active users and conversations (activity job) and plain collection counts (inventory job)."""
+
+from __future__ import annotations
+
+from .base import ACTIVITY, INVENTORY, Family, one
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "librechat_active_users",
+        "gauge",
+        "Number of active users in the last 5 minutes",
+        (),
+        ("user",),
+        ACTIVITY,
+        lambda a: one(a.users["recent"]),
+    ),
+    Family(
+        "librechat_active_conversations",
+        "gauge",
+        "Number of active conversations in the last 5 minutes",
+        (),
+        ("user",),
+        ACTIVITY,
+        lambda a: one(a.conversations_5m),
+    ),
+    Family(
+        "librechat_daily_unique_users",
+        "gauge",
+        "Number of unique users active in the current day",
+        (),
+        ("user",),
+        ACTIVITY,
+        lambda a: one(a.users["day"]),
+    ),
+    Family(
+        "librechat_weekly_unique_users",
+        "gauge",
+        "Number of unique users active in the current week (starting from Monday)",
+        (),
+        ("user",),
+        ACTIVITY,
+        lambda a: one(a.users["week"]),
+    ),
+    Family(
+        "librechat_monthly_unique_users",
+        "gauge",
+        "Number of unique users active in the current month",
+        (),
+        ("user",),
+        ACTIVITY,
+        lambda a: one(a.users["month"]),
+    ),
+    Family(
+        "librechat_conversations_total",
+        "counter",
+        "Number of started conversations stored in the database",
+        (),
+        ("basic",),
+        INVENTORY,
+        lambda c: one(c["conversations"]),
+    ),
+    Family(
+        "librechat_uploaded_files_total",
+        "counter",
+        "Number of uploaded files",
+        (),
+        ("file",),
+        INVENTORY,
+        lambda c: one(c["files"]),
+    ),
+    Family(
+        "librechat_registered_users_total",
+        "counter",
+        "Number of registered users",
+        (),
+        ("user",),
+        INVENTORY,
+        lambda c: one(c["users"]),
+    ),
+)

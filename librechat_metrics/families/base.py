@@ -1,0 +1,52 @@
+"""The Family declaration and the helpers the family modules share."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..groups import Usage
+from ..labels import resolve_agent, sanitise
+
+Samples = dict[tuple[str, ...], float]
+
+# Job (group) names, and the most common label tuple.
+USAGE, ACTIVITY, INVENTORY, RECENT_RATINGS = "usage", "activity", "inventory", "recent_ratings"
+M = ("model",)
+
+
+@dataclass(frozen=True)
+class Family:
+    """One metric family: name, type, HELP, labels, toggles, the job it reads, and its value function.
+
+    `value` receives the result of its group and returns {label values: number}."""
+
+    name: str
+    kind: str  # "counter", "gauge" or "histogram" (value: {labels: responses.WaitHistogram})
+    help: str
+    labels: tuple[str, ...]
+    toggles: tuple[str, ...]
+    group: str
+    value: Callable[[Any], Samples]
+    additive: bool = True  # False for ratios: capped series are dropped, not summed into "other"
+
+
+def add_up(pairs: Iterable[tuple[tuple[str, ...], float]], labelled: bool = True) -> Samples:
+    """Sum values per sanitised label set; unlabelled families always get their one sample."""
+    out: Counter[tuple[str, ...]] = Counter()
+    for key, value in pairs:
+        out[tuple(sanitise(k) for k in key) if labelled else ()] += value
+    if not labelled:
+        return {(): float(out.get((), 0))}
+    return {key: float(v) for key, v in out.items() if v != 0}
+
+
+def model_of(usage: Usage, model: str) -> str:
+    """A model label with agent ids resolved to the agent's model."""
+    return resolve_agent(model, usage.agents)
+
+
+def one(value: float) -> Samples:
+    return {(): float(value)}

@@ -1,0 +1,59 @@
+"""Spend in US dollars and prompt-cache tokens, from the transactions ledger (whatever TOKEN_SOURCE)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..groups import Usage
+from ..tally import TxKey
+from .base import USAGE, Family, M, Samples, add_up, model_of
+
+CREDITS_PER_USD = 1_000_000
+
+
+def per_model(usage: Usage, column: str, recent: bool = False, scale: float = 1.0) -> Samples:
+    """A TxTally column (value, cache_read, cache_write) summed per agent-resolved model label."""
+    tallies = usage.recent if recent else usage.total
+    source: Counter[TxKey] = getattr(tallies.transactions, column)
+    return add_up(((model_of(usage, key[1]),), v / scale) for key, v in source.items())
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "librechat_spend_usd_total",
+        "counter",
+        "US dollars LibreChat charged for prompt and completion tokens per model, at its own prices "
+        "at the time of each request (transactions.tokenValue; credits top-ups excluded)",
+        M,
+        ("token",),
+        USAGE,
+        lambda u: per_model(u, "value", scale=CREDITS_PER_USD),
+    ),
+    Family(
+        "librechat_spend_usd_5m",
+        "gauge",
+        "US dollars LibreChat charged per model in the last 5 minutes",
+        M,
+        ("token", "time_window"),
+        USAGE,
+        lambda u: per_model(u, "value", recent=True, scale=CREDITS_PER_USD),
+    ),
+    Family(
+        "librechat_cache_read_tokens_total",
+        "counter",
+        "Prompt tokens read from the provider's prompt cache per model (structured prompt transactions)",
+        M,
+        ("token",),
+        USAGE,
+        lambda u: per_model(u, "cache_read"),
+    ),
+    Family(
+        "librechat_cache_write_tokens_total",
+        "counter",
+        "Prompt tokens written to the provider's prompt cache per model (structured prompt transactions)",
+        M,
+        ("token",),
+        USAGE,
+        lambda u: per_model(u, "cache_write"),
+    ),
+)

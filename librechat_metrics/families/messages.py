@@ -1,0 +1,104 @@
+"""Messages and error messages, all time and in the 5-minute window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..groups import Usage
+from .base import USAGE, Family, M, Samples, add_up, model_of
+
+ASSISTANT, ERROR, TOOLS = 0, 2, 3  # positions in tally.MessageKey
+
+
+def count(
+    usage: Usage, recent: bool, by_model: bool, where: Callable[[tuple], bool], tokens: bool = False
+) -> Samples:
+    """Messages (or their tokenCount sums) whose MessageKey passes `where`, optionally per model."""
+    tallies = usage.recent if recent else usage.total
+    source = tallies.messages.tokens if tokens else tallies.messages.count
+    return add_up(
+        (((model_of(usage, key[1]),) if by_model else (), n) for key, n in source.items() if where(key)),
+        labelled=by_model,
+    )
+
+
+def flag(position: int) -> Callable[[tuple], bool]:
+    return lambda key: bool(key[position])
+
+
+ANY = lambda key: True  # noqa: E731
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "librechat_messages_total",
+        "counter",
+        "Number of sent messages stored in the database",
+        (),
+        ("basic",),
+        USAGE,
+        lambda u: count(u, False, False, ANY),
+    ),
+    Family(
+        "librechat_error_messages_total",
+        "counter",
+        "Number of error messages stored in the database",
+        (),
+        ("basic",),
+        USAGE,
+        lambda u: count(u, False, False, flag(ERROR)),
+    ),
+    Family(
+        "librechat_messages_per_model_total",
+        "counter",
+        "Number of messages per model",
+        M,
+        ("model",),
+        USAGE,
+        lambda u: count(u, False, True, flag(ASSISTANT)),
+    ),
+    Family(
+        "librechat_errors_per_model_total",
+        "counter",
+        "Number of error messages per model",
+        M,
+        ("model",),
+        USAGE,
+        lambda u: count(u, False, True, flag(ERROR)),
+    ),
+    Family(
+        "librechat_messages_5m",
+        "gauge",
+        "Number of messages sent in the last 5 minutes",
+        (),
+        ("time_window",),
+        USAGE,
+        lambda u: count(u, True, False, ANY),
+    ),
+    Family(
+        "librechat_messages_per_model_5m",
+        "gauge",
+        "Number of messages per model in the last 5 minutes",
+        M,
+        ("time_window", "model"),
+        USAGE,
+        lambda u: count(u, True, True, flag(ASSISTANT)),
+    ),
+    Family(
+        "librechat_error_messages_5m",
+        "gauge",
+        "Number of error messages in the last 5 minutes",
+        (),
+        ("time_window", "basic"),
+        USAGE,
+        lambda u: count(u, True, False, flag(ERROR)),
+    ),
+    Family(
+        "librechat_errors_per_model_5m",
+        "gauge",
+        "Number of error messages per model in the last 5 minutes",
+        M,
+        ("time_window", "model"),
+        USAGE,
+        lambda u: count(u, True, True, flag(ERROR)),
+    ),
+)
