@@ -20,7 +20,7 @@ from tests.support.compare import GROUP_OF, as_of, assert_samples_equal, expecte
 from tests.support.exporter import start_exporter
 from tests.support.mongo import start_mongoeco
 
-FAST_GROUPS = {"activity", "recent_ratings"}
+FAST_GROUPS = {"activity", "recent_ratings", "engagement"}  # fresh reads, not incremental
 FAST = {name for name, group in GROUP_OF.items() if group in FAST_GROUPS or name.endswith("_5m")} | {
     "librechat_active_tool_users"
 }
