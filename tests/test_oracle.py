@@ -105,9 +105,10 @@ def by(samples: dict, family: str) -> dict:
 
 def test_empty_collections_give_every_family():
     s = exporter_samples({}, NOW)
-    assert set(s) == set(FAMILIES)  # all 76 sample names are present
-    # semantics.md: 50 families, and 24 of issue #12 (the histogram as 3 sample names: +2).
-    assert len(FAMILIES) == 50 + 24 + 2
+    assert set(s) == set(FAMILIES)  # all 82 sample names are present
+    # semantics.md: 50 families, 24 of issue #12 (the histogram as 3 sample names: +2), and the 6
+    # rolling engagement gauges of issue #10.
+    assert len(FAMILIES) == 50 + 24 + 2 + 6
     no_balances = {name for name in FAMILIES if name.startswith("librechat_balance_")}
     for name, labels in FAMILIES.items():
         if name == "librechat_overall_rating_ratio" or name in no_balances:
