@@ -93,6 +93,7 @@ class Recorder(monitoring.CommandListener):
         if name in ("hello", "ismaster", "isMaster", "endSessions"):
             return  # driver housekeeping, not the exporter's queries
         self._bump("commands")
+        self._bump(f"commands:{cmd.get(name)}:{name}")
         self.pending[event.request_id] = f"{cmd.get(name)}:{name}"
         if name in READS:
             collection = cmd.get(name)

@@ -84,9 +84,9 @@ def build_jobs(
         return gate(lambda now: collect(reader, settings, now))
 
     # A slow job that failed (e.g. MongoDB was down) retries at the fast pace, not 5 minutes later.
-    jobs = [Job("ping", fast, ping)]
-    if watch is not None:
-        jobs.append(Job("target", fast, watch.refresh))
+    # The target check's listCollections is answered only by a reachable MongoDB, so it is the ping
+    # too (librechat_mongodb_up comes from it): one command a cycle instead of two.
+    jobs = [Job("ping", fast, ping) if watch is None else Job("target", fast, watch.refresh)]
     if any(on(t) for t in ("basic", "token", "model", "time_window", "rating", "tool")):
         usage = Restartable(lambda: UsageGroup(reader, settings), lambda: watch.failures if watch else 0)
         jobs.append(Job("usage", fast, gate(usage)))
@@ -161,7 +161,7 @@ def create_app(settings: Settings) -> Exporter:
     def index_metrics() -> Iterator[Metric]:
         return missing.metrics() if watch.ok else iter(())
 
-    collector = SnapshotCollector(scheduler, settings, extra=[watch.metrics, index_metrics])
+    collector = SnapshotCollector(scheduler, settings, [watch.metrics, index_metrics], lambda: watch.answered)
     runtime, full = registries(collector)
     cache = PageCache(collector, scheduler, settings, runtime)
     scheduler.on_change = cache.changed

@@ -33,6 +33,7 @@ class SnapshotCollector:
     scheduler: Scheduler
     settings: Settings
     extra: list[Callable[[], Iterable[Metric]]] = field(default_factory=list)
+    answered: Callable[[], bool | None] | None = None  # did MongoDB answer the target check (no ping job)
 
     def describe(self) -> list[Metric]:
         return []  # no collection at registration time
@@ -55,7 +56,7 @@ class SnapshotCollector:
 
     def own_families(self) -> Iterator[Metric]:
         """The exporter's own metrics."""
-        yield from self_metrics(self.scheduler)
+        yield from self_metrics(self.scheduler, self.answered)
         for source in self.extra:
             yield from source()
 
@@ -97,7 +98,9 @@ def _histogram(family: Family, samples: dict[tuple[str, ...], WaitHistogram]) ->
     return metric
 
 
-def self_metrics(scheduler: Scheduler) -> Iterator[Metric]:
+def self_metrics(scheduler: Scheduler, answered: Callable[[], bool | None] | None = None) -> Iterator[Metric]:
+    """Build info, per-group collection duration, errors and last success, and whether MongoDB answered
+    (the ping job's last run, or without one the target check's: `answered`)."""
     info = GaugeMetricFamily(
         "librechat_exporter_build_info", "Version of librechat-metrics", labels=["version"]
     )
@@ -127,10 +130,14 @@ def self_metrics(scheduler: Scheduler) -> Iterator[Metric]:
     yield from (duration, errors, success)
     ping = scheduler.states.get("ping")
     if ping is not None and ping.runs:
+        reached: bool | None = ping.ok
+    else:
+        reached = answered() if answered is not None else None
+    if reached is not None:
         up = GaugeMetricFamily(
             "librechat_mongodb_up", "Whether MongoDB answered the last ping (1) or not (0)"
         )
-        up.add_metric([], 1.0 if ping.ok else 0.0)
+        up.add_metric([], 1.0 if reached else 0.0)
         yield up
 
 

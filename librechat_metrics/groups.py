@@ -19,7 +19,15 @@ from typing import Any
 
 from . import tally as t
 from .mongo import AnyOf, Reader, Span
-from .responses import WaitHistogram, first_reply_times, histograms, inside, merge
+from .responses import (
+    WaitHistogram,
+    conversation_ids,
+    conversation_stages,
+    first_reply_times,
+    histograms,
+    inside,
+    merge,
+)
 from .settings import Settings
 from .windows import calendar_starts
 
@@ -28,6 +36,9 @@ RECENT = timedelta(minutes=5)
 # committed a little after its `_id` was made (the driver stamps it on the LibreChat host, whose clock
 # may be behind ours) is still counted, never lost between the recount and the open part.
 RECOUNT_LAG = timedelta(minutes=5)
+# Agent replies and reply conversations a cycle's $facet returns at most (a $facet answers in one
+# document of at most 16 MB); at this many the cycle reads them in a command of their own instead.
+FACET_LIMIT = 20_000
 
 
 @dataclass
@@ -135,7 +146,9 @@ class UsageGroup:
         opened, recent_span = Span(self.cutoff, inserted=True), Span(now - RECENT)
         cycle = AnyOf((opened, recent_span))
         marks = {"open": opened, "recent": recent_span}
-        messages, tools, transactions = self._tallies(cycle, marks, "recent")
+        read = self._cycle_read(cycle, marks)
+        messages, tools = read["messages"], t.tool_result(read) if self.tools_on else None
+        transactions = t.transaction_rows(self.reader, cycle, marks)
 
         def part(mark: str) -> Tallies:
             return Tallies(
@@ -147,9 +160,9 @@ class UsageGroup:
 
         total, recent = self.base + part("open"), part("recent")
         if self.model_on:
-            # A reply is saved when its generation ends, after its transactions: the replies of the
-            # transactions since the cut-off are among those created since a little before it.
-            replies = t.agent_replies(self.reader, Span(self.cutoff - RECOUNT_LAG, inserted=True))
+            replies = t.reply_map(read["agent_replies"])
+            if len(read["agent_replies"]) >= FACET_LIMIT:  # more than one document holds: read them apart
+                replies = t.agent_replies(self.reader, self._replies_span())
             spend = t.agent_spend(self.reader, opened, replies) if replies else Counter()
             total.agent_spend = (self.base.agent_spend or Counter()) + spend
         source = self._token_source(total)
@@ -162,12 +175,38 @@ class UsageGroup:
             recent.inputs = inputs["recent"]
         # One read of the first replies inserted since the cut-off or created in the 5m window serves
         # both the all-time histogram (base + those inserted since the cut-off) and the 5m percentiles.
-        timed = first_reply_times(self.reader, cycle) if self.waits_on or self.model_on else []
+        timed = []
+        if "conversations" in read:
+            ids = conversation_ids(read["conversations"])
+            timed = first_reply_times(self.reader, cycle, None if len(ids) >= FACET_LIMIT else ids)
         waits = [(model, seconds) for model, seconds, reply in timed if inside(recent_span, reply)]
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
         agents = self._agents(agent_ids(total))
         usage = Usage(total, recent, source, agents, self.recounted_at, waits, latency, self.agent_info)
         return usage
+
+    def _replies_span(self) -> Span:
+        # A reply is saved when its generation ends, after its transactions: the replies of the
+        # transactions since the cut-off are among those created since a little before it.
+        assert self.cutoff is not None
+        return Span(self.cutoff - RECOUNT_LAG, inserted=True)
+
+    def _cycle_read(self, cycle: AnyOf, marks: dict[str, Span]) -> dict[str, list[dict[str, Any]]]:
+        """One command for every messages read of a cycle: $facet parts over the documents inserted
+        since a little before the cut-off or created in the 5m window, each part keeping its own span."""
+        own = [{"$match": cycle.match()}]
+        parts = {"messages": [*own, t.message_group(marks)]}
+        if self.tools_on:
+            parts |= {name: [*own, *stages] for name, stages in t.tool_parts(marks, "recent").items()}
+        if self.model_on:
+            parts["agent_replies"] = [
+                {"$match": self._replies_span().match()},
+                *t.agent_reply_stages(FACET_LIMIT),
+            ]
+        if self.waits_on or self.model_on:
+            parts["conversations"] = [*own, *conversation_stages(FACET_LIMIT)]
+        wide = AnyOf((self._replies_span(), *cycle.spans[1:]))
+        return t.facets(self.reader, "messages", [{"$match": wide.match()}], parts)
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source

@@ -41,19 +41,13 @@ def inside(span: Span | AnyOf, doc: dict[str, Any]) -> bool:
     return not Span(span.hi, None, span.inserted).holds(doc)  # Span(None, hi) = not Span(hi, None)
 
 
-def first_reply_times(reader: Reader, span: Span | AnyOf) -> list[Timed]:
-    """(model name label, seconds, reply) for every first reply in `span`."""
-    window = {"$and": [span.match(), ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
-    rows = reader.aggregate(
-        "messages",
-        [
-            {"$match": {"$and": [window, {"conversationId": {"$type": "string"}}]}},
-            {"$group": {"_id": "$conversationId"}},
-        ],
-    )
-    if not rows:
-        return []
-    ids = sorted(row["_id"] for row in rows)
+def first_reply_times(reader: Reader, span: Span | AnyOf, ids: list[str] | None = None) -> list[Timed]:
+    """(model name label, seconds, reply) for every first reply in `span`; `ids` are the conversations
+    of its replies when already read (conversation_stages in a $facet)."""
+    if ids is None:
+        ids = conversation_ids(
+            reader.aggregate("messages", [{"$match": span.match()}, *conversation_stages()])
+        )
     timed: list[Timed] = []
     for i in range(0, len(ids), CONVERSATION_CHUNK):
         # Replies in the order of the token source's earliest reply (tally.reply_models): createdAt, _id.
@@ -70,6 +64,20 @@ def first_reply_times(reader: Reader, span: Span | AnyOf) -> list[Timed]:
             conversations.setdefault(doc["conversationId"], []).append(doc)
         timed += [wait for messages in conversations.values() for wait in _waits(messages, span)]
     return timed
+
+
+def conversation_stages(limit: int | None = None) -> list[dict[str, Any]]:
+    """Stages after a span's $match: the conversationIds of its replies (at most `limit`)."""
+    reply = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
+    stages = [
+        {"$match": {**reply, "conversationId": {"$type": "string"}}},
+        {"$group": {"_id": "$conversationId"}},
+    ]
+    return stages if limit is None else [*stages, {"$limit": limit}]
+
+
+def conversation_ids(rows: list[dict[str, Any]]) -> list[str]:
+    return sorted(row["_id"] for row in rows)
 
 
 def _waits(conversation: list[dict[str, Any]], span: Span | AnyOf) -> list[Timed]:

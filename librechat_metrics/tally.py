@@ -117,6 +117,11 @@ class MessageTally:
 
 
 def message_rows(reader: Reader, span: Span | AnyOf, marks: dict[str, Span]) -> list[dict[str, Any]]:
+    return reader.aggregate("messages", [{"$match": span.match()}, message_group(marks)])
+
+
+def message_group(marks: dict[str, Span]) -> dict[str, Any]:
+    """The $group stage of message_rows (after the span's $match)."""
     key = {
         "a": ASSISTANT_EXPR,
         **_label_key("m", "model"),
@@ -130,10 +135,7 @@ def message_rows(reader: Reader, span: Span | AnyOf, marks: dict[str, Span]) -> 
         **_marks(marks),
     }
     tokens = {"$cond": [VALID_TOKENS_EXPR, "$tokenCount", 0]}
-    return reader.aggregate(
-        "messages",
-        [{"$match": span.match()}, {"$group": {"_id": key, "n": {"$sum": 1}, "k": {"$sum": tokens}}}],
-    )
+    return {"$group": {"_id": key, "n": {"$sum": 1}, "k": {"$sum": tokens}}}
 
 
 def fold_messages(rows: list[dict[str, Any]], mark: str | None = None) -> MessageTally:
@@ -178,7 +180,12 @@ def tool_rows(
     reader: Reader, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None = None
 ) -> list[dict[str, Any]]:
     """Tool-call rows; each row's `_id.f` says whether those calls failed. One command: calls and
-    failures are two facets of the same unwound tool calls."""
+    failures are two facets of the same messages."""
+    return tool_result(facets(reader, "messages", [{"$match": span.match()}], tool_parts(marks, users_for)))
+
+
+def tool_parts(marks: dict[str, Span], users_for: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The two $facet pipelines of tool_rows (after the span's $match): all calls, failed calls."""
     key: dict[str, Any] = {
         **_label_key("n", "content.tool_call.name"),
         **_label_key("m", "model"),
@@ -187,17 +194,21 @@ def tool_rows(
     }
     if users_for is not None:
         key["u"] = {"$cond": [marks[users_for].test(), _raw("user"), None]}
-    head = [
-        {"$match": {**span.match(), "content": {"$type": "array"}, "content.type": "tool_call"}},
+    calls = [
+        {"$match": {"content": {"$type": "array"}, "content.type": "tool_call"}},
         {"$project": {"model": 1, "endpoint": 1, "user": 1, "createdAt": 1, "content": 1}},
         {"$unwind": "$content"},
         {"$match": {"content": {"$type": "object"}, "content.type": "tool_call"}},
     ]
     failed = {"$match": {"content.tool_call.output": {"$regex": FAILED_TOOL_OUTPUT, "$options": "i"}}}
     group = {"$group": {"_id": key, "n": {"$sum": 1}}}
-    parts = facets(reader, "messages", head, {"calls": [group], "failed": [failed, group]})
+    return {"tool_calls": [*calls, group], "tool_failures": [*calls, failed, group]}
+
+
+def tool_result(parts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """tool_rows's rows from the results of tool_parts."""
     rows = []
-    for part, is_failure in (("calls", False), ("failed", True)):
+    for part, is_failure in (("tool_calls", False), ("tool_failures", True)):
         for row in parts[part]:
             row["_id"]["f"] = is_failure
             rows.append(row)
@@ -290,11 +301,23 @@ def _agent_reply(prefix: str = "") -> dict[str, Any]:
 REPLY_CHUNK = 5_000  # messageIds per transactions lookup
 
 
+AGENT_REPLY = {"$and": [_agent_reply(), {"messageId": {"$type": "string"}}]}
+REPLY_FIELDS = {"_id": 0, "messageId": 1, "model": 1}
+
+
 def agent_replies(reader: Reader, span: Span) -> dict[str, list[str]]:
     """messageId -> agent ids of the agent replies created in `span` (several only if ids repeat)."""
-    query = {"$and": [span.match(), _agent_reply(), {"messageId": {"$type": "string"}}]}
+    return reply_map(reader.find("messages", {"$and": [span.match(), AGENT_REPLY]}, REPLY_FIELDS))
+
+
+def agent_reply_stages(limit: int) -> list[dict[str, Any]]:
+    """agent_replies as stages after the span's $match (for a $facet), at most `limit` documents."""
+    return [{"$match": AGENT_REPLY}, {"$project": REPLY_FIELDS}, {"$limit": limit}]
+
+
+def reply_map(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for doc in reader.find("messages", query, {"_id": 0, "messageId": 1, "model": 1}):
+    for doc in docs:
         out.setdefault(doc["messageId"], []).append(doc["model"])
     return out
 

@@ -136,6 +136,7 @@ class TargetWatch:
         self.client, self.database, self.tenant = client, database, tenant
         self.last: TargetCheck | None = None
         self.failures = 0  # how many times the verdict has turned bad
+        self.answered: bool | None = None  # did MongoDB answer the last check (None: not tried yet)
         self.on_verdict: Callable[[bool], None] = lambda ok: None  # called when ok changes
 
     @property
@@ -145,7 +146,12 @@ class TargetWatch:
 
     def refresh(self, now: object = None) -> TargetCheck:
         """Check now; raise TargetMismatch when the database does not look like LibreChat's."""
-        check = check_target(self.client, self.database, self.tenant)
+        try:
+            check = check_target(self.client, self.database, self.tenant)
+        except Exception as err:
+            self.answered = isinstance(err, OperationFailure)  # refused is answered; unreachable is not
+            raise
+        self.answered = True  # MongoDB answered (whatever the verdict): the exporter's ping
         was = self.ok
         self.last = check
         if check.ok != was:
