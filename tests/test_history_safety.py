@@ -334,3 +334,36 @@ def test_two_first_time_exports_into_an_empty_database_at_once(served, any_db):
     for code, stderr in results:
         assert code == 0, stderr
     assert_rows_equal(any_db.snapshot(), history_rows(collections, START, END, "UTC", "auto"))
+
+
+def test_a_day_written_while_another_export_writes_it_waits_instead_of_failing(any_db):
+    """Export A has written day D but not committed; export B writes D too. Without a lock, PostgreSQL
+    lets B delete nothing and insert, then fails it with a duplicate key once A commits (seen in CI
+    as a flaky failure of the test above). With the write lock B waits, then replaces A's rows."""
+    first, second = (sql.Target.from_url(any_db.url).connect() for _ in range(2))
+    try:
+        first.ensure_schema()
+        day, stamp = date(2025, 2, 4), datetime(2025, 2, 5, tzinfo=timezone.utc)
+        first._lock(sql.WRITE_LOCK)
+        daily_users = next(table for table in sql.TABLES if table.name == "daily_users")
+        first._insert(daily_users, [(day, 1, stamp)], stamped=True)
+        outcome: list[Any] = []
+
+        def write() -> None:
+            try:
+                outcome.append(second.replace_day(day, {"daily_users": [(day, 2)]}, stamp))
+            except Exception as err:  # the test reports it
+                outcome.append(err)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(2)
+        assert writer.is_alive() and not outcome  # B waits for A's transaction
+        first.conn.commit()
+        first._unlock(sql.WRITE_LOCK)
+        writer.join(30)
+        assert outcome and not isinstance(outcome[0], Exception), outcome
+        assert any_db.query("SELECT date, unique_users FROM daily_users") == [(day, 2)]
+    finally:
+        first.close()
+        second.close()

@@ -25,6 +25,8 @@ CONNECT_TIMEOUT = 10
 IO_TIMEOUT = 600
 SCHEMA_LOCK = "librechat_metrics_schema:"  # serialises schema changes of concurrent first runs
 SCHEMA_LOCK_TIMEOUT = 120  # seconds
+WRITE_LOCK = "librechat_metrics_write:"  # serialises the day and period transactions of concurrent runs
+LOCK_NAME = "LEFT(CONCAT(%s, DATABASE()), 64)"  # MariaDB/MySQL: named locks are server-wide
 
 
 class SchemaBusy(Exception):
@@ -330,19 +332,26 @@ class Store:
             self._unlock_schema()
 
     def _lock_schema(self) -> None:
-        """PostgreSQL: a transaction-level advisory lock; MariaDB/MySQL: a named lock (no rights needed)."""
-        if self.dialect == "postgresql":
-            self._exec("SELECT pg_advisory_xact_lock(hashtext(%s))", (SCHEMA_LOCK,))
-        else:
-            name = "LEFT(CONCAT(%s, DATABASE()), 64)"
-            got = self._fetch(f"SELECT GET_LOCK({name}, %s)", (SCHEMA_LOCK, SCHEMA_LOCK_TIMEOUT))
-            if not got or got[0][0] != 1:
-                raise SchemaBusy(f"another export held the schema lock for {SCHEMA_LOCK_TIMEOUT} s")
+        self._lock(SCHEMA_LOCK)
 
     def _unlock_schema(self) -> None:
+        self._unlock(SCHEMA_LOCK)
+
+    def _lock(self, name: str) -> None:
+        """Serialise with other exports into this database: PostgreSQL a transaction-level advisory
+        lock, MariaDB/MySQL a named lock (no rights needed). Two exports writing the same day at once
+        would otherwise both delete nothing and both insert (a duplicate key on PostgreSQL)."""
+        if self.dialect == "postgresql":
+            self._exec("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+        else:
+            got = self._fetch(f"SELECT GET_LOCK({LOCK_NAME}, %s)", (name, SCHEMA_LOCK_TIMEOUT))
+            if not got or got[0][0] != 1:
+                raise SchemaBusy(f"another export held the {name} lock for {SCHEMA_LOCK_TIMEOUT} s")
+
+    def _unlock(self, name: str) -> None:
         if self.dialect != "postgresql":  # PostgreSQL's lock ended with the transaction
             with contextlib.suppress(Exception):
-                self._fetch("SELECT RELEASE_LOCK(LEFT(CONCAT(%s, DATABASE()), 64))", (SCHEMA_LOCK,))
+                self._fetch(f"SELECT RELEASE_LOCK({LOCK_NAME})", (name,))
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -377,6 +386,7 @@ class Store:
         their days), commit. Returns how the day's rows compare with those stored before."""
         changes = Changes()
         try:
+            self._lock(WRITE_LOCK)
             for table in DAILY:
                 where = f"FROM {self.q(table.name)} WHERE {self.q('date')} = %s"
                 columns = ", ".join(self.q(n) for n in table.names)
@@ -392,17 +402,22 @@ class Store:
         except BaseException:
             self.rollback()
             raise
+        finally:
+            self._unlock(WRITE_LOCK)
         return changes
 
     def replace_period(self, table: Table, row: tuple[Any, ...]) -> None:
         """In one transaction: replace the row of one week or month."""
         try:
+            self._lock(WRITE_LOCK)
             self._exec(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.names[0])} = %s", (row[0],))
             self._insert(table, [row])
             self.conn.commit()
         except BaseException:
             self.rollback()
             raise
+        finally:
+            self._unlock(WRITE_LOCK)
 
     def _insert(self, table: Table, rows: list[tuple[Any, ...]], stamped: bool = False) -> None:
         if not rows:
