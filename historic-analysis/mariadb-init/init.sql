@@ -149,3 +149,10 @@ CREATE TABLE IF NOT EXISTS `monthly_users` (
   `unique_users` BIGINT NOT NULL,
   PRIMARY KEY (`month_start`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- whose history this database holds (MongoDB database, LIBRECHAT_TENANT_ID): recorded by the first export
+CREATE TABLE IF NOT EXISTS `history_scope` (
+  `name` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `value` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  PRIMARY KEY (`name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;

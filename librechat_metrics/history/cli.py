@@ -323,7 +323,11 @@ def run(
             log.info("%d rows of %s for %s to %s written as CSV", n, csv_table, start, end)
             return Summary()
         store = _open(target)
-        store.ensure_schema()
+        scope = {"mongodb_database": settings.mongodb_database, "tenant_id": reader.tenant or ""}
+        try:
+            store.ensure_schema(scope)
+        except sql.ScopeMismatch as err:
+            raise Fatal(f"SQL database {target.describe()} {err}; nothing exported", code=2) from None
         log.info(
             "exporting %s to %s (zone %s, token source %s) from %s database %r into %s",
             start,

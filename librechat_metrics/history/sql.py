@@ -31,6 +31,10 @@ class SchemaBusy(Exception):
     """Another export held the schema lock too long."""
 
 
+class ScopeMismatch(Exception):
+    """The history database holds another MongoDB database's or tenant's rows; its message says whose."""
+
+
 def errors() -> tuple[type[BaseException], ...]:
     """The error classes of the drivers loaded so far (for `except sql.errors()`)."""
     found: list[type[BaseException]] = [SchemaBusy]
@@ -173,6 +177,16 @@ WEEKLY = Table("weekly_users", (("week_start", "date"), ("unique_users", "count"
 MONTHLY = Table("monthly_users", (("month_start", "date"), ("unique_users", "count")), 1)
 TABLES: tuple[Table, ...] = (*DAILY, WEEKLY, MONTHLY)
 STAMP = "computed_at"  # extra column of daily_users
+# Whose history the database holds (issue #10): rows `mongodb_database` and `tenant_id` ("" = every
+# tenant), recorded by the first export; the tables have no tenant column, so runs of another scope stop.
+SCOPE = Table("history_scope", (("name", "text"), ("value", "text")), 1)
+
+
+def describe_scope(scope: dict[str, str]) -> str:
+    """`MongoDB database 'LibreChat', tenant 'acme'` (or `..., every tenant`)."""
+    tenant = scope.get("tenant_id", "")
+    who = f"tenant {tenant!r}" if tenant else "every tenant (LIBRECHAT_TENANT_ID unset)"
+    return f"MongoDB database {scope.get('mongodb_database', '')!r}, {who}"
 
 
 @dataclass(frozen=True)
@@ -294,12 +308,14 @@ class Store:
         body = ",\n  ".join(lines)
         return f"CREATE TABLE IF NOT EXISTS {self.q(table.name)} (\n  {body}\n){tail}"
 
-    def ensure_schema(self) -> None:
-        """Create missing tables; add `computed_at` to an older daily_users. Never drops anything.
+    def ensure_schema(self, scope: dict[str, str] | None = None) -> None:
+        """Check the scope, create missing tables, add `computed_at` to an older daily_users, record
+        the scope when none is. Never drops anything.
 
-        Tables that exist are left alone, so a writer with only SELECT, INSERT, UPDATE and DELETE
-        works on a schema created beforehand. A lock serialises concurrent first runs (PostgreSQL's
-        CREATE TABLE IF NOT EXISTS is not safe when two sessions run it at the same time)."""
+        A stored scope (history_scope) that differs from `scope` raises ScopeMismatch before anything
+        is created or written. Tables that exist are left alone, so a writer with only SELECT, INSERT,
+        UPDATE and DELETE works on a schema created beforehand. A lock serialises concurrent first runs
+        (PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe when two sessions run it at the same time)."""
         self._lock_schema()
         try:
             schema = "current_schema()" if self.dialect == "postgresql" else "DATABASE()"
@@ -309,7 +325,16 @@ class Store:
                     f"SELECT table_name FROM information_schema.tables WHERE table_schema = {schema}"
                 )
             }
-            missing = [table for table in TABLES if table.name not in present]
+            stored: dict[str, str] = {}
+            if SCOPE.name in present:
+                names = ", ".join(self.q(n) for n in SCOPE.names)
+                stored = dict(self._fetch(f"SELECT {names} FROM {self.q(SCOPE.name)}"))
+            if scope is not None and stored and stored != scope:
+                raise ScopeMismatch(
+                    f"holds the history of {describe_scope(stored)}, but this run exports "
+                    f"{describe_scope(scope)}; use one history database per MongoDB database and tenant"
+                )
+            missing = [table for table in (*TABLES, SCOPE) if table.name not in present]
             if missing:
                 collation = "" if self.dialect == "postgresql" else self._text_collation()
                 for table in missing:
@@ -322,6 +347,8 @@ class Store:
             if not found:
                 kind = "TIMESTAMP" if self.dialect == "postgresql" else "DATETIME"
                 self._exec(f"ALTER TABLE {self.q('daily_users')} ADD COLUMN {self.q(STAMP)} {kind} NULL")
+            if scope is not None and not stored:
+                self._insert(SCOPE, sorted(scope.items()))
             self.conn.commit()
         except BaseException:
             self.rollback()
