@@ -6,6 +6,7 @@ profile and the malformed corpus; here each edge of the definition is pinned wit
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -213,13 +214,100 @@ def test_daily_user_messages_by_hand():
         ]
     }
     day = date(2025, 3, 10)
-    want = {(day, "u1", 2, "claude"), (day, "u2", 0, "gpt-4o")}
+    # no tokens, no transactions, EXPORT_USER_DETAILS off: zeros and NULL e-mail and name
+    want = {(day, "u1", 2, "claude", 0, 0, 0, None, None), (day, "u2", 0, "gpt-4o", 0, 0, 0, None, None)}
     assert history_rows(data, day, day)["daily_user_messages"] == want
     server = start_mongoeco(data)
     db = SqlDb("mysql")
     try:
         export(server, db, day, day)
         assert db.rows("daily_user_messages") == want
+    finally:
+        db.drop()
+        server.stop()
+
+
+# --- daily_user_messages: tokens, spend, e-mail and name --------------------------------------------
+
+U_ID = ObjectId.from_datetime(datetime(2025, 1, 1, tzinfo=timezone.utc))
+V_ID = ObjectId.from_datetime(datetime(2025, 1, 2, tzinfo=timezone.utc))
+U, V = str(U_ID), str(V_ID)
+NOON = datetime(2025, 3, 10, 12, tzinfo=timezone.utc)
+
+
+def oid_at(when: datetime) -> ObjectId:
+    """A unique ObjectId whose time is `when` (whole seconds)."""
+    return ObjectId(int(when.timestamp()).to_bytes(4, "big") + os.urandom(8))
+
+
+def tx(user, kind, raw, value, when) -> dict:
+    return {
+        "_id": oid_at(when),  # a transaction's time is its ObjectId's
+        "user": user,
+        "tokenType": kind,
+        "rawAmount": raw,
+        "tokenValue": value,
+        "model": "gpt-4o",
+    }
+
+
+PER_USER = {
+    "users": [
+        {"_id": U_ID, "email": "u@x", "name": "Ursula"},
+        {"_id": V_ID, "email": "v@x", "name": 5},  # a name that is not a string: NULL
+    ],
+    "messages": [
+        {**msg(U, NOON), "tokenCount": 10},
+        {**msg(U, NOON), "isCreatedByUser": False, "model": "gpt-4o", "tokenCount": 30},
+        {**msg("w", NOON), "tokenCount": 4},  # w has no users document: NULL e-mail and name
+    ],
+    "transactions": [
+        # 22:59:59 UTC is 23:59:59 in Berlin: the 10th in both zones
+        tx(U_ID, "prompt", -100, -250, datetime(2025, 3, 10, 22, 59, 59, tzinfo=timezone.utc)),
+        tx(U_ID, "completion", -40, -1000, NOON),
+        # 23:00 UTC is midnight in Berlin: the 10th in UTC, the 11th in Berlin
+        tx(U_ID, "prompt", -7, -9, datetime(2025, 3, 10, 23, tzinfo=timezone.utc)),
+        tx(V_ID, "prompt", -5, -2_000_000, NOON),  # v sent nothing that day: a row for its tokens and spend
+        tx(U_ID, "credits", 1000, 1000, NOON),  # credits never count
+        tx(None, "prompt", -3, -3, NOON),  # nobody's
+    ],
+}
+MARCH_10 = date(2025, 3, 10)
+PER_USER_BY_HAND = {
+    ("Europe/Berlin", "transactions"): {
+        (MARCH_10, U, 1, "gpt-4o", 100, 40, 1250 / 1e6, "u@x", "Ursula"),
+        (MARCH_10, V, 0, "", 5, 0, 2.0, "v@x", None),
+        (MARCH_10, "w", 1, "", 0, 0, 0, None, None),
+    },
+    ("UTC", "transactions"): {
+        (MARCH_10, U, 1, "gpt-4o", 107, 40, 1259 / 1e6, "u@x", "Ursula"),
+        (MARCH_10, V, 0, "", 5, 0, 2.0, "v@x", None),
+        (MARCH_10, "w", 1, "", 0, 0, 0, None, None),
+    },
+    ("Europe/Berlin", "messages"): {  # tokens from tokenCount; spend from transactions all the same
+        (MARCH_10, U, 1, "gpt-4o", 10, 30, 1250 / 1e6, "u@x", "Ursula"),
+        (MARCH_10, V, 0, "", 0, 0, 2.0, "v@x", None),
+        (MARCH_10, "w", 1, "", 4, 0, 0, None, None),
+    },
+}
+
+
+def approx_rows(rows: set[tuple]) -> set[tuple]:
+    return {tuple(round(v, 12) if isinstance(v, float) else v for v in row) for row in rows}
+
+
+@pytest.mark.parametrize("zone, source", sorted(PER_USER_BY_HAND))
+def test_daily_user_messages_tokens_spend_and_details_by_hand(zone, source):
+    want = approx_rows(PER_USER_BY_HAND[(zone, source)])
+    oracle = history_rows(PER_USER, MARCH_10, MARCH_10, zone, source, details=True)
+    assert approx_rows(oracle["daily_user_messages"]) == want
+    server = start_mongoeco(PER_USER)
+    db = SqlDb("mysql")
+    try:
+        export(server, db, MARCH_10, MARCH_10, zone=zone, token_source=source, EXPORT_USER_DETAILS="true")
+        assert approx_rows(db.rows("daily_user_messages")) == want
+        export(server, db, "--force", MARCH_10, MARCH_10, zone=zone, token_source=source)
+        assert approx_rows(db.rows("daily_user_messages")) == {(*row[:7], None, None) for row in want}
     finally:
         db.drop()
         server.stop()
@@ -237,4 +325,23 @@ def test_csv_prints_a_table_equal_to_the_oracle():
             assert len(header.split(",")) == width
             assert rows == history_rows(COHORTS, *COHORT_DAYS, "Europe/Berlin")[table]
     finally:
+        server.stop()
+
+
+def test_an_older_daily_user_messages_gets_the_new_columns():
+    """A table from before tokens/spend/e-mail/name: ALTER TABLE adds them (NULL in the stored rows)."""
+    db = SqlDb("mysql")
+    server = start_mongoeco(PER_USER)
+    try:
+        db.query(
+            "CREATE TABLE daily_user_messages (date DATE NOT NULL, user VARCHAR(255) NOT NULL, "
+            "messages BIGINT NOT NULL, top_model VARCHAR(255) NOT NULL, PRIMARY KEY (date, user))"
+        )
+        db.query("INSERT INTO daily_user_messages VALUES ('2024-05-05', 'old', 3, 'gpt-4')")
+        export(server, db, MARCH_10, MARCH_10, zone="UTC")
+        want = {(*row[:7], None, None) for row in PER_USER_BY_HAND[("UTC", "transactions")]}
+        old = (date(2024, 5, 5), "old", 3, "gpt-4", None, None, None, None, None)
+        assert approx_rows(db.rows("daily_user_messages")) == approx_rows(want) | {old}
+    finally:
+        db.drop()
         server.stop()

@@ -123,11 +123,18 @@ CREATE TABLE IF NOT EXISTS `daily_retention` (
   PRIMARY KEY (`date`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+-- tokens_in, tokens_out, spend_usd: NULL only in rows stored before these columns existed (the export
+-- adds them to an older table); email, name: NULL unless EXPORT_USER_DETAILS=true
 CREATE TABLE IF NOT EXISTS `daily_user_messages` (
   `date` DATE NOT NULL,
   `user` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
   `messages` BIGINT NOT NULL,
   `top_model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `tokens_in` DOUBLE NULL,
+  `tokens_out` DOUBLE NULL,
+  `spend_usd` DOUBLE NULL,
+  `email` VARCHAR(255) COLLATE utf8mb4_nopad_bin NULL,
+  `name` VARCHAR(255) COLLATE utf8mb4_nopad_bin NULL,
   PRIMARY KEY (`date`, `user`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 

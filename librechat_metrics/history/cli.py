@@ -31,6 +31,7 @@ from ..settings import (
     SettingError,
     Settings,
     load,
+    parse_bool,
     parse_cli,
     parse_port,
     parse_text,
@@ -75,6 +76,12 @@ HISTORY_SETTINGS: tuple[Setting, ...] = (
     Setting("MYSQL_USER", "metrics", parse_text, "MariaDB/MySQL user"),
     Setting("MYSQL_PASSWORD", "metrics", parse_text, "MariaDB/MySQL password"),
     Setting("MYSQL_DATABASE", "metrics", parse_text, "MariaDB/MySQL database"),
+    Setting(
+        "EXPORT_USER_DETAILS",
+        "false",
+        parse_bool,
+        "true: fill daily_user_messages.email and .name from users (personal data); false: NULL",
+    ),
 )
 
 
@@ -297,7 +304,13 @@ def export(
 
 
 def run(
-    settings: Settings, target: sql.Target, start: date, end: date, force: bool, csv_table: str | None = None
+    settings: Settings,
+    target: sql.Target,
+    start: date,
+    end: date,
+    force: bool,
+    csv_table: str | None = None,
+    user_details: bool = False,
 ) -> Summary:
     """Connect to both databases and export; any database failure becomes Fatal.
 
@@ -317,7 +330,8 @@ def run(
             where = redact(settings.mongodb_uri)
             raise Fatal(f"MongoDB at {where}: {check.reason()}; nothing exported", code=2)
         source = compute.resolve_token_source(reader, settings.token_source)
-        src = compute.Source(reader, settings.timezone, source, tally.agent_models(reader))
+        agents = tally.agent_models(reader)
+        src = compute.Source(reader, settings.timezone, source, agents, user_details=user_details)
         if csv_table is not None:
             n = csvout.write_csv(src, csv_table, start, end, sys.stdout)
             log.info("%d rows of %s for %s to %s written as CSV", n, csv_table, start, end)
@@ -357,7 +371,7 @@ def run(
 DENIED = re.compile(r"command denied|permission denied|must be owner|denied for user .* to database", re.I)
 RIGHTS_HINT = (
     "the SQL user needs SELECT, INSERT, UPDATE and DELETE on the tables (and CREATE, ALTER while "
-    "tables or the computed_at column are missing)"
+    "tables or columns are missing)"
 )
 
 
@@ -382,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     prog = os.path.basename(sys.argv[0]) if argv is None else "export_metrics.py"
     try:
         target = load_target(os.environ)
+        user_details = load(os.environ, HISTORY_SETTINGS).export_user_details
     except SettingError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -398,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = demo(settings, start)
     began = time.monotonic()
     try:
-        summary = run(settings, target, start, end, args.force, args.csv)
+        summary = run(settings, target, start, end, args.force, args.csv, user_details)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code

@@ -89,6 +89,7 @@ class Table:
     name: str
     columns: tuple[tuple[str, str], ...]  # (name, kind): date, text, count or tokens
     keys: int  # the first `keys` columns are the primary key
+    optional: tuple[str, ...] = ()  # NULL-able columns, added by ALTER TABLE to an older table
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -166,8 +167,19 @@ DAILY: tuple[Table, ...] = (
     ),
     Table(
         "daily_user_messages",
-        (("date", "date"), ("user", "text"), ("messages", "count"), ("top_model", "text")),
+        (
+            ("date", "date"),
+            ("user", "text"),
+            ("messages", "count"),
+            ("top_model", "text"),
+            ("tokens_in", "tokens"),
+            ("tokens_out", "tokens"),
+            ("spend_usd", "tokens"),
+            ("email", "text"),  # EXPORT_USER_DETAILS only, else NULL
+            ("name", "text"),
+        ),
         2,
+        optional=("tokens_in", "tokens_out", "spend_usd", "email", "name"),
     ),
     Table(
         "daily_churn", (("date", "date"), ("active_users_28d", "count"), ("churned_users_28d", "count")), 1
@@ -292,15 +304,25 @@ class Store:
                 return name
         return "utf8mb4_bin"
 
-    def create_table_sql(self, table: Table, collation: str = "") -> str:
+    def _kind(self, kind: str, collation: str) -> str:
         pg = self.dialect == "postgresql"
-        kinds = {
+        return {
             "date": "DATE",
             "count": "BIGINT",
             "tokens": "DOUBLE PRECISION" if pg else "DOUBLE",
             "text": "VARCHAR(255)" if pg else f"VARCHAR(255) COLLATE {collation}",
-        }
-        lines = [f"{self.q(name)} {kinds[kind]} NOT NULL" for name, kind in table.columns]
+        }[kind]
+
+    @staticmethod
+    def _null(table: Table, column: str) -> str:
+        return "NULL" if column in table.optional else "NOT NULL"
+
+    def create_table_sql(self, table: Table, collation: str = "") -> str:
+        pg = self.dialect == "postgresql"
+        lines = [
+            f"{self.q(name)} {self._kind(kind, collation)} {self._null(table, name)}"
+            for name, kind in table.columns
+        ]
         if table.name == "daily_users":
             lines.append(f"{self.q(STAMP)} {'TIMESTAMP' if pg else 'DATETIME'} NULL")
         lines.append(f"PRIMARY KEY ({', '.join(self.q(n) for n in table.names[: table.keys])})")
@@ -309,8 +331,8 @@ class Store:
         return f"CREATE TABLE IF NOT EXISTS {self.q(table.name)} (\n  {body}\n){tail}"
 
     def ensure_schema(self, scope: dict[str, str] | None = None) -> None:
-        """Check the scope, create missing tables, add `computed_at` to an older daily_users, record
-        the scope when none is. Never drops anything.
+        """Check the scope, create missing tables, add `computed_at` to an older daily_users and the
+        optional columns to older tables, record the scope when none is. Never drops anything.
 
         A stored scope (history_scope) that differs from `scope` raises ScopeMismatch before anything
         is created or written. Tables that exist are left alone, so a writer with only SELECT, INSERT,
@@ -335,10 +357,26 @@ class Store:
                     f"{describe_scope(scope)}; use one history database per MongoDB database and tenant"
                 )
             missing = [table for table in (*TABLES, SCOPE) if table.name not in present]
-            if missing:
+            columns = set(
+                self._fetch(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    f"WHERE table_schema = {schema}"
+                )
+            )
+            added = [
+                (table, name)
+                for table in TABLES
+                if table.name in present
+                for name in table.optional
+                if (table.name, name) not in columns
+            ]
+            if missing or added:
                 collation = "" if self.dialect == "postgresql" else self._text_collation()
                 for table in missing:
                     self._exec(self.create_table_sql(table, collation))
+                for table, name in added:  # rows stored before get NULL: recompute them with --force
+                    kind = self._kind(dict(table.columns)[name], collation)
+                    self._exec(f"ALTER TABLE {self.q(table.name)} ADD COLUMN {self.q(name)} {kind} NULL")
             found = self._fetch(
                 "SELECT 1 FROM information_schema.columns WHERE table_schema = "
                 f"{schema} AND table_name = 'daily_users' AND column_name = %s",
