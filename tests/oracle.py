@@ -137,6 +137,7 @@ HISTORY_TABLES = (
     "daily_user_messages",
     "weekly_users",
     "monthly_users",
+    "weekly_retention",
     "daily_cost_by_model",
     "daily_messages_by_endpoint",
     "daily_unfinished_by_model",
@@ -905,9 +906,11 @@ def history_rows(
     tz: str = "UTC",
     token_source: str = "auto",
     details: bool = False,
+    now: datetime | None = None,
 ) -> dict[str, set[tuple]]:
     """Every history row of semantics.md for the days ``start``..``end`` (inclusive); ``details``:
-    EXPORT_USER_DETAILS (e-mail and name in daily_user_messages)."""
+    EXPORT_USER_DETAILS (e-mail and name in daily_user_messages); ``now`` (default: the clock) decides
+    which weekly_retention rows and columns exist yet."""
     zone = ZoneInfo(tz)
     messages = collections.get("messages", [])
     conversations = collections.get("conversations", [])
@@ -964,6 +967,7 @@ def history_rows(
             conversations_by_day[days[i]] += 1
     out["daily_registrations"] = registration_rows(collections, day_bounds, days)
     out["daily_retention"], out["daily_churn"] = retention_and_churn_rows(collections, days, zone)
+    out["weekly_retention"] = weekly_retention_rows(collections, start, end, zone, now or datetime.now(UTC))
     for d in days:
         out["daily_users"].add((d, len(users_by_day[d])))
         out["daily_messages"].add((d, messages_by_day[d], conversations_by_day[d]))
@@ -1141,6 +1145,44 @@ def user_details(collections: Collections) -> dict[str, tuple[str | None, str | 
         for user in collections.get("users", [])
         if isinstance(user.get("_id"), ObjectId)
     }
+
+
+def weekly_retention_rows(
+    collections: Collections, start: date, end: date, zone: ZoneInfo, now: datetime
+) -> set[tuple]:
+    """(Monday, cohort, retained after 1, 7, 30 days) for every ISO week that is over at ``now`` and
+    whose row depends on a day of start..end: its Monday is at most ``end`` and its Monday + 36 (the
+    last signup day + 30) at least ``start``. The cohort: users whose ObjectId _id time is in the
+    week's local days; retained after N: members with a message (date createdAt, ``user`` equal to
+    the member's hex id) on their own signup day + N; None while that day of the week's last signup
+    day (Sunday + N) is not over."""
+    signup: dict[str, date] = {}
+    for user in collections.get("users", []):
+        oid = user.get("_id")
+        if isinstance(oid, ObjectId):
+            signup[str(oid)] = oid.generation_time.astimezone(zone).date()
+    active_on: dict[date, set[str]] = {}
+    for msg in collections.get("messages", []):
+        when = created_at(msg)
+        if when is not None and isinstance(msg.get("user"), str):
+            active_on.setdefault(when.astimezone(zone).date(), set()).add(msg["user"])
+    rows = set()
+    monday = start - timedelta(days=36)
+    monday += timedelta(days=(7 - monday.weekday()) % 7)  # the first Monday on or after start - 36
+    while monday <= end:
+        if local_midnight(monday + timedelta(days=7), zone) <= now:
+            members = {u: d for u, d in signup.items() if monday <= d < monday + timedelta(days=7)}
+            row: list[Any] = [monday, len(members)]
+            for n in (1, 7, 30):
+                if local_midnight(monday + timedelta(days=7 + n), zone) > now:
+                    row.append(None)
+                else:
+                    row.append(
+                        sum(1 for u, d in members.items() if u in active_on.get(d + timedelta(days=n), ()))
+                    )
+            rows.add(tuple(row))
+        monday += timedelta(days=7)
+    return rows
 
 
 def retention_and_churn_rows(

@@ -15,6 +15,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from librechat_metrics.engagement import collect_engagement
+from librechat_metrics.history import cli, compute, sql
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import Settings
 from tests.oracle import engagement_samples, exporter_samples, history_rows
@@ -343,5 +344,86 @@ def test_an_older_daily_user_messages_gets_the_new_columns():
         old = (date(2024, 5, 5), "old", 3, "gpt-4", None, None, None, None, None)
         assert approx_rows(db.rows("daily_user_messages")) == approx_rows(want) | {old}
     finally:
+        db.drop()
+        server.stop()
+
+
+# --- weekly_retention: signup cohorts of a week, at cohort edges --------------------------------------
+
+A_ID = ObjectId.from_datetime(datetime(2025, 3, 24, 22, 59, tzinfo=timezone.utc))  # 23:59 Berlin, Mon 24th
+B_ID = ObjectId.from_datetime(
+    datetime(2025, 3, 30, 21, 30, tzinfo=timezone.utc)
+)  # 23:30 Berlin (CEST), Sun 30th
+C_ID = ObjectId.from_datetime(
+    datetime(2025, 3, 23, 23, 30, tzinfo=timezone.utc)
+)  # Sun 23rd UTC, Mon 24th Berlin
+D_ID = ObjectId.from_datetime(datetime(2025, 3, 26, 12, tzinfo=timezone.utc))
+WEEKLY = {
+    "users": [{"_id": i, "email": f"{i}@x"} for i in (A_ID, B_ID, C_ID, D_ID)],
+    "messages": [
+        msg(str(A_ID), datetime(2025, 3, 25, 12, tzinfo=timezone.utc)),  # A: 1 day after
+        # A: exactly 7 x 24 h after signing up: March 31st in UTC, April 1st 00:59 in Berlin (summer time)
+        msg(str(A_ID), datetime(2025, 3, 31, 22, 59, tzinfo=timezone.utc)),
+        msg(str(B_ID), datetime(2025, 3, 31, 21, 45, tzinfo=timezone.utc)),  # B: 1 day after (both zones)
+        msg(str(B_ID), datetime(2025, 4, 29, 12, tzinfo=timezone.utc)),  # B: 30 days after
+        msg(str(C_ID), datetime(2025, 3, 25, 10, tzinfo=timezone.utc)),  # C: 1 day after in Berlin only
+        msg(D_ID, datetime(2025, 3, 27, 12, tzinfo=timezone.utc)),  # not a string user: nobody's return
+    ],
+}
+W = date(2025, 3, 24)
+APRIL_1 = date(2025, 4, 1)  # the week of March 24th depends on days up to April 29th; exported: April 1st
+# the weeks whose Monday is at most April 1st and whose Monday + 36 is at least April 1st
+EMPTY_WEEKS = {(date(2025, 2, 24) + timedelta(days=7 * i), 0, 0, 0, 0) for i in (0, 1, 2, 5)}
+WEEKLY_BY_HAND = {
+    # UTC: C signed up on Sunday the 23rd (the week before); A, B, D this week. 1d: A, B; 7d: A; 30d: B
+    "UTC": {(date(2025, 3, 17), 1, 0, 0, 0), (W, 3, 2, 1, 1)} | EMPTY_WEEKS,
+    # Berlin: A, B, C, D this week. 1d: A, B, C; 7d: nobody (A came back on day 8); 30d: B
+    "Europe/Berlin": {(date(2025, 3, 17), 0, 0, 0, 0), (W, 4, 3, 0, 1)} | EMPTY_WEEKS,
+}
+
+
+@pytest.mark.parametrize("zone", sorted(WEEKLY_BY_HAND))
+def test_weekly_retention_at_cohort_edges(zone):
+    assert history_rows(WEEKLY, APRIL_1, APRIL_1, zone)["weekly_retention"] == WEEKLY_BY_HAND[zone]
+    server = start_mongoeco(WEEKLY)
+    db = SqlDb("mysql")
+    try:
+        done = export(server, db, APRIL_1, APRIL_1, zone=zone)
+        assert "6 cohort weeks" in done.stderr
+        assert db.rows("weekly_retention") == WEEKLY_BY_HAND[zone]
+        lines = export(
+            server, db, APRIL_1, APRIL_1, "--csv", "weekly_retention", zone=zone
+        ).stdout.splitlines()
+        assert lines[0] == "week_start,cohort,retained_1d,retained_7d,retained_30d" and len(lines) == 7
+    finally:
+        db.drop()
+        server.stop()
+
+
+def test_weekly_retention_columns_are_null_until_final_then_filled():
+    """On Monday April 7th at noon (Berlin) the week of March 24th is over, 1 and 7 days after its last
+    signup day (Sunday the 30th) are over, 30 days are not: retained_30d is NULL. A later run fills it
+    although none of its days is written again."""
+    zone = "Europe/Berlin"
+    early = datetime(2025, 4, 7, 12, tzinfo=BERLIN)
+    late = datetime(2025, 5, 10, tzinfo=BERLIN)  # the last week (March 31st) is final on May 8th
+    assert (W, 4, 3, 0, None) in history_rows(WEEKLY, APRIL_1, APRIL_1, zone, now=early)["weekly_retention"]
+    server = start_mongoeco(WEEKLY)
+    db = SqlDb("mysql")
+    client = MongoClient(server.uri, tz_aware=True)
+    store = sql.Target.from_url(db.url).connect()
+    try:
+        src = compute.Source(Reader(client["LibreChat"], 10_000), zone, "messages")
+        store.ensure_schema()
+        cli.export(src, store, APRIL_1, APRIL_1, False, now=early)
+        assert (W, 4, 3, 0, None) in db.rows("weekly_retention")
+        summary = cli.export(src, store, APRIL_1, APRIL_1, False, now=late)
+        # the weeks of March 3rd to 31st had a NULL then (the 30-day column; March 31st also 1 and 7
+        # days); February 24th was final (its Sunday + 30 is April 1st) and is not recomputed
+        assert summary.days == 0 and summary.cohort_weeks == 5
+        assert db.rows("weekly_retention") == WEEKLY_BY_HAND[zone]
+    finally:
+        store.close()
+        client.close()
         db.drop()
         server.stop()

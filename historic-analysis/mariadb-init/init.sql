@@ -157,6 +157,16 @@ CREATE TABLE IF NOT EXISTS `monthly_users` (
   PRIMARY KEY (`month_start`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+-- signup cohorts per week: retained_Nd is NULL until the Nth day after the week's last signup day is over
+CREATE TABLE IF NOT EXISTS `weekly_retention` (
+  `week_start` DATE NOT NULL,
+  `cohort` BIGINT NOT NULL,
+  `retained_1d` BIGINT NULL,
+  `retained_7d` BIGINT NULL,
+  `retained_30d` BIGINT NULL,
+  PRIMARY KEY (`week_start`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
 -- whose history this database holds (MongoDB database, LIBRECHAT_TENANT_ID): recorded by the first export
 CREATE TABLE IF NOT EXISTS `history_scope` (
   `name` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,

@@ -40,7 +40,7 @@ from ..settings import (
 )
 from ..target import check_target
 from ..windows import local_midnight, month_start, next_month, week_start
-from . import compute, csvout, sql
+from . import compute, csvout, engagement, sql
 
 log = logging.getLogger("librechat_metrics.history")
 
@@ -221,6 +221,7 @@ class Summary:
     skipped: int = 0
     weeks: int = 0
     months: int = 0
+    cohort_weeks: int = 0  # weekly_retention rows
     running: int = 0  # weeks and months not over yet: not written
     rows: sql.Changes = field(default_factory=sql.Changes)
 
@@ -228,7 +229,8 @@ class Summary:
         rows = self.rows
         return (
             f"{self.days} days written, {self.skipped} already stored (skipped), {self.weeks} weeks, "
-            f"{self.months} months, {self.running} weeks/months not over yet (not written); stored rows: "
+            f"{self.months} months, {self.cohort_weeks} cohort weeks, {self.running} weeks/months not over "
+            "yet (not written); stored rows: "
             f"{rows.changed} changed, {rows.removed} removed, {rows.new} new, {rows.unchanged} unchanged"
         )
 
@@ -271,14 +273,21 @@ def export(
     weeks = [w for w in all_weeks if over(w, next_week, src.zone, now)]
     months = [m for m in all_months if over(m, next_month, src.zone, now)]
     summary.running = len(all_weeks) + len(all_months) - len(weeks) - len(months)
+    cohorts = [w for w in engagement.retention_weeks(start, end) if over(w, next_week, src.zone, now)]
+    before_r = store.period_rows(sql.WEEKLY_RETENTION, cohorts)
     if not force:
         weeks = [w for w in weeks if (w,) not in before_w or any(week_start(d) == w for d in touched)]
         months = [m for m in months if (m,) not in before_m or any(month_start(d) == m for d in touched)]
+        cohorts = [w for w in cohorts if _cohort_stale(w, before_r.get((w,)), touched, src.zone, now)]
     progress = Progress(len(todo) + len(weeks) + len(months))
     try:
         for day in todo:
             stamp = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-            periods = ((sql.WEEKLY, week_start(day)), (sql.MONTHLY, month_start(day)))
+            periods = (
+                (sql.WEEKLY, week_start(day)),
+                (sql.MONTHLY, month_start(day)),
+                *((sql.WEEKLY_RETENTION, w) for w in engagement.retention_weeks(day, day)),
+            )
             summary.rows += store.replace_day(day, compute.day_rows(src, day), stamp, periods)
             log.debug("day %s written", day)
             summary.days += 1
@@ -298,9 +307,27 @@ def export(
             # rows deleted with their days whose period is not over: written once it is
             gone = {start_of(d) for d in touched} - set(keys)
             summary.rows.removed += sum(1 for (key,) in before if key in gone)
+        for key in cohorts:  # after the days (their transactions deleted these rows), like weeks
+            row = engagement.weekly_retention_row(src.reader, src.zone, key, now)
+            store.replace_period(sql.WEEKLY_RETENTION, row)
+            summary.rows.add(
+                {(key,): before_r[(key,)]} if (key,) in before_r else {}, sql.WEEKLY_RETENTION.keyed([row])
+            )
+            summary.cohort_weeks += 1
     finally:
         progress.close()
     return summary
+
+
+def _cohort_stale(monday: date, stored: tuple | None, touched: set[date], zone: str, now: datetime) -> bool:
+    """Whether a weekly_retention row must be (re)written: missing, one of the days it depends on was
+    written in this run, or a column stored as NULL (not final then) is final now."""
+    if stored is None or any(
+        monday <= d <= monday + timedelta(days=engagement.LAST_DAY_OFFSET) for d in touched
+    ):
+        return True
+    final = [local_midnight(monday + timedelta(days=7 + n), zone) <= now for n in engagement.RETENTION_DAYS]
+    return any(value is None and done for value, done in zip(stored[1:], final, strict=True))
 
 
 def run(

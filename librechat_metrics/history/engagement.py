@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
 from .. import tally
 from ..labels import name_label
 from ..mongo import Reader, Span
-from ..windows import day_span, local_midnight
+from ..windows import day_span, local_midnight, week_span, week_start
 from . import queries
 
 RETENTION_DAYS = (1, 7, 30)
@@ -60,6 +61,48 @@ def engagement_rows(reader: Reader, zone: str, day: date) -> dict[str, list[tupl
         "daily_retention": [tuple(retention)],
         "daily_churn": [(day, counts["recent"], counts["all"] - counts["recent"])],
     }
+
+
+# A week's weekly_retention row depends on its 7 signup days and the activity up to 30 days after the last
+LAST_DAY_OFFSET = 6 + max(RETENTION_DAYS)  # Monday + 36
+
+
+def retention_weeks(first: date, last: date) -> list[date]:
+    """Mondays of the weeks whose weekly_retention row depends on a day of first..last."""
+    monday = week_start(first - timedelta(days=LAST_DAY_OFFSET - 6))  # first Monday >= first - 36
+    out = []
+    while monday <= last:
+        out.append(monday)
+        monday += timedelta(days=7)
+    return out
+
+
+def weekly_retention_row(reader: Reader, zone: str, monday: date, now: datetime) -> tuple[Any, ...]:
+    """(week_start, cohort, retained_1d, retained_7d, retained_30d) of the users registered in the week
+    (local days of their ObjectId `_id`): retained_Nd counts members with a message on their own signup
+    day + N, the sum of the week's daily_retention cohorts; None until that day is over for every member."""
+    rows = reader.aggregate(
+        "users", [{"$match": week_span(monday, zone).match(by_id=True)}, {"$project": {"_id": 1}}]
+    )
+    signed: dict[date, list[str]] = {}
+    for row in rows:
+        day = row["_id"].generation_time.astimezone(ZoneInfo(zone)).date()
+        signed.setdefault(day, []).append(str(row["_id"]))
+    out: list[Any] = [monday, sum(len(members) for members in signed.values())]
+    for n in RETENTION_DAYS:
+        if local_midnight(monday + timedelta(days=7 + n), zone) > now:
+            out.append(None)
+            continue
+        branches = [
+            {"$and": [day_span(day + timedelta(days=n), zone).match(), {"user": {"$in": sorted(members)}}]}
+            for day, members in sorted(signed.items())
+        ]
+        if not branches:
+            out.append(0)
+            continue
+        found = reader.aggregate("messages", [{"$match": {"$or": branches}}, {"$group": {"_id": "$user"}}])
+        out.append(len(found))
+    return tuple(out)
 
 
 def user_messages(

@@ -187,7 +187,14 @@ DAILY: tuple[Table, ...] = (
 )
 WEEKLY = Table("weekly_users", (("week_start", "date"), ("unique_users", "count")), 1)
 MONTHLY = Table("monthly_users", (("month_start", "date"), ("unique_users", "count")), 1)
-TABLES: tuple[Table, ...] = (*DAILY, WEEKLY, MONTHLY)
+# issue #10: signup cohorts of a week; retained_Nd is NULL until signup day + N is over for every member
+WEEKLY_RETENTION = Table(
+    "weekly_retention",
+    (("week_start", "date"), ("cohort", "count"), *((f"retained_{n}d", "count") for n in (1, 7, 30))),
+    1,
+    optional=("retained_1d", "retained_7d", "retained_30d"),
+)
+TABLES: tuple[Table, ...] = (*DAILY, WEEKLY, MONTHLY, WEEKLY_RETENTION)
 STAMP = "computed_at"  # extra column of daily_users
 # Whose history the database holds (issue #10): rows `mongodb_database` and `tenant_id` ("" = every
 # tenant), recorded by the first export; the tables have no tenant column, so runs of another scope stop.
