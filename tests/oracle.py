@@ -137,6 +137,7 @@ HISTORY_TABLES = (
     "daily_user_messages",
     "weekly_users",
     "monthly_users",
+    "weekly_retention",
     "daily_cost_by_model",
     "daily_messages_by_endpoint",
     "daily_unfinished_by_model",
@@ -899,9 +900,17 @@ def window_index(bounds: list[datetime], when: datetime | None) -> int | None:
 
 
 def history_rows(
-    collections: Collections, start: date, end: date, tz: str = "UTC", token_source: str = "auto"
+    collections: Collections,
+    start: date,
+    end: date,
+    tz: str = "UTC",
+    token_source: str = "auto",
+    details: bool = False,
+    now: datetime | None = None,
 ) -> dict[str, set[tuple]]:
-    """Every history row of semantics.md for the days ``start``..``end`` (inclusive)."""
+    """Every history row of semantics.md for the days ``start``..``end`` (inclusive); ``details``:
+    EXPORT_USER_DETAILS (e-mail and name in daily_user_messages); ``now`` (default: the clock) decides
+    which weekly_retention rows and columns exist yet."""
     zone = ZoneInfo(tz)
     messages = collections.get("messages", [])
     conversations = collections.get("conversations", [])
@@ -958,7 +967,7 @@ def history_rows(
             conversations_by_day[days[i]] += 1
     out["daily_registrations"] = registration_rows(collections, day_bounds, days)
     out["daily_retention"], out["daily_churn"] = retention_and_churn_rows(collections, days, zone)
-    out["daily_user_messages"] = user_message_rows(messages, day_bounds, days, agents)
+    out["weekly_retention"] = weekly_retention_rows(collections, start, end, zone, now or datetime.now(UTC))
     for d in days:
         out["daily_users"].add((d, len(users_by_day[d])))
         out["daily_messages"].add((d, messages_by_day[d], conversations_by_day[d]))
@@ -1025,6 +1034,9 @@ def history_rows(
         row = (d, user, total(inputs), total(outputs))
         if row[2] != 0 or row[3] != 0:
             out["daily_tokens_by_user"].add(row)
+    spend = user_spend(collections, day_bounds, days)
+    people = user_details(collections) if details else {}
+    out["daily_user_messages"] = user_message_rows(messages, day_bounds, days, agents, by_user, spend, people)
 
     cost_history(out, collections, messages, agents, days, day_bounds)
     return out
@@ -1066,10 +1078,18 @@ def registration_rows(collections: Collections, day_bounds: list[datetime], days
 
 
 def user_message_rows(
-    messages: list[Doc], day_bounds: list[datetime], days: list[date], agents: dict[str, str]
+    messages: list[Doc],
+    day_bounds: list[datetime],
+    days: list[date],
+    agents: dict[str, str],
+    tokens: dict[tuple[date, str], tuple[list, list]],
+    spend: dict[tuple[date, str], Fraction],
+    details: dict[str, tuple[str | None, str | None]],
 ) -> set[tuple]:
-    """(day, str(user), user messages, model label with most assistant messages or "") per user
-    with a message that day; a tie goes to the smallest label."""
+    """(day, str(user), user messages, model label with most assistant messages or "", input tokens,
+    output tokens, spend USD, email, name) per user with a message that day, or with non-zero tokens
+    (as daily_tokens_by_user sums them) or spend that day; a tie of models goes to the smallest label;
+    email/name from ``details`` (None when absent)."""
     sent: dict[tuple[date, str], int] = {}
     answered: dict[tuple[date, str], dict[str, int]] = {}
     for msg in messages:
@@ -1084,11 +1104,84 @@ def user_message_rows(
             models[label] = models.get(label, 0) + 1
         else:
             sent[k] += 1
+    sums = {k: (total(inputs), total(outputs)) for k, (inputs, outputs) in tokens.items()}
+    who = set(sent) | {k for k, (i, o) in sums.items() if i or o} | {k for k, v in spend.items() if v}
     rows = set()
-    for (d, user), n in sent.items():
+    for d, user in who:
         models = answered.get((d, user), {})
         top = sorted(models.items(), key=lambda item: (-item[1], item[0]))[0][0] if models else ""
-        rows.add((d, user, n, top))
+        inputs, outputs = sums.get((d, user), (0, 0))
+        usd = float(spend.get((d, user), Fraction(0)))
+        rows.add(
+            (d, user, sent.get((d, user), 0), top, inputs, outputs, usd, *details.get(user, (None, None)))
+        )
+    return rows
+
+
+def user_spend(
+    collections: Collections, day_bounds: list[datetime], days: list[date]
+) -> dict[tuple[date, str], Fraction]:
+    """USD per (day, str(user)): |tokenValue| / 1e6 summed over the user's counted transactions, dated
+    by their ObjectId (transactions without a user belong to nobody)."""
+    spend: dict[tuple[date, str], Fraction] = {}
+    for tx, _, _ in counted_transactions(collections):
+        i = window_index(day_bounds, transaction_time(tx))
+        if i is None or tx.get("user") is None:
+            continue
+        k = (days[i], str(tx["user"]))
+        spend[k] = spend.get(k, Fraction(0)) + Fraction(magnitude(tx, "tokenValue")) / 1_000_000
+    return spend
+
+
+def user_details(collections: Collections) -> dict[str, tuple[str | None, str | None]]:
+    """hex id -> (email, name) of the users with an ObjectId _id; a value that is not a string is None,
+    a string has NUL turned into a space and is cut to 255 characters (the VARCHAR(255) rule)."""
+
+    def text(value: Any) -> str | None:
+        return value.replace("\x00", " ")[:255] if isinstance(value, str) else None
+
+    return {
+        str(user["_id"]): (text(user.get("email")), text(user.get("name")))
+        for user in collections.get("users", [])
+        if isinstance(user.get("_id"), ObjectId)
+    }
+
+
+def weekly_retention_rows(
+    collections: Collections, start: date, end: date, zone: ZoneInfo, now: datetime
+) -> set[tuple]:
+    """(Monday, cohort, retained after 1, 7, 30 days) for every ISO week that is over at ``now`` and
+    whose row depends on a day of start..end: its Monday is at most ``end`` and its Monday + 36 (the
+    last signup day + 30) at least ``start``. The cohort: users whose ObjectId _id time is in the
+    week's local days; retained after N: members with a message (date createdAt, ``user`` equal to
+    the member's hex id) on their own signup day + N; None while that day of the week's last signup
+    day (Sunday + N) is not over."""
+    signup: dict[str, date] = {}
+    for user in collections.get("users", []):
+        oid = user.get("_id")
+        if isinstance(oid, ObjectId):
+            signup[str(oid)] = oid.generation_time.astimezone(zone).date()
+    active_on: dict[date, set[str]] = {}
+    for msg in collections.get("messages", []):
+        when = created_at(msg)
+        if when is not None and isinstance(msg.get("user"), str):
+            active_on.setdefault(when.astimezone(zone).date(), set()).add(msg["user"])
+    rows = set()
+    monday = start - timedelta(days=36)
+    monday += timedelta(days=(7 - monday.weekday()) % 7)  # the first Monday on or after start - 36
+    while monday <= end:
+        if local_midnight(monday + timedelta(days=7), zone) <= now:
+            members = {u: d for u, d in signup.items() if monday <= d < monday + timedelta(days=7)}
+            row: list[Any] = [monday, len(members)]
+            for n in (1, 7, 30):
+                if local_midnight(monday + timedelta(days=7 + n), zone) > now:
+                    row.append(None)
+                else:
+                    row.append(
+                        sum(1 for u, d in members.items() if u in active_on.get(d + timedelta(days=n), ()))
+                    )
+            rows.add(tuple(row))
+        monday += timedelta(days=7)
     return rows
 
 

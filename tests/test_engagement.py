@@ -6,6 +6,7 @@ profile and the malformed corpus; here each edge of the definition is pinned wit
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from librechat_metrics.engagement import collect_engagement
+from librechat_metrics.history import cli, compute, sql
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import Settings
 from tests.oracle import engagement_samples, exporter_samples, history_rows
@@ -213,13 +215,100 @@ def test_daily_user_messages_by_hand():
         ]
     }
     day = date(2025, 3, 10)
-    want = {(day, "u1", 2, "claude"), (day, "u2", 0, "gpt-4o")}
+    # no tokens, no transactions, EXPORT_USER_DETAILS off: zeros and NULL e-mail and name
+    want = {(day, "u1", 2, "claude", 0, 0, 0, None, None), (day, "u2", 0, "gpt-4o", 0, 0, 0, None, None)}
     assert history_rows(data, day, day)["daily_user_messages"] == want
     server = start_mongoeco(data)
     db = SqlDb("mysql")
     try:
         export(server, db, day, day)
         assert db.rows("daily_user_messages") == want
+    finally:
+        db.drop()
+        server.stop()
+
+
+# --- daily_user_messages: tokens, spend, e-mail and name --------------------------------------------
+
+U_ID = ObjectId.from_datetime(datetime(2025, 1, 1, tzinfo=timezone.utc))
+V_ID = ObjectId.from_datetime(datetime(2025, 1, 2, tzinfo=timezone.utc))
+U, V = str(U_ID), str(V_ID)
+NOON = datetime(2025, 3, 10, 12, tzinfo=timezone.utc)
+
+
+def oid_at(when: datetime) -> ObjectId:
+    """A unique ObjectId whose time is `when` (whole seconds)."""
+    return ObjectId(int(when.timestamp()).to_bytes(4, "big") + os.urandom(8))
+
+
+def tx(user, kind, raw, value, when) -> dict:
+    return {
+        "_id": oid_at(when),  # a transaction's time is its ObjectId's
+        "user": user,
+        "tokenType": kind,
+        "rawAmount": raw,
+        "tokenValue": value,
+        "model": "gpt-4o",
+    }
+
+
+PER_USER = {
+    "users": [
+        {"_id": U_ID, "email": "u@x", "name": "Ursula"},
+        {"_id": V_ID, "email": "v@x", "name": 5},  # a name that is not a string: NULL
+    ],
+    "messages": [
+        {**msg(U, NOON), "tokenCount": 10},
+        {**msg(U, NOON), "isCreatedByUser": False, "model": "gpt-4o", "tokenCount": 30},
+        {**msg("w", NOON), "tokenCount": 4},  # w has no users document: NULL e-mail and name
+    ],
+    "transactions": [
+        # 22:59:59 UTC is 23:59:59 in Berlin: the 10th in both zones
+        tx(U_ID, "prompt", -100, -250, datetime(2025, 3, 10, 22, 59, 59, tzinfo=timezone.utc)),
+        tx(U_ID, "completion", -40, -1000, NOON),
+        # 23:00 UTC is midnight in Berlin: the 10th in UTC, the 11th in Berlin
+        tx(U_ID, "prompt", -7, -9, datetime(2025, 3, 10, 23, tzinfo=timezone.utc)),
+        tx(V_ID, "prompt", -5, -2_000_000, NOON),  # v sent nothing that day: a row for its tokens and spend
+        tx(U_ID, "credits", 1000, 1000, NOON),  # credits never count
+        tx(None, "prompt", -3, -3, NOON),  # nobody's
+    ],
+}
+MARCH_10 = date(2025, 3, 10)
+PER_USER_BY_HAND = {
+    ("Europe/Berlin", "transactions"): {
+        (MARCH_10, U, 1, "gpt-4o", 100, 40, 1250 / 1e6, "u@x", "Ursula"),
+        (MARCH_10, V, 0, "", 5, 0, 2.0, "v@x", None),
+        (MARCH_10, "w", 1, "", 0, 0, 0, None, None),
+    },
+    ("UTC", "transactions"): {
+        (MARCH_10, U, 1, "gpt-4o", 107, 40, 1259 / 1e6, "u@x", "Ursula"),
+        (MARCH_10, V, 0, "", 5, 0, 2.0, "v@x", None),
+        (MARCH_10, "w", 1, "", 0, 0, 0, None, None),
+    },
+    ("Europe/Berlin", "messages"): {  # tokens from tokenCount; spend from transactions all the same
+        (MARCH_10, U, 1, "gpt-4o", 10, 30, 1250 / 1e6, "u@x", "Ursula"),
+        (MARCH_10, V, 0, "", 0, 0, 2.0, "v@x", None),
+        (MARCH_10, "w", 1, "", 4, 0, 0, None, None),
+    },
+}
+
+
+def approx_rows(rows: set[tuple]) -> set[tuple]:
+    return {tuple(round(v, 12) if isinstance(v, float) else v for v in row) for row in rows}
+
+
+@pytest.mark.parametrize("zone, source", sorted(PER_USER_BY_HAND))
+def test_daily_user_messages_tokens_spend_and_details_by_hand(zone, source):
+    want = approx_rows(PER_USER_BY_HAND[(zone, source)])
+    oracle = history_rows(PER_USER, MARCH_10, MARCH_10, zone, source, details=True)
+    assert approx_rows(oracle["daily_user_messages"]) == want
+    server = start_mongoeco(PER_USER)
+    db = SqlDb("mysql")
+    try:
+        export(server, db, MARCH_10, MARCH_10, zone=zone, token_source=source, EXPORT_USER_DETAILS="true")
+        assert approx_rows(db.rows("daily_user_messages")) == want
+        export(server, db, "--force", MARCH_10, MARCH_10, zone=zone, token_source=source)
+        assert approx_rows(db.rows("daily_user_messages")) == {(*row[:7], None, None) for row in want}
     finally:
         db.drop()
         server.stop()
@@ -237,4 +326,104 @@ def test_csv_prints_a_table_equal_to_the_oracle():
             assert len(header.split(",")) == width
             assert rows == history_rows(COHORTS, *COHORT_DAYS, "Europe/Berlin")[table]
     finally:
+        server.stop()
+
+
+def test_an_older_daily_user_messages_gets_the_new_columns():
+    """A table from before tokens/spend/e-mail/name: ALTER TABLE adds them (NULL in the stored rows)."""
+    db = SqlDb("mysql")
+    server = start_mongoeco(PER_USER)
+    try:
+        db.query(
+            "CREATE TABLE daily_user_messages (date DATE NOT NULL, user VARCHAR(255) NOT NULL, "
+            "messages BIGINT NOT NULL, top_model VARCHAR(255) NOT NULL, PRIMARY KEY (date, user))"
+        )
+        db.query("INSERT INTO daily_user_messages VALUES ('2024-05-05', 'old', 3, 'gpt-4')")
+        export(server, db, MARCH_10, MARCH_10, zone="UTC")
+        want = {(*row[:7], None, None) for row in PER_USER_BY_HAND[("UTC", "transactions")]}
+        old = (date(2024, 5, 5), "old", 3, "gpt-4", None, None, None, None, None)
+        assert approx_rows(db.rows("daily_user_messages")) == approx_rows(want) | {old}
+    finally:
+        db.drop()
+        server.stop()
+
+
+# --- weekly_retention: signup cohorts of a week, at cohort edges --------------------------------------
+
+A_ID = ObjectId.from_datetime(datetime(2025, 3, 24, 22, 59, tzinfo=timezone.utc))  # 23:59 Berlin, Mon 24th
+B_ID = ObjectId.from_datetime(
+    datetime(2025, 3, 30, 21, 30, tzinfo=timezone.utc)
+)  # 23:30 Berlin (CEST), Sun 30th
+C_ID = ObjectId.from_datetime(
+    datetime(2025, 3, 23, 23, 30, tzinfo=timezone.utc)
+)  # Sun 23rd UTC, Mon 24th Berlin
+D_ID = ObjectId.from_datetime(datetime(2025, 3, 26, 12, tzinfo=timezone.utc))
+WEEKLY = {
+    "users": [{"_id": i, "email": f"{i}@x"} for i in (A_ID, B_ID, C_ID, D_ID)],
+    "messages": [
+        msg(str(A_ID), datetime(2025, 3, 25, 12, tzinfo=timezone.utc)),  # A: 1 day after
+        # A: exactly 7 x 24 h after signing up: March 31st in UTC, April 1st 00:59 in Berlin (summer time)
+        msg(str(A_ID), datetime(2025, 3, 31, 22, 59, tzinfo=timezone.utc)),
+        msg(str(B_ID), datetime(2025, 3, 31, 21, 45, tzinfo=timezone.utc)),  # B: 1 day after (both zones)
+        msg(str(B_ID), datetime(2025, 4, 29, 12, tzinfo=timezone.utc)),  # B: 30 days after
+        msg(str(C_ID), datetime(2025, 3, 25, 10, tzinfo=timezone.utc)),  # C: 1 day after in Berlin only
+        msg(D_ID, datetime(2025, 3, 27, 12, tzinfo=timezone.utc)),  # not a string user: nobody's return
+    ],
+}
+W = date(2025, 3, 24)
+APRIL_1 = date(2025, 4, 1)  # the week of March 24th depends on days up to April 29th; exported: April 1st
+# the weeks whose Monday is at most April 1st and whose Monday + 36 is at least April 1st
+EMPTY_WEEKS = {(date(2025, 2, 24) + timedelta(days=7 * i), 0, 0, 0, 0) for i in (0, 1, 2, 5)}
+WEEKLY_BY_HAND = {
+    # UTC: C signed up on Sunday the 23rd (the week before); A, B, D this week. 1d: A, B; 7d: A; 30d: B
+    "UTC": {(date(2025, 3, 17), 1, 0, 0, 0), (W, 3, 2, 1, 1)} | EMPTY_WEEKS,
+    # Berlin: A, B, C, D this week. 1d: A, B, C; 7d: nobody (A came back on day 8); 30d: B
+    "Europe/Berlin": {(date(2025, 3, 17), 0, 0, 0, 0), (W, 4, 3, 0, 1)} | EMPTY_WEEKS,
+}
+
+
+@pytest.mark.parametrize("zone", sorted(WEEKLY_BY_HAND))
+def test_weekly_retention_at_cohort_edges(zone):
+    assert history_rows(WEEKLY, APRIL_1, APRIL_1, zone)["weekly_retention"] == WEEKLY_BY_HAND[zone]
+    server = start_mongoeco(WEEKLY)
+    db = SqlDb("mysql")
+    try:
+        done = export(server, db, APRIL_1, APRIL_1, zone=zone)
+        assert "6 cohort weeks" in done.stderr
+        assert db.rows("weekly_retention") == WEEKLY_BY_HAND[zone]
+        lines = export(
+            server, db, APRIL_1, APRIL_1, "--csv", "weekly_retention", zone=zone
+        ).stdout.splitlines()
+        assert lines[0] == "week_start,cohort,retained_1d,retained_7d,retained_30d" and len(lines) == 7
+    finally:
+        db.drop()
+        server.stop()
+
+
+def test_weekly_retention_columns_are_null_until_final_then_filled():
+    """On Monday April 7th at noon (Berlin) the week of March 24th is over, 1 and 7 days after its last
+    signup day (Sunday the 30th) are over, 30 days are not: retained_30d is NULL. A later run fills it
+    although none of its days is written again."""
+    zone = "Europe/Berlin"
+    early = datetime(2025, 4, 7, 12, tzinfo=BERLIN)
+    late = datetime(2025, 5, 10, tzinfo=BERLIN)  # the last week (March 31st) is final on May 8th
+    assert (W, 4, 3, 0, None) in history_rows(WEEKLY, APRIL_1, APRIL_1, zone, now=early)["weekly_retention"]
+    server = start_mongoeco(WEEKLY)
+    db = SqlDb("mysql")
+    client = MongoClient(server.uri, tz_aware=True)
+    store = sql.Target.from_url(db.url).connect()
+    try:
+        src = compute.Source(Reader(client["LibreChat"], 10_000), zone, "messages")
+        store.ensure_schema()
+        cli.export(src, store, APRIL_1, APRIL_1, False, now=early)
+        assert (W, 4, 3, 0, None) in db.rows("weekly_retention")
+        summary = cli.export(src, store, APRIL_1, APRIL_1, False, now=late)
+        # the weeks of March 3rd to 31st had a NULL then (the 30-day column; March 31st also 1 and 7
+        # days); February 24th was final (its Sunday + 30 is April 1st) and is not recomputed
+        assert summary.days == 0 and summary.cohort_weeks == 5
+        assert db.rows("weekly_retention") == WEEKLY_BY_HAND[zone]
+    finally:
+        store.close()
+        client.close()
+        db.drop()
         server.stop()

@@ -38,7 +38,7 @@ NOW = datetime(2025, 3, 20, 12, 0, tzinfo=timezone.utc)
 START, END = date(2025, 1, 15), date(2025, 3, 5)  # Wednesday to Wednesday, 7 weeks, mid-month to mid-month
 ZONES = ("UTC", "Europe/Berlin")
 DAILY = [t.name for t in sql.DAILY]
-OWN_SETTINGS = re.compile(r"^(MONGODB_|MYSQL_|HISTORY_|TIMEZONE$|TOKEN_SOURCE$|LOGGING_)")
+OWN_SETTINGS = re.compile(r"^(MONGODB_|MYSQL_|HISTORY_|EXPORT_|TIMEZONE$|TOKEN_SOURCE$|LOGGING_)")
 
 
 # --- SQL databases -----------------------------------------------------------------------------------
@@ -210,7 +210,7 @@ def keyed(table: str, rows: set[tuple]) -> dict[tuple, tuple]:
 
 
 def assert_rows_equal(got: dict[str, set[tuple]], want: dict[str, set[tuple]], tables: Any = None) -> None:
-    """Same keys in every table; numbers equal by value (floats to 1e-9, relative), text exactly."""
+    """Same keys in every table; numbers equal by value (floats to 1e-9, relative), text and NULL exactly."""
     for table in tables or want:
         g, w = keyed(table, got[table]), keyed(table, want[table])
         assert set(g) == set(w), (
@@ -218,7 +218,8 @@ def assert_rows_equal(got: dict[str, set[tuple]], want: dict[str, set[tuple]], t
         )
         for key, values in w.items():
             for a, b in zip(g[key], values, strict=True):
-                same = a == b if isinstance(b, str) else math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+                exact = b is None or a is None or isinstance(b, str)  # NULL and text: exactly
+                same = a == b if exact else math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
                 assert same, f"{table}{key}: got {g[key]}, want {values}"
 
 
@@ -517,9 +518,13 @@ def test_malformed_documents_do_not_break_the_export(any_db):
     server = start_mongoeco(data)
     try:
         start, end = date(2025, 3, 10), date(2025, 3, 20)
-        for token_source in ("transactions", "messages"):
-            export(server, any_db, "--force", start, end, zone="Europe/Berlin", token_source=token_source)
-            want = history_rows(data, start, end, "Europe/Berlin", token_source)
+        for token_source, details in (("transactions", False), ("messages", True)):
+            on = {"EXPORT_USER_DETAILS": "true"} if details else {}
+            export(
+                server, any_db, "--force", start, end, zone="Europe/Berlin", token_source=token_source, **on
+            )
+            want = history_rows(data, start, end, "Europe/Berlin", token_source, details)
             assert_rows_equal(any_db.snapshot(), want)
+        assert any(row[7] is not None for row in want["daily_user_messages"])  # e-mails were compared
     finally:
         server.stop()

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pymysql
+from bson import ObjectId
 
 from librechat_metrics.history import cli, sql
 from librechat_metrics.windows import week_start
@@ -367,3 +368,64 @@ def test_a_day_written_while_another_export_writes_it_waits_instead_of_failing(a
     finally:
         first.close()
         second.close()
+
+
+# --- one scope per history database (issue #10: the tables have no tenant column) -----------------------
+
+
+def test_a_history_database_holds_one_tenant_only(mariadb):
+    """The first export records its scope; a run of another tenant, or of the whole database, exits 2
+    with one line and changes nothing; the same scope again writes as usual."""
+    t = datetime(2025, 2, 4, 12, tzinfo=timezone.utc)
+    data: dict[str, list[dict]] = {"users": [], "messages": [], "conversations": []}
+    for tenant in ("a", "b"):
+        data["messages"].append(
+            {
+                "_id": ObjectId(),
+                "user": f"u-{tenant}",
+                "createdAt": t,
+                "isCreatedByUser": True,
+                "tenantId": tenant,
+            }
+        )
+        data["conversations"].append(
+            {"_id": ObjectId(), "user": f"u-{tenant}", "createdAt": t, "tenantId": tenant}
+        )
+        data["users"].append({"_id": ObjectId(), "email": f"{tenant}@x", "tenantId": tenant})
+    server = start_mongoeco(data)
+    try:
+        day = date(2025, 2, 4)
+        export(server, mariadb, day, day, LIBRECHAT_TENANT_ID="a")
+        assert mariadb.query("SELECT name, value FROM history_scope ORDER BY name") == [
+            ("mongodb_database", "LibreChat"),
+            ("tenant_id", "a"),
+        ]
+        assert mariadb.rows("daily_users") == {(day, 1)}
+        before = full_contents(mariadb)
+        for other in ({"LIBRECHAT_TENANT_ID": "b"}, {}):
+            done = export(server, mariadb, "--force", day, day, expect=2, **other)
+            line = error_line(done.stderr)
+            assert "holds the history of MongoDB database 'LibreChat', tenant 'a'" in line, line
+            assert "nothing exported" in line
+            assert full_contents(mariadb) == before
+        export(server, mariadb, "--force", day, day, LIBRECHAT_TENANT_ID="a")
+        assert mariadb.rows("daily_users") == {(day, 1)}
+    finally:
+        server.stop()
+
+
+def test_another_mongodb_database_is_refused_before_any_table_is_created(mariadb):
+    store = sql.Target.from_url(mariadb.url).connect()
+    try:
+        store.ensure_schema({"mongodb_database": "LibreChat", "tenant_id": ""})
+        mariadb.query("DROP TABLE daily_churn")
+        try:
+            store.ensure_schema({"mongodb_database": "LibreChat2", "tenant_id": ""})
+            raise AssertionError("no ScopeMismatch")
+        except sql.ScopeMismatch as err:
+            assert "'LibreChat', every tenant" in str(err) and "'LibreChat2'" in str(err)
+        assert "daily_churn" not in table_names(mariadb)  # refused before creating anything
+        store.ensure_schema({"mongodb_database": "LibreChat", "tenant_id": ""})
+        assert "daily_churn" in table_names(mariadb)
+    finally:
+        store.close()

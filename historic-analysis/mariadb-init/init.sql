@@ -123,11 +123,18 @@ CREATE TABLE IF NOT EXISTS `daily_retention` (
   PRIMARY KEY (`date`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+-- tokens_in, tokens_out, spend_usd: NULL only in rows stored before these columns existed (the export
+-- adds them to an older table); email, name: NULL unless EXPORT_USER_DETAILS=true
 CREATE TABLE IF NOT EXISTS `daily_user_messages` (
   `date` DATE NOT NULL,
   `user` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
   `messages` BIGINT NOT NULL,
   `top_model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `tokens_in` DOUBLE NULL,
+  `tokens_out` DOUBLE NULL,
+  `spend_usd` DOUBLE NULL,
+  `email` VARCHAR(255) COLLATE utf8mb4_nopad_bin NULL,
+  `name` VARCHAR(255) COLLATE utf8mb4_nopad_bin NULL,
   PRIMARY KEY (`date`, `user`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
@@ -148,4 +155,21 @@ CREATE TABLE IF NOT EXISTS `monthly_users` (
   `month_start` DATE NOT NULL,
   `unique_users` BIGINT NOT NULL,
   PRIMARY KEY (`month_start`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- signup cohorts per week: retained_Nd is NULL until the Nth day after the week's last signup day is over
+CREATE TABLE IF NOT EXISTS `weekly_retention` (
+  `week_start` DATE NOT NULL,
+  `cohort` BIGINT NOT NULL,
+  `retained_1d` BIGINT NULL,
+  `retained_7d` BIGINT NULL,
+  `retained_30d` BIGINT NULL,
+  PRIMARY KEY (`week_start`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- whose history this database holds (MongoDB database, LIBRECHAT_TENANT_ID): recorded by the first export
+CREATE TABLE IF NOT EXISTS `history_scope` (
+  `name` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `value` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  PRIMARY KEY (`name`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;

@@ -31,6 +31,7 @@ from ..settings import (
     SettingError,
     Settings,
     load,
+    parse_bool,
     parse_cli,
     parse_port,
     parse_text,
@@ -39,7 +40,7 @@ from ..settings import (
 )
 from ..target import check_target
 from ..windows import local_midnight, month_start, next_month, week_start
-from . import compute, csvout, sql
+from . import compute, csvout, engagement, sql
 
 log = logging.getLogger("librechat_metrics.history")
 
@@ -75,6 +76,12 @@ HISTORY_SETTINGS: tuple[Setting, ...] = (
     Setting("MYSQL_USER", "metrics", parse_text, "MariaDB/MySQL user"),
     Setting("MYSQL_PASSWORD", "metrics", parse_text, "MariaDB/MySQL password"),
     Setting("MYSQL_DATABASE", "metrics", parse_text, "MariaDB/MySQL database"),
+    Setting(
+        "EXPORT_USER_DETAILS",
+        "false",
+        parse_bool,
+        "true: fill daily_user_messages.email and .name from users (personal data); false: NULL",
+    ),
 )
 
 
@@ -214,6 +221,7 @@ class Summary:
     skipped: int = 0
     weeks: int = 0
     months: int = 0
+    cohort_weeks: int = 0  # weekly_retention rows
     running: int = 0  # weeks and months not over yet: not written
     rows: sql.Changes = field(default_factory=sql.Changes)
 
@@ -221,7 +229,8 @@ class Summary:
         rows = self.rows
         return (
             f"{self.days} days written, {self.skipped} already stored (skipped), {self.weeks} weeks, "
-            f"{self.months} months, {self.running} weeks/months not over yet (not written); stored rows: "
+            f"{self.months} months, {self.cohort_weeks} cohort weeks, {self.running} weeks/months not over "
+            "yet (not written); stored rows: "
             f"{rows.changed} changed, {rows.removed} removed, {rows.new} new, {rows.unchanged} unchanged"
         )
 
@@ -264,14 +273,21 @@ def export(
     weeks = [w for w in all_weeks if over(w, next_week, src.zone, now)]
     months = [m for m in all_months if over(m, next_month, src.zone, now)]
     summary.running = len(all_weeks) + len(all_months) - len(weeks) - len(months)
+    cohorts = [w for w in engagement.retention_weeks(start, end) if over(w, next_week, src.zone, now)]
+    before_r = store.period_rows(sql.WEEKLY_RETENTION, cohorts)
     if not force:
         weeks = [w for w in weeks if (w,) not in before_w or any(week_start(d) == w for d in touched)]
         months = [m for m in months if (m,) not in before_m or any(month_start(d) == m for d in touched)]
+        cohorts = [w for w in cohorts if _cohort_stale(w, before_r.get((w,)), touched, src.zone, now)]
     progress = Progress(len(todo) + len(weeks) + len(months))
     try:
         for day in todo:
             stamp = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-            periods = ((sql.WEEKLY, week_start(day)), (sql.MONTHLY, month_start(day)))
+            periods = (
+                (sql.WEEKLY, week_start(day)),
+                (sql.MONTHLY, month_start(day)),
+                *((sql.WEEKLY_RETENTION, w) for w in engagement.retention_weeks(day, day)),
+            )
             summary.rows += store.replace_day(day, compute.day_rows(src, day), stamp, periods)
             log.debug("day %s written", day)
             summary.days += 1
@@ -291,13 +307,37 @@ def export(
             # rows deleted with their days whose period is not over: written once it is
             gone = {start_of(d) for d in touched} - set(keys)
             summary.rows.removed += sum(1 for (key,) in before if key in gone)
+        for key in cohorts:  # after the days (their transactions deleted these rows), like weeks
+            row = engagement.weekly_retention_row(src.reader, src.zone, key, now)
+            store.replace_period(sql.WEEKLY_RETENTION, row)
+            summary.rows.add(
+                {(key,): before_r[(key,)]} if (key,) in before_r else {}, sql.WEEKLY_RETENTION.keyed([row])
+            )
+            summary.cohort_weeks += 1
     finally:
         progress.close()
     return summary
 
 
+def _cohort_stale(monday: date, stored: tuple | None, touched: set[date], zone: str, now: datetime) -> bool:
+    """Whether a weekly_retention row must be (re)written: missing, one of the days it depends on was
+    written in this run, or a column stored as NULL (not final then) is final now."""
+    if stored is None or any(
+        monday <= d <= monday + timedelta(days=engagement.LAST_DAY_OFFSET) for d in touched
+    ):
+        return True
+    final = [local_midnight(monday + timedelta(days=7 + n), zone) <= now for n in engagement.RETENTION_DAYS]
+    return any(value is None and done for value, done in zip(stored[1:], final, strict=True))
+
+
 def run(
-    settings: Settings, target: sql.Target, start: date, end: date, force: bool, csv_table: str | None = None
+    settings: Settings,
+    target: sql.Target,
+    start: date,
+    end: date,
+    force: bool,
+    csv_table: str | None = None,
+    user_details: bool = False,
 ) -> Summary:
     """Connect to both databases and export; any database failure becomes Fatal.
 
@@ -317,13 +357,18 @@ def run(
             where = redact(settings.mongodb_uri)
             raise Fatal(f"MongoDB at {where}: {check.reason()}; nothing exported", code=2)
         source = compute.resolve_token_source(reader, settings.token_source)
-        src = compute.Source(reader, settings.timezone, source, tally.agent_models(reader))
+        agents = tally.agent_models(reader)
+        src = compute.Source(reader, settings.timezone, source, agents, user_details=user_details)
         if csv_table is not None:
             n = csvout.write_csv(src, csv_table, start, end, sys.stdout)
             log.info("%d rows of %s for %s to %s written as CSV", n, csv_table, start, end)
             return Summary()
         store = _open(target)
-        store.ensure_schema()
+        scope = {"mongodb_database": settings.mongodb_database, "tenant_id": reader.tenant or ""}
+        try:
+            store.ensure_schema(scope)
+        except sql.ScopeMismatch as err:
+            raise Fatal(f"SQL database {target.describe()} {err}; nothing exported", code=2) from None
         log.info(
             "exporting %s to %s (zone %s, token source %s) from %s database %r into %s",
             start,
@@ -353,7 +398,7 @@ def run(
 DENIED = re.compile(r"command denied|permission denied|must be owner|denied for user .* to database", re.I)
 RIGHTS_HINT = (
     "the SQL user needs SELECT, INSERT, UPDATE and DELETE on the tables (and CREATE, ALTER while "
-    "tables or the computed_at column are missing)"
+    "tables or columns are missing)"
 )
 
 
@@ -378,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     prog = os.path.basename(sys.argv[0]) if argv is None else "export_metrics.py"
     try:
         target = load_target(os.environ)
+        user_details = load(os.environ, HISTORY_SETTINGS).export_user_details
     except SettingError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -394,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = demo(settings, start)
     began = time.monotonic()
     try:
-        summary = run(settings, target, start, end, args.force, args.csv)
+        summary = run(settings, target, start, end, args.force, args.csv, user_details)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code

@@ -19,7 +19,7 @@ from ..mongo import Reader, Span
 from ..responses import first_reply_times, percentiles
 from ..windows import day_span, month_span, week_span
 from . import queries
-from .engagement import engagement_rows, user_message_rows
+from .engagement import engagement_rows, user_details, user_messages
 
 Rows = dict[str, list[tuple[Any, ...]]]
 TEXT_LIMIT = 255  # VARCHAR(255) of the model and user columns
@@ -34,6 +34,7 @@ class Source:
     token_source: str  # "transactions" or "messages", already resolved from "auto"
     agents: dict[str, str] = field(default_factory=dict)
     replies: dict[str, list[str]] = field(default_factory=dict)  # agent replies by messageId, read once
+    user_details: bool = False  # EXPORT_USER_DETAILS: e-mail and name in daily_user_messages
 
     def agent_replies(self) -> dict[str, list[str]]:
         """Every agent reply (any date: a day's transaction may belong to a reply saved after midnight)."""
@@ -72,7 +73,8 @@ def day_rows(src: Source, day: date) -> Rows:
             errors[src.model(model)] += n
     users = tally.distinct_counts(reader, "messages", "user", span, {})["all"]
     conversations = tally.count_in(reader, "conversations", span)
-    by_model, by_user = _tokens(src, span, messages)
+    txs = tally.fold_transactions(tally.transaction_rows(reader, span, {}, by_user=True))
+    by_model, by_user = _tokens(src, span, messages, txs)
     return {
         "daily_users": [(day, users)],
         "daily_messages": [(day, sum(messages.count.values()), conversations)],
@@ -81,15 +83,41 @@ def day_rows(src: Source, day: date) -> Rows:
         "daily_tokens_by_user": _token_rows(day, by_user),
         "daily_errors_by_model": [(day, m, n) for m, n in sorted(errors.items()) if n],
         **engagement_rows(reader, src.zone, day),
-        "daily_user_messages": user_message_rows(reader, span, day, src.model, storable),
-        **cost_rows(src, span, day, messages),
+        "daily_user_messages": user_rows(src, span, day, by_user, txs),
+        **cost_rows(src, span, day, messages, txs),
     }
 
 
-def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally) -> Rows:
-    """The issue #12 daily tables: spend and cache tokens, endpoints, unfinished, agents, response time."""
+def user_rows(src: Source, span: Span, day: date, tokens: Pairs, txs: tally.TxTally) -> list[tuple[Any, ...]]:
+    """daily_user_messages: every user with a message that day, or with tokens or spend that day.
+
+    Columns: messages sent and top model (engagement.user_messages), tokens in and out (the rows of
+    daily_tokens_by_user), spend in USD (|tokenValue| / 1e6 of the user's counted transactions, from
+    transactions whatever the token source), then e-mail and name with EXPORT_USER_DETAILS, else None.
+    """
+    sent = user_messages(src.reader, span, src.model, storable)
+    credits: Counter[str] = Counter()
+    for (_, _, user), value in txs.value.items():
+        if user is not None:
+            credits[storable(user)] += value
+    users = set(sent) | {u for u, (i, o) in tokens.items() if i or o} | {u for u, v in credits.items() if v}
+    details = user_details(src.reader, users, storable) if src.user_details else {}
+    rows = []
+    for user in sorted(users):
+        messages, top = sent.get(user, (0, ""))
+        inp, out = tokens.get(user, (0, 0))
+        spend = _finite(credits[user] / 1e6)
+        rows.append(
+            (day, user, messages, top, _finite(inp), _finite(out), spend, *details.get(user, (None, None)))
+        )
+    return rows
+
+
+def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally, txs: tally.TxTally) -> Rows:
+    """The issue #12 daily tables: spend and cache tokens, endpoints, unfinished, agents, response time.
+
+    `txs` is the day's transaction tally (by user: summed over users here)."""
     cost: dict[str, list[float]] = {}
-    txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}))
     for column, source in enumerate((txs.value, txs.cache_read, txs.cache_write)):
         for (_, model, _), value in source.items():
             cost.setdefault(storable(src.model(model)), [0.0, 0.0, 0.0])[column] += value
@@ -131,8 +159,9 @@ def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally) 
 Pairs = dict[str, list[float]]  # key -> [input, output]
 
 
-def _tokens(src: Source, span: Span, messages: tally.MessageTally) -> tuple[Pairs, Pairs]:
-    """Input/output tokens per model label and per user, from the resolved token source."""
+def _tokens(src: Source, span: Span, messages: tally.MessageTally, txs: tally.TxTally) -> tuple[Pairs, Pairs]:
+    """Input/output tokens per model label and per user, from the resolved token source (`txs`: the
+    day's transaction tally by user)."""
     by_model: Pairs = {}
     by_user: Pairs = {}
 
@@ -140,7 +169,6 @@ def _tokens(src: Source, span: Span, messages: tally.MessageTally) -> tuple[Pair
         pairs.setdefault(storable(key), [0, 0])[side] += value
 
     if src.token_source == "transactions":
-        txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}, by_user=True))
         for (kind, model, user), value in txs.tokens.items():
             side = 0 if kind == "prompt" else 1
             add(by_model, src.model(model), side, value)

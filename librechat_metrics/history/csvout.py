@@ -8,20 +8,25 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TextIO
 
 from ..windows import local_midnight, month_start, next_month, week_start
-from . import compute, sql
+from . import compute, engagement, sql
 
 NAMES = tuple(table.name for table in sql.TABLES)
 
 
 def write_csv(src: compute.Source, name: str, start: date, end: date, out: TextIO) -> int:
-    """Write `name`'s rows for start..end (weeks and months that overlap it and are over); returns
-    how many rows were written. The rows are those the export would store."""
+    """Write `name`'s rows for start..end (weeks and months that overlap it and are over; for
+    weekly_retention, the weeks that are over and depend on a day of the range); returns how many rows
+    were written. The rows are those the export would store."""
     (table,) = [t for t in sql.TABLES if t.name == name]
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(table.names)
     rows: list[tuple] = []
     now = datetime.now(timezone.utc)
-    if table in sql.DAILY:
+    if table is sql.WEEKLY_RETENTION:
+        for monday in engagement.retention_weeks(start, end):
+            if local_midnight(monday + timedelta(days=7), src.zone) <= now:
+                rows.append(engagement.weekly_retention_row(src.reader, src.zone, monday, now))
+    elif table in sql.DAILY:
         day = start
         while day <= end:
             rows += compute.day_rows(src, day).get(name, [])

@@ -8,20 +8,24 @@ daily row, and a re-run of X recomputes it:
   (retention of the cohort of day D after N days is row D+N);
 - daily_churn: users with a message in the 28 local days ending with X, and users with one in the
   28 days before those but none since (LibreChat Insights' churn rule);
-- daily_user_messages: per user, the messages they sent on X and the model that answered most.
+- daily_user_messages: per user, the messages they sent on X and the model that answered most (the
+  tokens, spend and e-mail/name columns are added in compute.user_rows).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from datetime import date, timedelta
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from bson import ObjectId
 
 from .. import tally
 from ..labels import name_label
 from ..mongo import Reader, Span
-from ..windows import day_span, local_midnight
+from ..windows import day_span, local_midnight, week_span, week_start
 from . import queries
 
 RETENTION_DAYS = (1, 7, 30)
@@ -59,11 +63,53 @@ def engagement_rows(reader: Reader, zone: str, day: date) -> dict[str, list[tupl
     }
 
 
-def user_message_rows(
-    reader: Reader, span: Span, day: date, model: Callable[[str], str], key: Callable[[str], str]
-) -> list[tuple[Any, ...]]:
-    """daily_user_messages rows: (day, str(user), user messages, model label of most assistant
-    messages, ties to the smallest label, "" when none), for every user with a message in the span.
+# A week's weekly_retention row depends on its 7 signup days and the activity up to 30 days after the last
+LAST_DAY_OFFSET = 6 + max(RETENTION_DAYS)  # Monday + 36
+
+
+def retention_weeks(first: date, last: date) -> list[date]:
+    """Mondays of the weeks whose weekly_retention row depends on a day of first..last."""
+    monday = week_start(first - timedelta(days=LAST_DAY_OFFSET - 6))  # first Monday >= first - 36
+    out = []
+    while monday <= last:
+        out.append(monday)
+        monday += timedelta(days=7)
+    return out
+
+
+def weekly_retention_row(reader: Reader, zone: str, monday: date, now: datetime) -> tuple[Any, ...]:
+    """(week_start, cohort, retained_1d, retained_7d, retained_30d) of the users registered in the week
+    (local days of their ObjectId `_id`): retained_Nd counts members with a message on their own signup
+    day + N, the sum of the week's daily_retention cohorts; None until that day is over for every member."""
+    rows = reader.aggregate(
+        "users", [{"$match": week_span(monday, zone).match(by_id=True)}, {"$project": {"_id": 1}}]
+    )
+    signed: dict[date, list[str]] = {}
+    for row in rows:
+        day = row["_id"].generation_time.astimezone(ZoneInfo(zone)).date()
+        signed.setdefault(day, []).append(str(row["_id"]))
+    out: list[Any] = [monday, sum(len(members) for members in signed.values())]
+    for n in RETENTION_DAYS:
+        if local_midnight(monday + timedelta(days=7 + n), zone) > now:
+            out.append(None)
+            continue
+        branches = [
+            {"$and": [day_span(day + timedelta(days=n), zone).match(), {"user": {"$in": sorted(members)}}]}
+            for day, members in sorted(signed.items())
+        ]
+        if not branches:
+            out.append(0)
+            continue
+        found = reader.aggregate("messages", [{"$match": {"$or": branches}}, {"$group": {"_id": "$user"}}])
+        out.append(len(found))
+    return tuple(out)
+
+
+def user_messages(
+    reader: Reader, span: Span, model: Callable[[str], str], key: Callable[[str], str]
+) -> dict[str, tuple[int, str]]:
+    """Per user with a message in the span: (user messages, model label of most assistant messages,
+    ties to the smallest label, "" when none).
 
     `model` turns a name_label() into the exporter's model label, `key` a str(user) into the stored key.
     """
@@ -83,9 +129,27 @@ def user_message_rows(
         sent[user] += 0 if k["a"] else row["n"]
         if k["a"]:
             answered.setdefault(user, Counter())[model(name_label(k["m"]))] += row["n"]
-    out = []
-    for user in sorted(sent):
+    out = {}
+    for user in sent:
         models = answered.get(user, Counter())
-        top = min(models, key=lambda m: (-models[m], m)) if models else ""
-        out.append((day, user, sent[user], top))
+        out[user] = (sent[user], min(models, key=lambda m: (-models[m], m)) if models else "")
+    return out
+
+
+def user_details(
+    reader: Reader, users: Iterable[str], key: Callable[[str], str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """(email, name) of the users whose key is an ObjectId hex, read by `_id` (EXPORT_USER_DETAILS);
+    a value that is not a string is None, a string goes through `key` (NUL and length)."""
+    wanted = sorted({ObjectId(u) for u in users if len(u) == 24 and ObjectId.is_valid(u)})
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for i in range(0, len(wanted), queries.REPLY_CHUNK):
+        match = {"_id": {"$in": wanted[i : i + queries.REPLY_CHUNK]}}
+        rows = reader.aggregate("users", [{"$match": match}, {"$project": {"email": 1, "name": 1}}])
+        for row in rows:
+            email, name = (row.get(f) for f in ("email", "name"))
+            out[str(row["_id"])] = (
+                key(email) if isinstance(email, str) else None,
+                key(name) if isinstance(name, str) else None,
+            )
     return out

@@ -33,6 +33,10 @@ class SchemaBusy(Exception):
     """Another export held the schema lock too long."""
 
 
+class ScopeMismatch(Exception):
+    """The history database holds another MongoDB database's or tenant's rows; its message says whose."""
+
+
 def errors() -> tuple[type[BaseException], ...]:
     """The error classes of the drivers loaded so far (for `except sql.errors()`)."""
     found: list[type[BaseException]] = [SchemaBusy]
@@ -87,6 +91,7 @@ class Table:
     name: str
     columns: tuple[tuple[str, str], ...]  # (name, kind): date, text, count or tokens
     keys: int  # the first `keys` columns are the primary key
+    optional: tuple[str, ...] = ()  # NULL-able columns, added by ALTER TABLE to an older table
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -164,8 +169,19 @@ DAILY: tuple[Table, ...] = (
     ),
     Table(
         "daily_user_messages",
-        (("date", "date"), ("user", "text"), ("messages", "count"), ("top_model", "text")),
+        (
+            ("date", "date"),
+            ("user", "text"),
+            ("messages", "count"),
+            ("top_model", "text"),
+            ("tokens_in", "tokens"),
+            ("tokens_out", "tokens"),
+            ("spend_usd", "tokens"),
+            ("email", "text"),  # EXPORT_USER_DETAILS only, else NULL
+            ("name", "text"),
+        ),
         2,
+        optional=("tokens_in", "tokens_out", "spend_usd", "email", "name"),
     ),
     Table(
         "daily_churn", (("date", "date"), ("active_users_28d", "count"), ("churned_users_28d", "count")), 1
@@ -173,8 +189,25 @@ DAILY: tuple[Table, ...] = (
 )
 WEEKLY = Table("weekly_users", (("week_start", "date"), ("unique_users", "count")), 1)
 MONTHLY = Table("monthly_users", (("month_start", "date"), ("unique_users", "count")), 1)
-TABLES: tuple[Table, ...] = (*DAILY, WEEKLY, MONTHLY)
+# issue #10: signup cohorts of a week; retained_Nd is NULL until signup day + N is over for every member
+WEEKLY_RETENTION = Table(
+    "weekly_retention",
+    (("week_start", "date"), ("cohort", "count"), *((f"retained_{n}d", "count") for n in (1, 7, 30))),
+    1,
+    optional=("retained_1d", "retained_7d", "retained_30d"),
+)
+TABLES: tuple[Table, ...] = (*DAILY, WEEKLY, MONTHLY, WEEKLY_RETENTION)
 STAMP = "computed_at"  # extra column of daily_users
+# Whose history the database holds (issue #10): rows `mongodb_database` and `tenant_id` ("" = every
+# tenant), recorded by the first export; the tables have no tenant column, so runs of another scope stop.
+SCOPE = Table("history_scope", (("name", "text"), ("value", "text")), 1)
+
+
+def describe_scope(scope: dict[str, str]) -> str:
+    """`MongoDB database 'LibreChat', tenant 'acme'` (or `..., every tenant`)."""
+    tenant = scope.get("tenant_id", "")
+    who = f"tenant {tenant!r}" if tenant else "every tenant (LIBRECHAT_TENANT_ID unset)"
+    return f"MongoDB database {scope.get('mongodb_database', '')!r}, {who}"
 
 
 @dataclass(frozen=True)
@@ -280,15 +313,25 @@ class Store:
                 return name
         return "utf8mb4_bin"
 
-    def create_table_sql(self, table: Table, collation: str = "") -> str:
+    def _kind(self, kind: str, collation: str) -> str:
         pg = self.dialect == "postgresql"
-        kinds = {
+        return {
             "date": "DATE",
             "count": "BIGINT",
             "tokens": "DOUBLE PRECISION" if pg else "DOUBLE",
             "text": "VARCHAR(255)" if pg else f"VARCHAR(255) COLLATE {collation}",
-        }
-        lines = [f"{self.q(name)} {kinds[kind]} NOT NULL" for name, kind in table.columns]
+        }[kind]
+
+    @staticmethod
+    def _null(table: Table, column: str) -> str:
+        return "NULL" if column in table.optional else "NOT NULL"
+
+    def create_table_sql(self, table: Table, collation: str = "") -> str:
+        pg = self.dialect == "postgresql"
+        lines = [
+            f"{self.q(name)} {self._kind(kind, collation)} {self._null(table, name)}"
+            for name, kind in table.columns
+        ]
         if table.name == "daily_users":
             lines.append(f"{self.q(STAMP)} {'TIMESTAMP' if pg else 'DATETIME'} NULL")
         lines.append(f"PRIMARY KEY ({', '.join(self.q(n) for n in table.names[: table.keys])})")
@@ -296,12 +339,14 @@ class Store:
         body = ",\n  ".join(lines)
         return f"CREATE TABLE IF NOT EXISTS {self.q(table.name)} (\n  {body}\n){tail}"
 
-    def ensure_schema(self) -> None:
-        """Create missing tables; add `computed_at` to an older daily_users. Never drops anything.
+    def ensure_schema(self, scope: dict[str, str] | None = None) -> None:
+        """Check the scope, create missing tables, add `computed_at` to an older daily_users and the
+        optional columns to older tables, record the scope when none is. Never drops anything.
 
-        Tables that exist are left alone, so a writer with only SELECT, INSERT, UPDATE and DELETE
-        works on a schema created beforehand. A lock serialises concurrent first runs (PostgreSQL's
-        CREATE TABLE IF NOT EXISTS is not safe when two sessions run it at the same time)."""
+        A stored scope (history_scope) that differs from `scope` raises ScopeMismatch before anything
+        is created or written. Tables that exist are left alone, so a writer with only SELECT, INSERT,
+        UPDATE and DELETE works on a schema created beforehand. A lock serialises concurrent first runs
+        (PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe when two sessions run it at the same time)."""
         self._lock_schema()
         try:
             schema = "current_schema()" if self.dialect == "postgresql" else "DATABASE()"
@@ -311,11 +356,36 @@ class Store:
                     f"SELECT table_name FROM information_schema.tables WHERE table_schema = {schema}"
                 )
             }
-            missing = [table for table in TABLES if table.name not in present]
-            if missing:
+            stored: dict[str, str] = {}
+            if SCOPE.name in present:
+                names = ", ".join(self.q(n) for n in SCOPE.names)
+                stored = dict(self._fetch(f"SELECT {names} FROM {self.q(SCOPE.name)}"))
+            if scope is not None and stored and stored != scope:
+                raise ScopeMismatch(
+                    f"holds the history of {describe_scope(stored)}, but this run exports "
+                    f"{describe_scope(scope)}; use one history database per MongoDB database and tenant"
+                )
+            missing = [table for table in (*TABLES, SCOPE) if table.name not in present]
+            columns = set(
+                self._fetch(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    f"WHERE table_schema = {schema}"
+                )
+            )
+            added = [
+                (table, name)
+                for table in TABLES
+                if table.name in present
+                for name in table.optional
+                if (table.name, name) not in columns
+            ]
+            if missing or added:
                 collation = "" if self.dialect == "postgresql" else self._text_collation()
                 for table in missing:
                     self._exec(self.create_table_sql(table, collation))
+                for table, name in added:  # rows stored before get NULL: recompute them with --force
+                    kind = self._kind(dict(table.columns)[name], collation)
+                    self._exec(f"ALTER TABLE {self.q(table.name)} ADD COLUMN {self.q(name)} {kind} NULL")
             found = self._fetch(
                 "SELECT 1 FROM information_schema.columns WHERE table_schema = "
                 f"{schema} AND table_name = 'daily_users' AND column_name = %s",
@@ -324,6 +394,8 @@ class Store:
             if not found:
                 kind = "TIMESTAMP" if self.dialect == "postgresql" else "DATETIME"
                 self._exec(f"ALTER TABLE {self.q('daily_users')} ADD COLUMN {self.q(STAMP)} {kind} NULL")
+            if scope is not None and not stored:
+                self._insert(SCOPE, sorted(scope.items()))
             self.conn.commit()
         except BaseException:
             self.rollback()
