@@ -14,6 +14,7 @@ import threading
 from pymongo import MongoClient
 from pymongo.errors import ConfigurationError, PyMongoError
 
+from ..mongo import describe
 from .live import start_writer
 from .options import DEFAULT_DB, pace_setting
 from .seed import Refused, seed
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except PyMongoError as err:
-        print(f"{PROG}: error: MongoDB: {' '.join(str(err).split()).split(', Timeout:')[0]}", file=sys.stderr)
+        print(f"{PROG}: error: {describe(err, 500)}", file=sys.stderr)
         return 1
     finally:
         client.close()

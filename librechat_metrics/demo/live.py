@@ -19,6 +19,7 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from ..mongo import describe
 from ..synthetic.profiles import THUMBS_DOWN_TAGS, THUMBS_UP_TAGS
 from .activity import Activity
 
@@ -109,7 +110,7 @@ class LiveWriter:
                 self.step(datetime.now(timezone.utc))
             except PyMongoError as err:
                 if not self.failing:
-                    log.warning("demo writer: cannot write (%s); retrying", str(err).split(", Timeout:")[0])
+                    log.warning("demo writer: cannot write (%s); retrying", describe(err))
                 self.failing = True
             else:
                 if self.failing:

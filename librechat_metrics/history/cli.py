@@ -24,7 +24,7 @@ from dotenv import find_dotenv, load_dotenv
 from pymongo.errors import InvalidName, PyMongoError
 
 from .. import tally
-from ..mongo import Reader, connect
+from ..mongo import Reader, connect, describe
 from ..settings import (
     SETTINGS,
     Setting,
@@ -351,7 +351,7 @@ def run(
         try:
             reader.ping()
         except PyMongoError as err:
-            raise Fatal(f"MongoDB at {redact(settings.mongodb_uri)} is unreachable: {_short(err)}") from None
+            raise Fatal(f"MongoDB at {redact(settings.mongodb_uri)}: {describe(err, 500)}") from None
         check = check_target(client, settings.mongodb_database, reader.tenant)
         if not check.ok:
             where = redact(settings.mongodb_uri)
@@ -383,7 +383,7 @@ def run(
     except InvalidName as err:  # a.b, $x, empty: a bad setting
         raise Fatal(f"MONGODB_DATABASE {settings.mongodb_database!r}: {_short(err)}", code=2) from None
     except PyMongoError as err:
-        raise Fatal(f"MongoDB: {_short(err)}") from None
+        raise Fatal(f"MongoDB: {describe(err, 500)}") from None
     except sql.errors() as err:
         text = target.hide(_short(sql.describe_error(err)))
         hint = f"; {RIGHTS_HINT}" if DENIED.search(text) else ""
@@ -412,9 +412,9 @@ def _open(target: sql.Target) -> sql.Store:
 
 
 def _short(err: BaseException) -> str:
-    """One line of an error: pymongo appends a long topology description after ', Timeout:'."""
+    """One line of an error (MongoDB's errors go through mongo.describe instead)."""
     text = " ".join(str(err).split()) or type(err).__name__
-    return text.split(", Timeout:")[0][:500]
+    return text[:500]
 
 
 def main(argv: list[str] | None = None) -> int:
