@@ -127,15 +127,19 @@ class UsageGroup:
         """Recount everything inserted before `now - RECOUNT_LAG` (and every document without an ObjectId)."""
         span = Span(None, now - RECOUNT_LAG, inserted=True)
         messages, tools, transactions = self._tallies(span, {}, None)
-        self.base = Tallies(
+        base = Tallies(
             t.fold_messages(messages),
             t.fold_tools(tools) if tools is not None else None,
             t.fold_transactions(transactions),
             None,
         )
+        latency = self.base_latency
         if self.model_on:
-            self.base_latency = histograms(first_reply_times(self.reader, span))
-            self.base.agent_spend = t.agent_spend(self.reader, span, t.agent_replies(self.reader, Span()))
+            latency = histograms(first_reply_times(self.reader, span))
+            base.agent_spend = t.agent_spend(self.reader, span, t.agent_replies(self.reader, Span()))
+        # Only a whole recount replaces the last one: a base from one cut-off added to the open part
+        # of another would count the documents between them twice (or never).
+        self.base, self.base_latency = base, latency
         self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
         self.resynced_at = self.clock()
 

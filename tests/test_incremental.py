@@ -382,3 +382,38 @@ def test_span_filter_expression_and_python_test_agree_and_partition_odd_ids():
     finally:
         client.close()
         server.stop()
+
+
+class FailingReader(Reader):
+    """A reader whose `find` on messages (the recount's last read, of agent replies) fails when armed."""
+
+    armed = False
+
+    def find(self, collection, query, projection):  # type: ignore[no-untyped-def]
+        if self.armed and collection == "messages":
+            raise pymongo.errors.AutoReconnect("connection lost (test)")
+        return super().find(collection, query, projection)
+
+
+def test_a_recount_that_fails_halfway_is_retried_whole():
+    """The first recount failed after its message tallies had been read: session 3's exporter kept
+    them without a cut-off and failed every later cycle with an AssertionError (seen in the 100k bench
+    when mongoeco cancelled a read). A failed recount must leave nothing behind."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    dataset = generate(profile="v0.8.7", seed=5, n_messages=150, now=now, zones=("UTC",)).collections
+    server = start_mongoeco(dataset)
+    client = pymongo.MongoClient(server.uri, tz_aware=True)
+    settings = load({"MONGODB_URI": server.uri})
+    plain = Reader.from_settings(client, settings)
+    reader = FailingReader(plain.db, plain.time_limit_ms, plain.tenant)
+    group = UsageGroup(reader, settings, clock=lambda: 0.0)
+    try:
+        reader.armed = True
+        with pytest.raises(pymongo.errors.AutoReconnect):
+            group(now)
+        reader.armed = False
+        usage = group(now)
+        assert sum(usage.total.messages.count.values()) == len(dataset["messages"])
+    finally:
+        client.close()
+        server.stop()
