@@ -159,7 +159,11 @@ class Writer(threading.Thread):
         for t in pool.collections["transactions"]:
             self.transactions.setdefault(t.get("messageId"), []).append(t)
         # As patient as the exporter's client below: a loaded mongoeco answers heartbeats late.
-        patient = {"serverSelectionTimeoutMS": 300_000, "connectTimeoutMS": 300_000, "socketTimeoutMS": None}
+        patient = {
+            "serverSelectionTimeoutMS": 3_600_000,
+            "connectTimeoutMS": 3_600_000,
+            "socketTimeoutMS": None,
+        }
         self.db = MongoClient(uri, tz_aware=True, **patient)["LibreChat"]
         self.every, self.written, self.rated = every, 0, 0
         self.stopping = threading.Event()
@@ -212,8 +216,10 @@ def dataset(now: datetime, messages: int, recent: int) -> dict[str, list[dict]]:
 
 def exporter_rss(uri: str) -> float:
     """RSS (MB) of a real `metrics.py` process after its jobs have all run twice against the dataset."""
-    patient = {"MONGODB_TIMEOUT": "300", "MONGODB_QUERY_TIMEOUT": "3600"}  # as start_ours: see there
-    exporter = start_exporter(uri, {"METRICS_CACHE_TTL": "5", "LOGGING_LEVEL": "warning", **patient})
+    patient = {"MONGODB_TIMEOUT": "600", "MONGODB_QUERY_TIMEOUT": "3600"}  # as start_ours: see there
+    exporter = start_exporter(
+        patient_uri(uri), {"METRICS_CACHE_TTL": "5", "LOGGING_LEVEL": "warning", **patient}
+    )
     try:
         exporter.wait_ready(600)
         time.sleep(12)
@@ -222,15 +228,23 @@ def exporter_rss(uri: str) -> float:
         exporter.stop()
 
 
+def patient_uri(uri: str) -> str:
+    """`uri` with an hour of patience for server selection and connections (monitor heartbeats too):
+    at 100k documents mongoeco is busy with one recount read for minutes and answers nothing else, so
+    the settings' limit (MONGODB_TIMEOUT, at most 600 s) would mark it down. URI options win."""
+    joiner = "&" if "?" in uri else "/?"
+    return f"{uri}{joiner}connectTimeoutMS=3600000&serverSelectionTimeoutMS=3600000"
+
+
 def start_ours(uri: str) -> tuple[Scheduler, Callable[[], bool], Callable[[], None]]:
     """The exporter's jobs with default settings (more patience with mongoeco, see below)."""
     # mongoeco answers one command at a time in pure Python: a full recount of 100k documents blocks its
     # heartbeat replies for longer than the default 5 s, so give the test server more patience.
     settings = load(
         {
-            "MONGODB_URI": uri,
+            "MONGODB_URI": patient_uri(uri),
             "LOGGING_LEVEL": "warning",
-            "MONGODB_TIMEOUT": "300",
+            "MONGODB_TIMEOUT": "600",
             "MONGODB_QUERY_TIMEOUT": "3600",
         }
     )
@@ -241,7 +255,9 @@ def start_ours(uri: str) -> tuple[Scheduler, Callable[[], bool], Callable[[], No
 
 def start_original(uri: str) -> tuple[None, Callable[[], bool], Callable[[], None]]:
     """Original-style cycles every 60 s (the next starts at once when one overruns)."""
-    db = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=300_000, socketTimeoutMS=None)["LibreChat"]
+    db = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=3_600_000, socketTimeoutMS=None)[
+        "LibreChat"
+    ]
     done, stopping = threading.Event(), threading.Event()
 
     def loop() -> None:

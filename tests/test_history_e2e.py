@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
 NOW = datetime(2025, 3, 20, 12, 0, tzinfo=timezone.utc)
-START, END = date(2025, 1, 15), date(2025, 3, 5)  # Wednesday to Wednesday, 7 weeks, mid-month to mid-month
+# Wednesday to Wednesday (3 weeks and a day), in February and March: partial weeks and months at both
+# ends. Each exported day reads up to 56 days back (churn), so a longer range costs CI minutes, not cover.
+START, END = date(2025, 2, 12), date(2025, 3, 5)
 ZONES = ("UTC", "Europe/Berlin")
 DAILY = [t.name for t in sql.DAILY]
 OWN_SETTINGS = re.compile(r"^(MONGODB_|MYSQL_|HISTORY_|EXPORT_|TIMEZONE$|TOKEN_SOURCE$|LOGGING_)")
@@ -242,7 +244,7 @@ def test_every_row_equals_the_oracle(served, any_db, zone):
     assert "token source transactions" in done.stderr
     assert_rows_equal(any_db.snapshot(), history_rows(collections, START, END, zone, "auto"))
     weeks = {row[0] for row in any_db.rows("weekly_users")}
-    assert min(weeks) == date(2025, 1, 13) and max(weeks) == date(2025, 3, 3)  # whole weeks around the range
+    assert min(weeks) == date(2025, 2, 10) and max(weeks) == date(2025, 3, 3)  # whole weeks around the range
 
 
 def test_messages_token_source_equals_the_oracle(served, mariadb):
