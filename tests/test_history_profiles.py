@@ -1,0 +1,59 @@
+"""Every daily history table equals the oracle on every generator profile, in UTC and Europe/Berlin.
+
+The SQL round trip is proven by test_history_e2e (on v0.8.7, v0.6 and the malformed corpus); this
+file runs the export's own computation (history.compute.day_rows) over the wire against each profile,
+so that the shapes only one LibreChat version writes are covered in history too.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from pymongo import MongoClient
+
+from librechat_metrics import tally
+from librechat_metrics.history import compute, sql
+from librechat_metrics.mongo import Reader
+from librechat_metrics.settings import load
+from librechat_metrics.synthetic import PROFILES, generate
+from tests.oracle import history_rows
+from tests.support.mongo import start_mongoeco
+from tests.test_history_e2e import assert_rows_equal
+
+NOW = datetime(2025, 3, 20, 12, 0, tzinfo=timezone.utc)
+START, END = date(2025, 3, 2), date(2025, 3, 11)  # ten days around Berlin's month edge, and a Monday
+DAILY = [table.name for table in sql.DAILY]
+
+
+@pytest.fixture(scope="module", params=PROFILES)
+def served(request):
+    collections = generate(
+        profile=request.param,
+        seed=21,
+        n_messages=900,
+        now=NOW,
+        zones=("UTC", "Europe/Berlin"),
+        history_days=45,
+    ).collections
+    server = start_mongoeco(collections)
+    client = MongoClient(server.uri, tz_aware=True)
+    yield collections, Reader.from_settings(client, load({"MONGODB_URI": server.uri}))
+    client.close()
+    server.stop()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_daily_tables_equal_the_oracle_on_every_profile(served, zone):
+    collections, reader = served
+    source = compute.resolve_token_source(reader, "auto")
+    src = compute.Source(reader, zone, source, tally.agent_models(reader))
+    got: dict[str, set[tuple]] = {table: set() for table in DAILY}
+    day = START
+    while day <= END:
+        for table, rows in compute.day_rows(src, day).items():
+            got[table] |= set(rows)
+        day += timedelta(days=1)
+    want = history_rows(collections, START, END, zone, "auto")
+    assert_rows_equal(got, want, DAILY)
+    assert sum(len(rows) for rows in got.values()) > 10 * len(DAILY) // 2  # the range is not empty
