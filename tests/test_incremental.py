@@ -12,6 +12,7 @@ import pytest
 from bson import ObjectId
 from pymongo import monitoring
 
+from librechat_metrics import groups
 from librechat_metrics.groups import UsageGroup
 from librechat_metrics.mongo import AnyOf, Reader, Span
 from librechat_metrics.settings import load
@@ -414,6 +415,33 @@ def test_a_recount_that_fails_halfway_is_retried_whole():
         reader.armed = False
         usage = group(now)
         assert sum(usage.total.messages.count.values()) == len(dataset["messages"])
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_a_cycle_with_more_replies_than_a_facet_holds_reads_them_apart(monkeypatch):
+    """At FACET_LIMIT agent replies or reply conversations, the cycle reads them in commands of their
+    own; the result is the one the facet gives (which the oracle tests prove)."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    dataset = generate(profile="v0.8.7", seed=8, n_messages=400, now=now, zones=("UTC",)).collections
+    server = start_mongoeco(dataset)
+    client = pymongo.MongoClient(server.uri, tz_aware=True)
+    settings = load({"MONGODB_URI": server.uri})
+    try:
+        # a recount cut-off long ago puts every reply in the cycle's open part
+        def usage(limit: int):
+            monkeypatch.setattr(groups, "FACET_LIMIT", limit)
+            group = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)
+            group(now - timedelta(days=60))  # the first call recounts
+            return group(now)
+
+        apart, facet = usage(1), usage(20_000)
+        assert facet.total.agent_spend and facet.latency
+        assert apart.total.agent_spend == facet.total.agent_spend
+        assert {m: (h.buckets, h.total) for m, h in apart.latency.items()} == {
+            m: (h.buckets, h.total) for m, h in facet.latency.items()
+        }
     finally:
         client.close()
         server.stop()
