@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,6 +85,12 @@ class Reader:
         scoped = self.scoped_pipeline(pipeline)
         cursor = self.db[collection].aggregate(scoped, maxTimeMS=self.time_limit_ms, allowDiskUse=True)
         return list(cursor)
+
+    def each(self, collection: str, pipeline: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Like aggregate, one batch at a time (for results too large to hold at once)."""
+        scoped = self.scoped_pipeline(pipeline)
+        with self.db[collection].aggregate(scoped, maxTimeMS=self.time_limit_ms, allowDiskUse=True) as cursor:
+            yield from cursor
 
     def count(self, collection: str) -> int:
         if self.tenant is None:

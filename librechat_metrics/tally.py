@@ -298,7 +298,7 @@ def _agent_reply(prefix: str = "") -> dict[str, Any]:
     return {"$and": [assistant, {f"{prefix}model": AGENT_ID}]}
 
 
-REPLY_CHUNK = 5_000  # messageIds per transactions lookup
+REPLY_CHUNK = 5_000  # up to this many replies, agent_spend asks for their messageIds; above, one grouped pass
 
 
 AGENT_REPLY = {"$and": [_agent_reply(), {"messageId": {"$type": "string"}}]}
@@ -324,19 +324,23 @@ def reply_map(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Counter[str]:
     """Credits (|tokenValue|, 1e6 = 1 USD) per agent id of the counted transactions in `span` (bounded on
-    `_id`) whose messageId names one of `replies` (LibreChat writes transactions.messageId from 0.8.3)."""
+    `_id`) whose messageId names one of `replies` (LibreChat writes transactions.messageId from 0.8.3).
+
+    A few replies (a cycle's) are asked for by id. More than REPLY_CHUNK (a recount's) are joined here
+    from one pass that sums the span's transactions per messageId: `transactions.messageId` has no
+    index, so each chunk of ids would be another scan of the span."""
+    group = {"$group": {"_id": "$messageId", "v": {"$sum": _magnitude("$tokenValue")}}}
+    counted = {**span.match(by_id=True), **COUNTED_TRANSACTION}
+    if len(replies) > REPLY_CHUNK:
+        rows = reader.each("transactions", [{"$match": {**counted, "messageId": {"$type": "string"}}}, group])
+    else:
+        rows = reader.each(
+            "transactions", [{"$match": {**counted, "messageId": {"$in": sorted(replies)}}}, group]
+        )
     out: Counter[str] = Counter()
-    ids = sorted(replies)
-    for i in range(0, len(ids), REPLY_CHUNK):
-        match = {
-            **span.match(by_id=True),
-            **COUNTED_TRANSACTION,
-            "messageId": {"$in": ids[i : i + REPLY_CHUNK]},
-        }
-        group = {"_id": "$messageId", "v": {"$sum": _magnitude("$tokenValue")}}
-        for row in reader.aggregate("transactions", [{"$match": match}, {"$group": group}]):
-            for agent_id in replies[row["_id"]]:
-                out[agent_id] += row["v"]
+    for row in rows:
+        for agent_id in replies.get(row["_id"], ()):
+            out[agent_id] += row["v"]
     return out
 
 

@@ -57,3 +57,22 @@ def test_daily_tables_equal_the_oracle_on_every_profile(served, zone):
     want = history_rows(collections, START, END, zone, "auto")
     assert_rows_equal(got, want, DAILY)
     assert sum(len(rows) for rows in got.values()) > 10 * len(DAILY) // 2  # the range is not empty
+
+
+def test_agent_spend_joined_from_one_grouped_pass_equals_the_oracle(served, monkeypatch):
+    """Above REPLY_CHUNK agent replies (every recount and export of a large LibreChat) agent spend comes
+    from one pass over the transactions grouped by messageId instead of $in lookups."""
+    collections, reader = served
+    monkeypatch.setattr(tally, "REPLY_CHUNK", 1)
+    src = compute.Source(
+        reader, "UTC", compute.resolve_token_source(reader, "auto"), tally.agent_models(reader)
+    )
+    got: set[tuple] = set()
+    day = START
+    while day <= END:
+        got |= set(compute.day_rows(src, day)["daily_spend_by_agent"])
+        day += timedelta(days=1)
+    want = history_rows(collections, START, END, "UTC", "auto")
+    assert_rows_equal({"daily_spend_by_agent": got}, want, ["daily_spend_by_agent"])
+    # before 0.8.3 transactions carry no messageId: nothing can be joined (the oracle agrees above)
+    assert got or not any(isinstance(t.get("messageId"), str) for t in collections["transactions"])
