@@ -8,6 +8,7 @@ its earlier siblings. The load follows recent activity and conversation length, 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ from .tally import ASSISTANT_EXPR, ASSISTANT_QUERY
 PERCENTILES = (50, 90, 99)
 # Upper bounds of the response-time histogram: OpenTelemetry's gen_ai.client.operation.duration buckets.
 BOUNDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
-# Conversations per lookup of their messages (a recount reads every conversation: keep commands small).
+# Up to this many conversations, their messages are looked up by id; above, one pass reads them all.
 CONVERSATION_CHUNK = 5_000
 Timed = tuple[str, float, dict[str, Any]]  # (model name label, seconds, the reply: _id and createdAt)
 _FIELDS = {"_id": 1, "conversationId": 1, "messageId": 1, "parentMessageId": 1, "createdAt": 1, "model": 1}
@@ -43,27 +44,40 @@ def inside(span: Span | AnyOf, doc: dict[str, Any]) -> bool:
 
 def first_reply_times(reader: Reader, span: Span | AnyOf, ids: list[str] | None = None) -> list[Timed]:
     """(model name label, seconds, reply) for every first reply in `span`; `ids` are the conversations
-    of its replies when already read (conversation_stages in a $facet)."""
+    of its replies when already read (conversation_stages in a $facet).
+
+    Up to CONVERSATION_CHUNK conversations, their messages are asked for by conversationId. More (a
+    recount's: nearly every conversation) are read in one pass over all messages in conversation order,
+    one conversation at a time: the same documents, without a lookup per chunk of ids."""
     if ids is None:
         ids = conversation_ids(
             reader.aggregate("messages", [{"$match": span.match()}, *conversation_stages()])
         )
-    timed: list[Timed] = []
-    for i in range(0, len(ids), CONVERSATION_CHUNK):
-        # Replies in the order of the token source's earliest reply (tally.reply_models): createdAt, _id.
-        found = reader.aggregate(
+    project = {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}}
+    if len(ids) > CONVERSATION_CHUNK:
+        wanted = set(ids)
+        every = reader.each(
             "messages",
             [
-                {"$match": {"conversationId": {"$in": ids[i : i + CONVERSATION_CHUNK]}}},
-                {"$sort": {"createdAt": 1, "_id": 1}},
-                {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}},
+                {"$match": {"conversationId": {"$type": "string"}}},
+                {"$sort": {"conversationId": 1, "createdAt": 1, "_id": 1}},
+                project,
             ],
         )
-        conversations: dict[str, list[dict[str, Any]]] = {}
-        for doc in found:
-            conversations.setdefault(doc["conversationId"], []).append(doc)
-        timed += [wait for messages in conversations.values() for wait in _waits(messages, span)]
-    return timed
+        timed: list[Timed] = []
+        for conversation_id, messages in itertools.groupby(every, key=lambda doc: doc["conversationId"]):
+            if conversation_id in wanted:
+                timed += _waits(list(messages), span)
+        return timed
+    # Replies in the order of the token source's earliest reply (tally.reply_models): createdAt, _id.
+    found = reader.each(
+        "messages",
+        [{"$match": {"conversationId": {"$in": ids}}}, {"$sort": {"createdAt": 1, "_id": 1}}, project],
+    )
+    conversations: dict[str, list[dict[str, Any]]] = {}
+    for doc in found:
+        conversations.setdefault(doc["conversationId"], []).append(doc)
+    return [wait for messages in conversations.values() for wait in _waits(messages, span)]
 
 
 def conversation_stages(limit: int | None = None) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from pymongo import MongoClient
 
-from librechat_metrics import tally
+from librechat_metrics import responses, tally
 from librechat_metrics.history import compute, sql
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import load
@@ -59,20 +59,27 @@ def test_daily_tables_equal_the_oracle_on_every_profile(served, zone):
     assert sum(len(rows) for rows in got.values()) > 10 * len(DAILY) // 2  # the range is not empty
 
 
-def test_agent_spend_joined_from_one_grouped_pass_equals_the_oracle(served, monkeypatch):
-    """Above REPLY_CHUNK agent replies (every recount and export of a large LibreChat) agent spend comes
-    from one pass over the transactions grouped by messageId instead of $in lookups."""
+def test_one_pass_reads_equal_the_oracle(served, monkeypatch):
+    """Above REPLY_CHUNK agent replies and CONVERSATION_CHUNK conversations (every recount, and the
+    export of a large LibreChat), agent spend comes from one pass over the transactions grouped by
+    messageId, and response times from one pass over the messages in conversation order, instead of
+    $in lookups by id."""
     collections, reader = served
     monkeypatch.setattr(tally, "REPLY_CHUNK", 1)
+    monkeypatch.setattr(responses, "CONVERSATION_CHUNK", 1)
     src = compute.Source(
         reader, "UTC", compute.resolve_token_source(reader, "auto"), tally.agent_models(reader)
     )
-    got: set[tuple] = set()
+    tables = ["daily_spend_by_agent", "daily_response_time_by_model"]
+    got: dict[str, set[tuple]] = {table: set() for table in tables}
     day = START
     while day <= END:
-        got |= set(compute.day_rows(src, day)["daily_spend_by_agent"])
+        rows = compute.day_rows(src, day)
+        for table in tables:
+            got[table] |= set(rows[table])
         day += timedelta(days=1)
-    want = history_rows(collections, START, END, "UTC", "auto")
-    assert_rows_equal({"daily_spend_by_agent": got}, want, ["daily_spend_by_agent"])
+    assert_rows_equal(got, history_rows(collections, START, END, "UTC", "auto"), tables)
+    assert got["daily_response_time_by_model"]
     # before 0.8.3 transactions carry no messageId: nothing can be joined (the oracle agrees above)
-    assert got or not any(isinstance(t.get("messageId"), str) for t in collections["transactions"])
+    spend = got["daily_spend_by_agent"]
+    assert spend or not any(isinstance(t.get("messageId"), str) for t in collections["transactions"])
