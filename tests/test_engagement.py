@@ -329,14 +329,16 @@ def test_csv_prints_a_table_equal_to_the_oracle():
         server.stop()
 
 
-def test_an_older_daily_user_messages_gets_the_new_columns():
+@pytest.mark.parametrize("dialect", ["mysql", "postgresql"])
+def test_an_older_daily_user_messages_gets_the_new_columns(dialect):
     """A table from before tokens/spend/e-mail/name: ALTER TABLE adds them (NULL in the stored rows)."""
-    db = SqlDb("mysql")
+    db = SqlDb(dialect)
     server = start_mongoeco(PER_USER)
+    user = '"user"' if dialect == "postgresql" else "user"  # a reserved word in PostgreSQL
     try:
         db.query(
-            "CREATE TABLE daily_user_messages (date DATE NOT NULL, user VARCHAR(255) NOT NULL, "
-            "messages BIGINT NOT NULL, top_model VARCHAR(255) NOT NULL, PRIMARY KEY (date, user))"
+            f"CREATE TABLE daily_user_messages (date DATE NOT NULL, {user} VARCHAR(255) NOT NULL, "
+            f"messages BIGINT NOT NULL, top_model VARCHAR(255) NOT NULL, PRIMARY KEY (date, {user}))"
         )
         db.query("INSERT INTO daily_user_messages VALUES ('2024-05-05', 'old', 3, 'gpt-4')")
         export(server, db, MARCH_10, MARCH_10, zone="UTC")
