@@ -279,7 +279,7 @@ def export(
         weeks = [w for w in weeks if (w,) not in before_w or any(week_start(d) == w for d in touched)]
         months = [m for m in months if (m,) not in before_m or any(month_start(d) == m for d in touched)]
         cohorts = [w for w in cohorts if _cohort_stale(w, before_r.get((w,)), touched, src.zone, now)]
-    progress = Progress(len(todo) + len(weeks) + len(months))
+    progress = Progress(len(todo) + len(weeks) + len(months) + len(cohorts))
     try:
         for day in todo:
             stamp = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -314,6 +314,7 @@ def export(
                 {(key,): before_r[(key,)]} if (key,) in before_r else {}, sql.WEEKLY_RETENTION.keyed([row])
             )
             summary.cohort_weeks += 1
+            progress.step(f"cohort week {key}")
     finally:
         progress.close()
     return summary
