@@ -316,6 +316,7 @@ def agent_reply_stages(limit: int) -> list[dict[str, Any]]:
 
 
 def reply_map(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """messageId -> agent ids, from agent reply documents (messageId and model)."""
     out: dict[str, list[str]] = {}
     for doc in docs:
         out.setdefault(doc["messageId"], []).append(doc["model"])
@@ -329,14 +330,10 @@ def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Co
     A few replies (a cycle's) are asked for by id. More than REPLY_CHUNK (a recount's) are joined here
     from one pass that sums the span's transactions per messageId: `transactions.messageId` has no
     index, so each chunk of ids would be another scan of the span."""
-    group = {"$group": {"_id": "$messageId", "v": {"$sum": _magnitude("$tokenValue")}}}
-    counted = {**span.match(by_id=True), **COUNTED_TRANSACTION}
-    if len(replies) > REPLY_CHUNK:
-        rows = reader.each("transactions", [{"$match": {**counted, "messageId": {"$type": "string"}}}, group])
-    else:
-        rows = reader.each(
-            "transactions", [{"$match": {**counted, "messageId": {"$in": sorted(replies)}}}, group]
-        )
+    ids = {"$type": "string"} if len(replies) > REPLY_CHUNK else {"$in": sorted(replies)}
+    match = {**span.match(by_id=True), **COUNTED_TRANSACTION, "messageId": ids}
+    group = {"_id": "$messageId", "v": {"$sum": _magnitude("$tokenValue")}}
+    rows = reader.each("transactions", [{"$match": match}, {"$group": group}])
     out: Counter[str] = Counter()
     for row in rows:
         for agent_id in replies.get(row["_id"], ()):

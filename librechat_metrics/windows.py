@@ -22,6 +22,10 @@ def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+def next_week(monday: date) -> date:
+    return monday + timedelta(days=7)
+
+
 def next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 

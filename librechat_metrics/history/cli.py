@@ -39,7 +39,7 @@ from ..settings import (
     redact,
 )
 from ..target import check_target
-from ..windows import local_midnight, month_start, next_month, week_start
+from ..windows import local_midnight, month_start, next_month, next_week, week_start
 from . import compute, csvout, engagement, sql
 
 log = logging.getLogger("librechat_metrics.history")
@@ -241,10 +241,6 @@ def over(key: date, following: Any, zone: str, now: datetime) -> bool:
     return local_midnight(following(key), zone) <= now
 
 
-def next_week(monday: date) -> date:
-    return monday + timedelta(days=7)
-
-
 def export(
     src: compute.Source, store: sql.Store, start: date, end: date, force: bool, now: datetime | None = None
 ) -> Summary:
@@ -327,7 +323,7 @@ def _cohort_stale(monday: date, stored: tuple | None, touched: set[date], zone: 
         monday <= d <= monday + timedelta(days=engagement.LAST_DAY_OFFSET) for d in touched
     ):
         return True
-    final = [local_midnight(monday + timedelta(days=7 + n), zone) <= now for n in engagement.RETENTION_DAYS]
+    final = [engagement.retained_final(monday, n, zone, now) for n in engagement.RETENTION_DAYS]
     return any(value is None and done for value, done in zip(stored[1:], final, strict=True))
 
 

@@ -7,7 +7,7 @@ import csv
 from datetime import date, datetime, timedelta, timezone
 from typing import TextIO
 
-from ..windows import local_midnight, month_start, next_month, week_start
+from ..windows import local_midnight, month_start, next_month, next_week, week_start
 from . import compute, engagement, sql
 
 NAMES = tuple(table.name for table in sql.TABLES)
@@ -24,7 +24,7 @@ def write_csv(src: compute.Source, name: str, start: date, end: date, out: TextI
     now = datetime.now(timezone.utc)
     if table is sql.WEEKLY_RETENTION:
         for monday in engagement.retention_weeks(start, end):
-            if local_midnight(monday + timedelta(days=7), src.zone) <= now:
+            if local_midnight(next_week(monday), src.zone) <= now:
                 rows.append(engagement.weekly_retention_row(src.reader, src.zone, monday, now))
     elif table in sql.DAILY:
         day = start
@@ -33,7 +33,7 @@ def write_csv(src: compute.Source, name: str, start: date, end: date, out: TextI
             day += timedelta(days=1)
     else:
         weekly = table is sql.WEEKLY
-        first, following = (week_start, _next_week) if weekly else (month_start, next_month)
+        first, following = (week_start, next_week) if weekly else (month_start, next_month)
         key = first(start)
         while key <= end:
             if local_midnight(following(key), src.zone) <= now:
@@ -41,7 +41,3 @@ def write_csv(src: compute.Source, name: str, start: date, end: date, out: TextI
             key = following(key)
     writer.writerows(rows)
     return len(rows)
-
-
-def _next_week(monday: date) -> date:
-    return monday + timedelta(days=7)

@@ -77,6 +77,11 @@ def retention_weeks(first: date, last: date) -> list[date]:
     return out
 
 
+def retained_final(monday: date, n: int, zone: str, now: datetime) -> bool:
+    """Is retained_Nd of the cohort week starting `monday` final: signup day + N over for every member."""
+    return local_midnight(monday + timedelta(days=7 + n), zone) <= now
+
+
 def weekly_retention_row(reader: Reader, zone: str, monday: date, now: datetime) -> tuple[Any, ...]:
     """(week_start, cohort, retained_1d, retained_7d, retained_30d) of the users registered in the week
     (local days of their ObjectId `_id`): retained_Nd counts members with a message on their own signup
@@ -90,7 +95,7 @@ def weekly_retention_row(reader: Reader, zone: str, monday: date, now: datetime)
         signed.setdefault(day, []).append(str(row["_id"]))
     out: list[Any] = [monday, sum(len(members) for members in signed.values())]
     for n in RETENTION_DAYS:
-        if local_midnight(monday + timedelta(days=7 + n), zone) > now:
+        if not retained_final(monday, n, zone, now):
             out.append(None)
             continue
         branches = [

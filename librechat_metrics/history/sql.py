@@ -386,12 +386,7 @@ class Store:
                 for table, name in added:  # rows stored before get NULL: recompute them with --force
                     kind = self._kind(dict(table.columns)[name], collation)
                     self._exec(f"ALTER TABLE {self.q(table.name)} ADD COLUMN {self.q(name)} {kind} NULL")
-            found = self._fetch(
-                "SELECT 1 FROM information_schema.columns WHERE table_schema = "
-                f"{schema} AND table_name = 'daily_users' AND column_name = %s",
-                (STAMP,),
-            )
-            if not found:
+            if "daily_users" in present and ("daily_users", STAMP) not in columns:
                 kind = "TIMESTAMP" if self.dialect == "postgresql" else "DATETIME"
                 self._exec(f"ALTER TABLE {self.q('daily_users')} ADD COLUMN {self.q(STAMP)} {kind} NULL")
             if scope is not None and not stored:
