@@ -24,7 +24,12 @@ def taken() -> Iterator[int]:
 
 def run(args: list[str], env: dict[str, str], python: list[str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*(python or [PYTHON]), *args], cwd=ROOT / "tests", env=env, capture_output=True, text=True, timeout=120
+        [*(python or [PYTHON]), *args],
+        cwd=ROOT / "tests",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
