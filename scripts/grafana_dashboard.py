@@ -84,9 +84,9 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "{{model}}",
             ),
             half(
-                "Share of error messages (5 min)",
+                "Share of replies that are errors (5 min)",
                 "timeseries",
-                "librechat_error_messages_5m / clamp_min(librechat_messages_5m, 1)",
+                "librechat_error_replies_5m / clamp_min(librechat_replies_5m, 1)",
                 "errors",
                 unit="percentunit",
             ),

@@ -57,6 +57,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_messages_per_model_5m": ("model",),
     "librechat_error_messages_5m": (),
     "librechat_errors_per_model_5m": ("model",),
+    "librechat_replies_5m": (),
+    "librechat_error_replies_5m": (),
     "librechat_input_tokens_5m": (),
     "librechat_output_tokens_5m": (),
     "librechat_model_input_tokens_5m": ("model",),
@@ -465,6 +467,8 @@ def exporter_samples(
     n_messages_5m = 0
     n_errors = 0
     n_errors_5m = 0
+    n_replies_5m = 0  # assistant messages in the window ("Assistant message"), and those that are errors
+    n_error_replies_5m = 0
     errors_per_model: dict[LabelKey, list] = {}
     errors_per_model_5m: dict[LabelKey, list] = {}
     messages_per_model: dict[LabelKey, list] = {}
@@ -484,10 +488,14 @@ def exporter_samples(
             add(messages_per_model, label, 1)
             if in_5m(msg):
                 add(messages_per_model_5m, label, 1)
+                n_replies_5m += 1
+                n_error_replies_5m += is_error(msg)
     out["librechat_messages_total"][()] = float(n_messages)
     out["librechat_messages_5m"][()] = float(n_messages_5m)
     out["librechat_error_messages_total"][()] = float(n_errors)
     out["librechat_error_messages_5m"][()] = float(n_errors_5m)
+    out["librechat_replies_5m"][()] = float(n_replies_5m)
+    out["librechat_error_replies_5m"][()] = float(n_error_replies_5m)
     out["librechat_errors_per_model_total"] = labelled_sums(errors_per_model)
     out["librechat_errors_per_model_5m"] = labelled_sums(errors_per_model_5m)
     out["librechat_messages_per_model_total"] = labelled_sums(messages_per_model)

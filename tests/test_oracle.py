@@ -105,10 +105,10 @@ def by(samples: dict, family: str) -> dict:
 
 def test_empty_collections_give_every_family():
     s = exporter_samples({}, NOW)
-    assert set(s) == set(FAMILIES)  # all 82 sample names are present
-    # semantics.md: 50 families, 24 of issue #12 (the histogram as 3 sample names: +2), and the 6
-    # rolling engagement gauges of issue #10.
-    assert len(FAMILIES) == 50 + 24 + 2 + 6
+    assert set(s) == set(FAMILIES)  # all 84 sample names are present
+    # semantics.md: 50 families, 24 of issue #12 (the histogram as 3 sample names: +2), the 6
+    # rolling engagement gauges of issue #10, and the 2 reply gauges of the error share (issue #17).
+    assert len(FAMILIES) == 50 + 24 + 2 + 6 + 2
     no_balances = {name for name in FAMILIES if name.startswith("librechat_balance_")}
     for name, labels in FAMILIES.items():
         if name == "librechat_overall_rating_ratio" or name in no_balances:
@@ -174,6 +174,8 @@ def test_5m_errors_and_models():
     assert by(s, "librechat_errors_per_model_5m") == {"m1": 1, "unknown": 1}
     assert by(s, "librechat_errors_per_model_total") == {"m1": 2, "unknown": 1}  # all time
     assert by(s, "librechat_messages_per_model_5m") == {"m1": 1, "unknown": 1}  # assistants in window
+    assert one(s, "librechat_replies_5m") == 2  # the m1 error at -1 and the unknown one at -2
+    assert one(s, "librechat_error_replies_5m") == 1  # the user error is not a reply
 
 
 def test_5m_transactions_use_objectid_time():
