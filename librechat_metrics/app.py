@@ -17,6 +17,7 @@ from pymongo.errors import PyMongoError
 
 from . import __version__, mongo, uri
 from .collector import SnapshotCollector, registries
+from .demo.options import pace_help
 from .engagement import collect_engagement
 from .groups import (
     UsageGroup,
@@ -183,7 +184,8 @@ def _cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="serve synthetic LibreChat data from an embedded, live database (needs requirements-demo.txt)",
+        help="serve synthetic LibreChat data from an embedded, live database (needs requirements-demo.txt); "
+        + pace_help(),
     )
 
 

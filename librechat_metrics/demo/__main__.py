@@ -16,7 +16,7 @@ from pymongo.errors import ConfigurationError, PyMongoError
 
 from ..mongo import describe
 from .live import start_writer
-from .options import DEFAULT_DB, pace_setting
+from .options import DEFAULT_DB, MAX_PACE_REAL, pace_setting
 from .seed import Refused, seed
 
 PROG = "python -m librechat_metrics.demo"
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Fill a MongoDB database with synthetic LibreChat data (a few weeks of history) and,\n"
         "with --live, keep writing live activity until stopped. Refuses a database that holds data it\n"
         "did not write; running it again does not duplicate the history.",
-        epilog=__doc__.split("\n\n", 1)[1] + "\nenvironment: DEMO_PACE  messages per minute with --live "
-        "(default 20)",
+        epilog=__doc__.split("\n\n", 1)[1] + "\nenvironment: DEMO_PACE  messages per minute with --live, "
+        f"0 to {MAX_PACE_REAL:g} (default 20)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(message)s")
     try:
-        pace = pace_setting()
+        pace = pace_setting(limit=MAX_PACE_REAL)
         options = {"serverSelectionTimeoutMS": 10_000, "connectTimeoutMS": 60_000, "tz_aware": True}
         client: MongoClient = MongoClient(args.into, **options)
         db = client.get_default_database(DEFAULT_DB)
