@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from . import values
 from .labels import name_label
 from .mongo import AnyOf, Reader, Span
 from .tally import ASSISTANT_EXPR, ASSISTANT_QUERY
@@ -65,7 +66,8 @@ def first_reply_times(reader: Reader, span: Span | AnyOf, ids: list[str] | None 
             ],
         )
         timed: list[Timed] = []
-        for conversation_id, messages in itertools.groupby(every, key=lambda doc: doc["conversationId"]):
+        by_conversation = itertools.groupby(every, key=lambda doc: values.key(doc["conversationId"]))
+        for conversation_id, messages in by_conversation:
             if conversation_id in wanted:
                 timed += _waits(list(messages), span)
         return timed
@@ -91,7 +93,8 @@ def conversation_stages(limit: int | None = None) -> list[dict[str, Any]]:
 
 
 def conversation_ids(rows: list[dict[str, Any]]) -> list[str]:
-    return sorted(row["_id"] for row in rows)
+    """The string ids (`$type: "string"` also matches an array of strings, which is no id)."""
+    return sorted(cid for row in rows if (cid := values.text(row["_id"], "conversationId")) is not None)
 
 
 def _waits(conversation: list[dict[str, Any]], span: Span | AnyOf) -> list[Timed]:

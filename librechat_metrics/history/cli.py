@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from dotenv import find_dotenv, load_dotenv
 from pymongo.errors import InvalidName, PyMongoError
 
-from .. import tally
+from .. import tally, values
 from ..mongo import Reader, connect, describe
 from ..settings import (
     SETTINGS,
@@ -437,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = demo(settings, start)
     began = time.monotonic()
     try:
-        summary = run(settings, target, start, end, args.force, args.csv, user_details)
+        with values.running("export"):
+            summary = run(settings, target, start, end, args.force, args.csv, user_details)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code

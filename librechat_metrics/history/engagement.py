@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
-from .. import tally
+from .. import tally, values
 from ..labels import name_label
 from ..mongo import Reader, Span
 from ..windows import day_span, local_midnight, week_span, week_start
@@ -42,7 +42,8 @@ def active_users(reader: Reader, span: Span) -> set[str]:
     """The string `user` values of the span's messages (LibreChat stores a user's hex id there)."""
     match = {"$and": [span.match(), {"user": {"$type": "string"}}]}
     rows = reader.aggregate("messages", [{"$match": match}, {"$group": {"_id": "$user"}}])
-    return {row["_id"] for row in rows}
+    # `$type: "string"` also matches an array of strings, which is no user id
+    return {user for row in rows if (user := values.text(row["_id"], "user")) is not None}
 
 
 def engagement_rows(reader: Reader, zone: str, day: date) -> dict[str, list[tuple[Any, ...]]]:
