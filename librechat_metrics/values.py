@@ -88,8 +88,9 @@ def clamp(total: float) -> float:
     return max(-LIMIT, min(LIMIT, total))
 
 
-def add(a: float, b: Any) -> float:
-    """a + b (b read by `number`, 0 when unreadable), clamped; two ints stay an exact int."""
+def add(a: float, b: Any) -> Any:
+    """a + b (b read by `number`, 0 when unreadable), clamped; two ints stay an exact int, else a
+    float (typed Any: the tallies keep both in Counters)."""
     if b is None:
         return a
     if isinstance(a, int) and isinstance(b, int) and not isinstance(b, bool) and abs(a + b) <= LIMIT:

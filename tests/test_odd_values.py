@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -45,7 +47,7 @@ from librechat_metrics.app import build_jobs
 from librechat_metrics.collector import SnapshotCollector, View, enabled_families
 from librechat_metrics.families import FAMILIES
 from librechat_metrics.groups import Activity
-from librechat_metrics.history import compute, engagement
+from librechat_metrics.history import cli, compute, engagement
 from librechat_metrics.indexes import MissingIndexes
 from librechat_metrics.mongo import Reader, connect
 from librechat_metrics.reads import FIELDS_READ
@@ -591,3 +593,22 @@ def test_a_regex_or_binary_model_is_a_label_like_any_other(served):
 
 def test_no_document_field_name_is_dotted_wrongly():
     assert all(re.fullmatch(r"[A-Za-z_]+(\.[A-Za-z_]+)*", p) for ps in FIELDS_READ.values() for p in ps)
+
+
+def test_the_export_counts_the_values_it_left_out(served, monkeypatch, caplog, capsys):
+    """export_metrics.py never fails a day on an odd value, and says how many it left out per field."""
+    _, server, client = served
+    monkeypatch.setattr(values, "SKIPPED", Counter())  # only this run's counts
+    for name in ("MONGODB_URI", "TIMEZONE", "TOKEN_SOURCE", "LIBRECHAT_TENANT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MONGODB_URI", server.uri)
+    day = NOW.date().isoformat()
+    caplog.set_level(logging.INFO, logger="librechat_metrics")
+    try:
+        insert(client, _odd_now("messages", model=["agent_x", "y"]))
+        code = cli.main(["--csv", "daily_spend_by_agent", day, day])
+    finally:
+        remove(client)
+    assert code == 0
+    lines = [r.getMessage() for r in caplog.records if "values left out" in r.getMessage()]
+    assert len(lines) == 1 and re.search(r"\bmodel [1-9]", lines[0]), lines

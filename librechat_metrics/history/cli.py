@@ -451,4 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.csv is None:
         log.info("done in %.1f s: %s", time.monotonic() - began, summary.line())
+    left_out = {f: n for (job, f), n in sorted(values.skipped().items()) if job == "export"}
+    if left_out:  # as the exporter's librechat_exporter_skipped_values_total
+        shown = ", ".join(f"{f} {n}" for f, n in left_out.items())
+        log.info("values left out (not a number, id or date where one belongs): %s", shown)
     return 0

@@ -153,9 +153,9 @@ def user_details(
         match = {"_id": {"$in": wanted[i : i + queries.REPLY_CHUNK]}}
         rows = reader.aggregate("users", [{"$match": match}, {"$project": {"email": 1, "name": 1}}])
         for row in rows:
-            email, name = (row.get(f) for f in ("email", "name"))
+            email, name = (values.text(row.get(f)) for f in ("email", "name"))
             out[str(row["_id"])] = (
-                key(email) if isinstance(email, str) else None,
-                key(name) if isinstance(name, str) else None,
+                key(email) if email is not None else None,
+                key(name) if name is not None else None,
             )
     return out
