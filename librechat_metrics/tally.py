@@ -52,9 +52,11 @@ VALID_TOKENS_EXPR = {
     ]
 }
 # A transaction that counts: prompt or completion with a valid numeric rawAmount (never credits).
+# The query language also matches an array holding such a value: arrays are said not to count.
+_NO_ARRAY = {"$not": {"$type": "array"}}
 COUNTED_TRANSACTION = {
-    "tokenType": {"$in": ["prompt", "completion"]},
-    "rawAmount": {"$gte": -LIMIT, "$lte": LIMIT},
+    "tokenType": {"$in": ["prompt", "completion"], **_NO_ARRAY},
+    "rawAmount": {"$gte": -LIMIT, "$lte": LIMIT, **_NO_ARRAY},
 }
 _RATED_EXPR = {"$in": [{"$ifNull": ["$feedback.rating", None]}, list(RATINGS)]}
 # An unfinished reply: an assistant message with unfinished: true or finish_reason: "incomplete".

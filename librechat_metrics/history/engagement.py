@@ -107,7 +107,7 @@ def weekly_retention_row(reader: Reader, zone: str, monday: date, now: datetime)
             out.append(0)
             continue
         found = reader.aggregate("messages", [{"$match": {"$or": branches}}, {"$group": {"_id": "$user"}}])
-        out.append(len(found))
+        out.append(sum(1 for row in found if values.text(row["_id"]) is not None))  # `$in` matches arrays
     return tuple(out)
 
 
