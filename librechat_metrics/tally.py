@@ -32,10 +32,22 @@ ASSISTANT_EXPR = {
         {"$ne": ["$sender", "User"]},
     ]
 }
+# The same in the query language, which matches an array by its elements: an array isCreatedByUser
+# is no boolean, an array sender is not the string "User" (as the expression and the rules say).
 ASSISTANT_QUERY = {
     "$or": [
-        {"isCreatedByUser": False},
-        {"isCreatedByUser": {"$not": {"$type": "bool"}}, "sender": {"$ne": "User"}},
+        {"isCreatedByUser": {"$eq": False, "$not": {"$type": "array"}}},
+        {
+            "$and": [
+                {
+                    "$or": [
+                        {"isCreatedByUser": {"$not": {"$type": "bool"}}},
+                        {"isCreatedByUser": {"$type": "array"}},
+                    ]
+                },
+                {"$or": [{"sender": {"$ne": "User"}}, {"sender": {"$type": "array"}}]},
+            ]
+        },
     ]
 }
 _CONTENT_TYPES = {"$cond": [{"$eq": [{"$type": "$content"}, "array"]}, "$content.type", []]}
@@ -294,10 +306,9 @@ def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> Tx
 AGENT_ID = {"$regex": "^agent_"}  # a model that is an agent id (only strings match)
 
 
-def _agent_reply(prefix: str = "") -> dict[str, Any]:
-    """Query: an assistant message whose model is an agent id (fields under `prefix`)."""
-    assistant = {"$or": [{f"{prefix}{k}": v for k, v in part.items()} for part in ASSISTANT_QUERY["$or"]]}
-    return {"$and": [assistant, {f"{prefix}model": AGENT_ID}]}
+def _agent_reply() -> dict[str, Any]:
+    """Query: an assistant message whose model is an agent id."""
+    return {"$and": [ASSISTANT_QUERY, {"model": AGENT_ID}]}
 
 
 REPLY_CHUNK = 5_000  # up to this many replies, agent_spend asks for their messageIds; above, one grouped pass

@@ -535,6 +535,15 @@ def test_arrays_holding_a_counted_value_do_not_count(served):
     compare_with_oracle(served, odd)
 
 
+def test_array_flags_and_senders_follow_the_assistant_rule(served):
+    """isCreatedByUser [false] is no boolean and sender ["User"] is not the string "User": the queries
+    (agent replies, reply conversations, input attribution) follow the rule the counts follow."""
+    odd = _odd_now("messages", isCreatedByUser=[False], sender="User")  # a user message
+    odd["messages"] += _odd_now("messages", isCreatedByUser=[True], sender="GPT")["messages"]  # assistants
+    odd["messages"] += _odd_now("messages", isCreatedByUser=None, sender=["User"])["messages"]
+    compare_with_oracle(served, odd)
+
+
 def test_an_agent_id_array_is_no_agent(served):
     """Item 3: an agents document whose id is an array ($type: "string" matches arrays of strings)
     failed usage."""
