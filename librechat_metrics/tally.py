@@ -212,7 +212,7 @@ def tool_parts(marks: dict[str, Span], users_for: str | None = None) -> dict[str
         {"$match": {"content": {"$type": "array"}, "content.type": "tool_call"}},
         {"$project": {"model": 1, "endpoint": 1, "user": 1, "createdAt": 1, "content": 1}},
         {"$unwind": "$content"},
-        {"$match": {"content": {"$type": "object"}, "content.type": "tool_call"}},
+        {"$match": {"content": {"$type": "object"}, "content.type": {"$eq": "tool_call", **_NO_ARRAY}}},
     ]
     failed = {"$match": {"content.tool_call.output": {"$regex": FAILED_TOOL_OUTPUT, "$options": "i"}}}
     group = {"$group": {"_id": key, "n": {"$sum": 1}}}
@@ -303,7 +303,7 @@ def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> Tx
 
 # --- agents: spend joined through transactions.messageId, distinct users ----------------------------
 
-AGENT_ID = {"$regex": "^agent_"}  # a model that is an agent id (only strings match)
+AGENT_ID = {"$regex": "^agent_"}  # a model that is an agent id (arrays match too: dropped in Python)
 
 
 def _agent_reply() -> dict[str, Any]:

@@ -544,6 +544,15 @@ def test_array_flags_and_senders_follow_the_assistant_rule(served):
     compare_with_oracle(served, odd)
 
 
+def test_a_part_whose_type_is_an_array_is_no_tool_call(served):
+    odd = _odd_now("messages")
+    odd["messages"][1]["content"] = [
+        {"type": ["tool_call"], "tool_call": {"name": "web_search", "output": "ok"}},
+        {"type": "tool_call", "tool_call": {"name": ["a", "b"], "output": ["x", "Error processing tool y"]}},
+    ]
+    compare_with_oracle(served, odd)
+
+
 def test_an_agent_id_array_is_no_agent(served):
     """Item 3: an agents document whose id is an array ($type: "string" matches arrays of strings)
     failed usage."""
