@@ -162,9 +162,10 @@ class Span:
     def match(self, by_id: bool = False) -> dict[str, Any]:
         """The $match filter on `createdAt`, or on `_id` (ObjectId time) when `by_id` or `inserted`."""
         field = self._field(by_id)
-        # MongoDB compares an ObjectId bound only with ObjectIds; saying so keeps a test server that
-        # compares across types (mongoeco: a date `_id` is "after" every ObjectId) from differing.
-        kind: dict[str, Any] = {"$type": "objectId"} if field == "_id" else {}
+        # MongoDB compares an ObjectId bound only with ObjectIds, a date only with dates; saying so keeps
+        # a test server that compares across types (mongoeco: a date `_id` is "after" every ObjectId, a
+        # regex createdAt "after" every date) from differing.
+        kind = {"$type": "objectId" if field == "_id" else "date"}
         if self.lo is not None:
             rng = {**kind, "$gte": self._bound(self.lo, by_id)}
             if self.hi is not None:

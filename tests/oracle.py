@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
+from bson.decimal128 import Decimal128
 
 UTC = timezone.utc
 
@@ -244,20 +245,33 @@ def tool_call_failed(part: Doc) -> bool:
     return False
 
 
-def valid_token_count(value: Any) -> bool:
-    """A tokenCount is valid when it is an int/float (not bool), finite and >= 0."""
+NUMBER_LIMIT = 1e300  # semantics.md: a valid number is at most 1e300 in magnitude
+
+
+def as_number(value: Any) -> int | float | None:
+    """A valid number: an int (Int64 is one) or float, never a boolean, or a Decimal128 as float;
+    finite and at most NUMBER_LIMIT in magnitude. None for anything else."""
+    if isinstance(value, Decimal128):
+        try:
+            value = float(value.to_decimal())
+        except (ArithmeticError, ValueError, OverflowError):
+            return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if not math.isfinite(value):
-        return False
-    return value >= 0
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value if abs(value) <= NUMBER_LIMIT else None
+
+
+def valid_token_count(value: Any) -> bool:
+    """A tokenCount is valid when it is a valid number (as_number) and >= 0."""
+    number = as_number(value)
+    return number is not None and number >= 0
 
 
 def valid_raw_amount(value: Any) -> bool:
-    """A rawAmount is valid when it is an int/float (not bool) and finite (any sign)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value)
+    """A rawAmount is valid when it is a valid number (as_number), any sign."""
+    return as_number(value) is not None
 
 
 def counted_transactions(collections: Collections) -> list[tuple[Doc, str, int | float]]:
@@ -270,7 +284,7 @@ def counted_transactions(collections: Collections) -> list[tuple[Doc, str, int |
         raw = tx.get("rawAmount")
         if not valid_raw_amount(raw):
             continue  # the document is ignored entirely
-        counted.append((tx, kind, abs(raw)))
+        counted.append((tx, kind, abs(as_number(raw))))
     return counted
 
 
@@ -310,15 +324,28 @@ def plain_label(value: Any) -> str:
     return sanitise(str(value))
 
 
-def agent_models(collections: Collections) -> dict[str, str]:
-    """agents.id -> agents.model, for agents whose model is a non-empty string (first one wins)."""
-    mapping: dict[str, str] = {}
-    for agent in collections.get("agents", []):
+def agents_by_id(collections: Collections) -> dict[str, Doc]:
+    """The agents document of each string id: of several sharing an id, the oldest (smallest ObjectId
+    `_id`; documents without an ObjectId `_id` after those, in collection order) decides everything."""
+
+    def age(agent: Doc) -> tuple[int, bytes]:
+        oid = agent.get("_id")
+        return (0, oid.binary) if isinstance(oid, ObjectId) else (1, b"")
+
+    chosen: dict[str, Doc] = {}
+    for agent in sorted(collections.get("agents", []), key=age):
         agent_id = agent.get("id")
+        if isinstance(agent_id, str) and agent_id not in chosen:
+            chosen[agent_id] = agent
+    return chosen
+
+
+def agent_models(collections: Collections) -> dict[str, str]:
+    """agents.id -> agents.model of the id's document (agents_by_id), when a non-empty string."""
+    mapping: dict[str, str] = {}
+    for agent_id, agent in agents_by_id(collections).items():
         model = agent.get("model")
-        if not isinstance(agent_id, str) or not isinstance(model, str) or model == "":
-            continue
-        if agent_id not in mapping:  # JUDGEMENT: duplicate ids (other tenants): first document wins
+        if isinstance(model, str) and model != "":
             mapping[agent_id] = model
     return mapping
 
@@ -533,7 +560,7 @@ def exporter_samples(
     else:
         reply_models = earliest_reply_models(messages, agents)
         for msg in messages:
-            tokens = msg.get("tokenCount")
+            tokens = as_number(msg.get("tokenCount"))
             if not valid_token_count(tokens):
                 continue  # counts as 0 tokens
             if is_assistant(msg):
@@ -728,14 +755,14 @@ def exporter_samples(
 
 
 def valid_number(value: Any) -> bool:
-    """An int or float (never a boolean), finite: tokenValue, readTokens, writeTokens, tokenCredits."""
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    """A valid number (as_number): tokenValue, readTokens, writeTokens, tokenCredits."""
+    return as_number(value) is not None
 
 
 def magnitude(doc: Doc, field: str) -> int | float:
     """|doc[field]| when it is a valid number, else 0."""
-    value = doc.get(field)
-    return abs(value) if valid_number(value) else 0
+    value = as_number(doc.get(field))
+    return abs(value) if value is not None else 0
 
 
 def is_unfinished(msg: Doc) -> bool:
@@ -830,12 +857,9 @@ def cost_samples(
     out["librechat_agent_errors_total"] = labelled_sums(errors)
     out["librechat_agent_errors_5m"] = labelled_sums(errors_5m)
 
-    seen: set[str] = set()
-    for agent in collections.get("agents", []):
-        agent_id = agent.get("id")
-        if not isinstance(agent_id, str) or not agent_id.startswith("agent_") or agent_id in seen:
-            continue  # JUDGEMENT: as for the model lookup, the first document of an id wins
-        seen.add(agent_id)
+    for agent_id, agent in agents_by_id(collections).items():
+        if not agent_id.startswith("agent_"):
+            continue  # as for the model lookup, the id's oldest document decides (agents_by_id)
         labels = {f: plain_label(agent.get(f)) for f in ("name", "provider", "model")}
         out["librechat_agent_info"][key(agent_id=sanitise(agent_id), **labels)] = 1.0
 
@@ -849,7 +873,7 @@ def cost_samples(
 
     balances = collections.get("balances", [])
     if balances:
-        credits = [b.get("tokenCredits") for b in balances if valid_number(b.get("tokenCredits"))]
+        credits = [c for b in balances if (c := as_number(b.get("tokenCredits"))) is not None]
         positive = sum(Fraction(c) for c in credits if c > 0)
         out["librechat_balance_credits_usd"][()] = float(positive / 1_000_000)
         out["librechat_balance_users_at_or_below_zero"][()] = float(sum(1 for c in credits if c <= 0))
@@ -1018,7 +1042,7 @@ def history_rows(
     else:
         reply_models = earliest_reply_models(messages, agents)
         for msg in messages:
-            tokens = msg.get("tokenCount")
+            tokens = as_number(msg.get("tokenCount"))
             if not valid_token_count(tokens):
                 continue
             i = window_index(day_bounds, created_at(msg))
@@ -1345,7 +1369,8 @@ JUDGEMENT_CALLS = """
 3. The earliest reply is searched among all messages (any conversation, any date) also for the 5m
    families and the history days; only the user message itself must be in the window/day.
 4. The agent lookup applies wherever a model label is built, including transactions.model. If several
-   agents documents share an id, the first one (collection order) with a non-empty string model wins.
+   agents documents share an id, the oldest (smallest ObjectId `_id`) decides model and labels; the
+   other documents are not looked at, even when the oldest has no usable model.
 5. Sanitising happens before grouping: raw values that sanitise to the same label are summed into one
    series (ratios/success rates are then computed from the merged counts). The history export uses the
    same (sanitised) model label; the history `user` column is plain str(user), not sanitised.

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from dotenv import find_dotenv, load_dotenv
 from pymongo.errors import InvalidName, PyMongoError
 
-from .. import tally
+from .. import tally, values
 from ..mongo import Reader, connect, describe
 from ..settings import (
     SETTINGS,
@@ -437,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = demo(settings, start)
     began = time.monotonic()
     try:
-        summary = run(settings, target, start, end, args.force, args.csv, user_details)
+        with values.running("export"):
+            summary = run(settings, target, start, end, args.force, args.csv, user_details)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code
@@ -450,4 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.csv is None:
         log.info("done in %.1f s: %s", time.monotonic() - began, summary.line())
+    left_out = {f: n for (job, f), n in sorted(values.skipped().items()) if job == "export"}
+    if left_out:  # as the exporter's librechat_exporter_skipped_values_total
+        shown = ", ".join(f"{f} {n}" for f, n in left_out.items())
+        log.info("values left out (not a number, id or date where one belongs): %s", shown)
     return 0
