@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import tally as t
+from .balances import Balances, balances
 from .mongo import AnyOf, Reader, Span
 from .responses import (
     WaitHistogram,
@@ -272,6 +273,7 @@ def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) ->
     return t.recent_ratings(reader, now - RECENT)
 
 
-def collect_balances(reader: Reader, settings: Settings, now: datetime) -> t.Balances | None:
-    """Outstanding credits, users at or below zero and auto-refill users of LibreChat's balances."""
-    return t.balances(reader)
+def collect_balances(reader: Reader, settings: Settings, now: datetime) -> Balances | None:
+    """Outstanding and reserved credits, users at or below zero and auto-refill users of LibreChat's
+    balances, from each user's effective document."""
+    return balances(reader, now)

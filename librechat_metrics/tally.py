@@ -470,7 +470,7 @@ def _plus(a: Counter[Any], b: Counter[Any]) -> Counter[Any]:
     return out
 
 
-# --- agents and balances (slow jobs) ---------------------------------------------------------------
+# --- agents (slow job) ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -494,27 +494,3 @@ def agent_map(reader: Reader) -> tuple[dict[str, str], dict[str, AgentInfo]]:
         if doc["id"].startswith("agent_") and doc["id"] not in infos:
             infos[doc["id"]] = AgentInfo(*(name_label(doc.get(f)) for f in ("name", "provider", "model")))
     return models, infos
-
-
-@dataclass(frozen=True)
-class Balances:
-    """The balances collection in one row: valid positive credits, users at or below 0, auto-refill."""
-
-    credits: float
-    at_or_below_zero: int
-    auto_refill: int
-
-
-def balances(reader: Reader) -> Balances | None:
-    """One grouped read of `balances` (one document per user); None when it is empty (feature off)."""
-    valid = _valid_number("$tokenCredits")
-    positive = {"$and": [valid, {"$gt": ["$tokenCredits", 0]}]}
-    low = {"$and": [valid, {"$lte": ["$tokenCredits", 0]}]}
-    group = {
-        "_id": None,
-        "c": {"$sum": {"$cond": [positive, "$tokenCredits", 0]}},
-        "z": {"$sum": {"$cond": [low, 1, 0]}},
-        "a": {"$sum": {"$cond": [{"$eq": ["$autoRefillEnabled", True]}, 1, 0]}},
-    }
-    rows = reader.aggregate("balances", [{"$group": group}])
-    return Balances(float(rows[0]["c"]), int(rows[0]["z"]), int(rows[0]["a"])) if rows else None

@@ -112,6 +112,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_response_time_seconds_sum": ("model",),
     "librechat_response_time_seconds_count": ("model",),
     "librechat_balance_credits_usd": (),
+    "librechat_balance_reserved_usd": (),
     "librechat_balance_users_at_or_below_zero": (),
     "librechat_balance_auto_refill_users": (),
 }
@@ -719,6 +720,52 @@ def exporter_samples(
     return out
 
 
+def bson_order(value: Any) -> tuple[int, Any]:
+    """A sort key in MongoDB's order of BSON types (numbers, strings, documents, ..., ObjectId, bool,
+    date) for the `_id`s the fixtures use."""
+    if isinstance(value, bool):
+        return (8, value)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    if isinstance(value, ObjectId):
+        return (7, value.binary)
+    if isinstance(value, datetime):
+        return (9, as_utc(value))
+    return (3, repr(value))  # JUDGEMENT: other _id types are not written by LibreChat
+
+
+def effective_balances(balances: list[Doc]) -> list[Doc]:
+    """The document LibreChat reads for each user: the oldest by _id (findOne({user}).sort({_id: 1}));
+    documents without a user are never read."""
+    oldest: dict[Any, Doc] = {}
+    for doc in balances:
+        user = doc.get("user")
+        if user is None:
+            continue
+        mine = oldest.get(distinct_key(user))
+        if mine is None or bson_order(doc.get("_id")) < bson_order(mine.get("_id")):
+            oldest[distinct_key(user)] = doc
+    return list(oldest.values())
+
+
+def reserved_credits(balance: Doc, now: datetime) -> Fraction:
+    """Credits held by unexpired reservations (findBalanceByUser with includeReservedCredits): the sum
+    of `amount` over `reservations` whose `expiresAt` is after now; `reservedCredits` is not read."""
+    reservations = balance.get("reservations")
+    if not isinstance(reservations, list):
+        return Fraction(0)
+    held = Fraction(0)
+    for part in reservations:
+        if not isinstance(part, dict) or not valid_number(part.get("amount")):
+            continue
+        expires = as_utc(part.get("expiresAt"))
+        if expires is not None and expires > now:
+            held += Fraction(part["amount"])
+    return held
+
+
 def valid_number(value: Any) -> bool:
     """An int or float (never a boolean), finite: tokenValue, readTokens, writeTokens, tokenCredits."""
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
@@ -839,12 +886,16 @@ def cost_samples(
         out["librechat_response_time_seconds_sum"][key(model=model)] = math.fsum(seconds)
         out["librechat_response_time_seconds_count"][key(model=model)] = float(len(seconds))
 
-    balances = collections.get("balances", [])
+    balances = effective_balances(collections.get("balances", []))
     if balances:
-        credits = [b.get("tokenCredits") for b in balances if valid_number(b.get("tokenCredits"))]
-        positive = sum(Fraction(c) for c in credits if c > 0)
+        held = [reserved_credits(b, bound_5m + timedelta(seconds=300)) for b in balances]
+        credits = [(b.get("tokenCredits"), r) for b, r in zip(balances, held, strict=True)]
+        credits = [(c, r) for c, r in credits if valid_number(c)]
+        positive = sum(Fraction(c) for c, _ in credits if c > 0)
         out["librechat_balance_credits_usd"][()] = float(positive / 1_000_000)
-        out["librechat_balance_users_at_or_below_zero"][()] = float(sum(1 for c in credits if c <= 0))
+        out["librechat_balance_reserved_usd"][()] = float(sum(held, Fraction(0)) / 1_000_000)
+        low = sum(1 for c, r in credits if Fraction(c) - r <= 0)
+        out["librechat_balance_users_at_or_below_zero"][()] = float(low)
         auto = sum(1 for b in balances if b.get("autoRefillEnabled") is True)
         out["librechat_balance_auto_refill_users"][()] = float(auto)
 
