@@ -19,7 +19,21 @@ from .mongo import AnyOf, Reader, Span, since
 
 INF = float("inf")
 RATINGS = ("thumbsUp", "thumbsDown")
-FAILED_TOOL_OUTPUT = "error processing tool"
+# A failed tool call's output, in the shapes LibreChat's agents write it: "Error processing tool…" (a
+# tool error the graph handles), "Error: …\n Please fix your mistakes." (a tool that threw, or one
+# LibreChat ran that reported an error: MCP), either as a string or as an array of parts holding one
+# (a string, or a {type: "text", text} part).
+FAILED_TOOL_PATTERNS = (
+    {"$regex": "error processing tool", "$options": "i"},
+    {"$regex": r"^Error: [\s\S]*\n Please fix your mistakes\."},
+)
+_OUTPUT = "content.tool_call.output"
+FAILED_TOOL_QUERY = {
+    "$or": [
+        *({_OUTPUT: pattern} for pattern in FAILED_TOOL_PATTERNS),
+        *({_OUTPUT: {"$elemMatch": {"type": "text", "text": pattern}}} for pattern in FAILED_TOOL_PATTERNS),
+    ]
+}
 
 # A message is an assistant message when isCreatedByUser is false, or (when that is not a boolean)
 # when its sender is not "User".
@@ -200,7 +214,7 @@ def tool_parts(marks: dict[str, Span], users_for: str | None = None) -> dict[str
         {"$unwind": "$content"},
         {"$match": {"content": {"$type": "object"}, "content.type": "tool_call"}},
     ]
-    failed = {"$match": {"content.tool_call.output": {"$regex": FAILED_TOOL_OUTPUT, "$options": "i"}}}
+    failed = {"$match": FAILED_TOOL_QUERY}
     group = {"$group": {"_id": key, "n": {"$sum": 1}}}
     return {"tool_calls": [*calls, group], "tool_failures": [*calls, failed, group]}
 

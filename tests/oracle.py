@@ -148,6 +148,7 @@ HISTORY_TABLES = (
 )
 
 TOOL_ERROR_RE = re.compile(re.escape("error processing tool"), re.IGNORECASE)
+TOOL_THREW_RE = re.compile(r"^Error: [\s\S]*\n Please fix your mistakes\.")  # @librechat/agents ToolNode
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,16 +232,30 @@ def tool_call_body(part: Doc) -> Doc:
     return {}
 
 
+def failed_text(value: Any) -> bool:
+    """A string in one of the failed-call shapes @librechat/agents writes: it contains "error processing
+    tool" (any case; Graph's tool-error handler), or starts with "Error: " and holds
+    "\\n Please fix your mistakes." (ToolNode: a tool that threw or reported an error, e.g. MCP)."""
+    if not isinstance(value, str):
+        return False
+    return TOOL_ERROR_RE.search(value) is not None or TOOL_THREW_RE.search(value) is not None
+
+
 def tool_call_failed(part: Doc) -> bool:
-    """Failed: output is a str containing 'error processing tool' (any case), or a list with one."""
+    """Failed: output is a failed-call string, or a list holding one as a string element or as the
+    ``text`` of a ``{type: "text"}`` part (an output given as an array of content parts)."""
     output = tool_call_body(part).get("output")
-    if isinstance(output, str):
-        return TOOL_ERROR_RE.search(output) is not None
     if isinstance(output, list):
-        for element in output:
-            if isinstance(element, str) and TOOL_ERROR_RE.search(element) is not None:
-                return True
-    return False
+        return any(
+            failed_text(element)
+            or (
+                isinstance(element, dict)
+                and element.get("type") == "text"
+                and failed_text(element.get("text"))
+            )
+            for element in output
+        )
+    return failed_text(output)
 
 
 def valid_token_count(value: Any) -> bool:

@@ -583,6 +583,28 @@ def test_tool_failures_and_success_rates():
     }
 
 
+def test_tool_failures_in_every_shape_the_agents_write():
+    mcp = "get_issue_mcp_github"
+    threw = "Error: MCP error -32603: rate limited\n Please fix your mistakes."
+    parts = [{"type": "text", "text": "Error processing tool get_issue_mcp_github: 401"}]
+    msg = ai_msg(
+        at(-60),
+        content=[
+            call(mcp, parts),  # an array of content parts holding the error text: failed
+            call(mcp, [{"type": "text", "text": threw}]),  # the same with ToolNode's shape: failed
+            call(mcp, threw),  # ToolNode's shape as a string: failed
+            call(mcp, "Error: not the end"),  # no "Please fix your mistakes.": not failed
+            call(mcp, "See Error: x\n Please fix your mistakes."),  # not at the start: not failed
+            call(mcp, [{"type": "image", "text": "error processing tool"}]),  # not a text part
+            call(mcp, [{"type": "text", "text": "all good"}]),  # a text part without an error
+            call(mcp, {"type": "text", "text": "error processing tool"}),  # a part, not an array
+        ],
+    )
+    s = exporter_samples({"messages": [msg]}, NOW)
+    assert one(s, "librechat_tool_calls_total") == 8
+    assert one(s, "librechat_tool_call_errors_total") == 3  # the first three
+
+
 def test_tool_success_rate_zero_is_kept():
     msgs = [ai_msg(at(-60), content=[call("broken", "Error processing tool broken")])]
     s = exporter_samples({"messages": msgs}, NOW)

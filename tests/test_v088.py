@@ -9,9 +9,10 @@ from bson import ObjectId
 from bson.decimal128 import Decimal128
 
 from librechat_metrics.families.balances import FAMILIES as BALANCE_FAMILIES
-from librechat_metrics.groups import collect_balances
+from librechat_metrics.families.tools import FAMILIES as TOOL_FAMILIES
+from librechat_metrics.groups import UsageGroup, collect_balances
 from librechat_metrics.mongo import Reader
-from librechat_metrics.settings import Settings
+from librechat_metrics.settings import Settings, load
 from tests.oracle import exporter_samples
 
 UTC = timezone.utc
@@ -86,3 +87,58 @@ def test_decimal128_credits_and_amounts_are_numbers(mongoeco):
     assert got["librechat_balance_credits_usd"] == {(): 1.5}
     assert got["librechat_balance_reserved_usd"] == {(): 1.5}
     assert got["librechat_balance_users_at_or_below_zero"] == {(): 1.0}  # all of it reserved
+
+
+# --- tool failures ---------------------------------------------------------------------------------
+
+THREW = "Error: MCP error -32603: rate limited\n Please fix your mistakes."
+OUTPUTS = [
+    [{"type": "text", "text": "Error processing tool get_issue_mcp_github: 401"}],  # failed
+    [{"type": "text", "text": THREW}],  # failed
+    THREW,  # failed
+    '[{"type":"text","text":"Error processing tool x"}]',  # a stringified array: failed
+    "Error processing tool web_search",  # failed
+    ["ok", "ERROR processing TOOL"],  # failed
+    "Error: not the end",
+    "See Error: x\n Please fix your mistakes.",
+    [{"type": "image", "text": "error processing tool"}],
+    [{"type": "text", "text": "all good"}],
+    {"type": "text", "text": "error processing tool"},
+    None,
+    "ok",
+]
+
+
+def test_tool_failures_in_every_shape_equal_the_oracle(mongoeco):
+    now = datetime.now(UTC).replace(microsecond=0)
+    names = ["get_issue_mcp_github", "web_search"]
+    content = [
+        {"type": "tool_call", "tool_call": {"id": f"t{i}", "name": names[i % 2], "args": "{}", "output": out}}
+        for i, out in enumerate(OUTPUTS)
+    ]
+    when = now - timedelta(hours=2)
+    message = {
+        "_id": ObjectId.from_datetime(when),
+        "messageId": "m1",
+        "conversationId": "c1",
+        "user": PEOPLE[0],
+        "isCreatedByUser": False,
+        "sender": "AI",
+        "model": "gpt-4o",
+        "endpoint": "openAI",
+        "createdAt": when,
+        "content": content,
+    }
+    server = mongoeco({"messages": [message]})
+    settings = load({"MONGODB_URI": server.uri})
+    with server.client() as client:
+        usage = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)(now)
+    want = exporter_samples({"messages": [message]}, now)
+    for family in TOOL_FAMILIES:
+        assert family.value(usage) == pytest.approx(oracle_by_labels(want[family.name])), family.name
+    assert want["librechat_tool_call_errors_total"] == {(): 6.0}  # and the oracle counts all six shapes
+
+
+def oracle_by_labels(samples: dict) -> dict:
+    """Oracle samples ({((name, value), ...): v}) keyed like a family's value (label values in order)."""
+    return {tuple(v for _, v in key): value for key, value in samples.items()}
