@@ -29,6 +29,7 @@ from .responses import (
     inside,
     merge,
 )
+from .schedules import Schedules, schedules
 from .settings import Settings
 from .windows import calendar_starts
 
@@ -277,3 +278,8 @@ def collect_balances(reader: Reader, settings: Settings, now: datetime) -> Balan
     """Outstanding and reserved credits, users at or below zero and auto-refill users of LibreChat's
     balances, from each user's effective document."""
     return balances(reader, now)
+
+
+def collect_schedules(reader: Reader, settings: Settings, now: datetime) -> Schedules:
+    """Schedules per state, stored runs per status, durations and MCP statuses of LibreChat's runs."""
+    return schedules(reader, now)

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
+from bson.decimal128 import Decimal128
 
 UTC = timezone.utc
 
@@ -115,6 +116,13 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_balance_reserved_usd": (),
     "librechat_balance_users_at_or_below_zero": (),
     "librechat_balance_auto_refill_users": (),
+    # issue #20: scheduled chats
+    "librechat_schedules": ("state",),
+    "librechat_schedule_runs": ("status",),
+    "librechat_schedule_failed_runs_by_mcp_status": ("mcp_status",),
+    "librechat_schedule_run_duration_seconds_bucket": ("le", "status"),
+    "librechat_schedule_run_duration_seconds_sum": ("status",),
+    "librechat_schedule_run_duration_seconds_count": ("status",),
 }
 
 # Upper bounds of the response-time histogram (OpenTelemetry gen_ai.client.operation.duration), as
@@ -124,6 +132,12 @@ HISTOGRAM_BOUNDS = (
     ("0.64", 0.64), ("1.28", 1.28), ("2.56", 2.56), ("5.12", 5.12), ("10.24", 10.24), ("20.48", 20.48),
     ("40.96", 40.96), ("81.92", 81.92), ("+Inf", math.inf),
 )  # fmt: skip
+
+# Upper bounds (seconds) of the schedule-run duration histogram, as prometheus_client writes them.
+RUN_BOUNDS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+RUN_STATUSES = ("started", "requires_action", "success", "error", "interrupted", "skipped_overlap",
+                "skipped_balance")  # fmt: skip
+FINISHED_RUNS = ("success", "error", "interrupted")
 
 HISTORY_TABLES = (
     "daily_users",
@@ -735,6 +749,53 @@ def exporter_samples(
     return out
 
 
+def schedule_state(doc: Doc) -> str:
+    """`enabled` when enabled is the boolean true, else a non-empty string disabledReason, else `disabled`."""
+    if doc.get("enabled") is True:
+        return "enabled"
+    reason = doc.get("disabledReason")
+    return sanitise(reason) if isinstance(reason, str) and reason != "" else "disabled"
+
+
+def schedule_samples(out: Samples, collections: Collections) -> None:
+    """Schedules per state (not `deleting`, not `erased`: LibreChat hides them), stored runs per status
+    (statuses of LibreChat's enum), failed runs per MCP status, durations of finished runs."""
+    for doc in collections.get("schedules", []):
+        if doc.get("deleting") is True or doc.get("erased") is True:
+            continue
+        label = key(state=schedule_state(doc))
+        out["librechat_schedules"][label] = out["librechat_schedules"].get(label, 0.0) + 1
+    durations: dict[str, list] = {}
+    for run in collections.get("scheduleruns", []):
+        status = run.get("status")
+        if not isinstance(status, str) or status not in RUN_STATUSES:
+            continue
+        runs = out["librechat_schedule_runs"]
+        runs[key(status=status)] = runs.get(key(status=status), 0.0) + 1
+        if status == "error" and isinstance(run.get("mcp"), list):
+            seen = set()
+            for server in run["mcp"]:
+                value = server.get("status") if isinstance(server, dict) else None
+                seen.add(sanitise(value) if isinstance(value, str) and value != "" else "unknown")
+            failed = out["librechat_schedule_failed_runs_by_mcp_status"]
+            for value in seen:
+                failed[key(mcp_status=value)] = failed.get(key(mcp_status=value), 0.0) + 1
+        millis = exact_number(run.get("durationMs"))
+        if status in FINISHED_RUNS and millis is not None and millis >= 0:
+            durations.setdefault(status, []).append(millis / 1000)
+    for status, seconds in durations.items():
+        for bound in RUN_BOUNDS:
+            below = sum(1 for s in seconds if s <= Fraction(bound))
+            out["librechat_schedule_run_duration_seconds_bucket"][key(status=status, le=str(bound))] = float(
+                below
+            )
+        out["librechat_schedule_run_duration_seconds_bucket"][key(status=status, le="+Inf")] = float(
+            len(seconds)
+        )
+        out["librechat_schedule_run_duration_seconds_sum"][key(status=status)] = float(sum(seconds))
+        out["librechat_schedule_run_duration_seconds_count"][key(status=status)] = float(len(seconds))
+
+
 def bson_order(value: Any) -> tuple[int, Any]:
     """A sort key in MongoDB's order of BSON types (numbers, strings, documents, ..., ObjectId, bool,
     date) for the `_id`s the fixtures use."""
@@ -773,12 +834,19 @@ def reserved_credits(balance: Doc, now: datetime) -> Fraction:
         return Fraction(0)
     held = Fraction(0)
     for part in reservations:
-        if not isinstance(part, dict) or not valid_number(part.get("amount")):
-            continue
-        expires = as_utc(part.get("expiresAt"))
-        if expires is not None and expires > now:
-            held += Fraction(part["amount"])
+        amount = exact_number(part.get("amount")) if isinstance(part, dict) else None
+        expires = as_utc(part.get("expiresAt")) if isinstance(part, dict) else None
+        if amount is not None and expires is not None and expires > now:
+            held += amount
     return held
+
+
+def exact_number(value: Any) -> Fraction | None:
+    """The exact value of a finite int, float or Decimal128 (never a boolean), else None."""
+    if isinstance(value, Decimal128):
+        value = value.to_decimal()
+        return Fraction(value) if value.is_finite() else None
+    return Fraction(value) if valid_number(value) else None
 
 
 def valid_number(value: Any) -> bool:
@@ -901,11 +969,13 @@ def cost_samples(
         out["librechat_response_time_seconds_sum"][key(model=model)] = math.fsum(seconds)
         out["librechat_response_time_seconds_count"][key(model=model)] = float(len(seconds))
 
+    schedule_samples(out, collections)
+
     balances = effective_balances(collections.get("balances", []))
     if balances:
         held = [reserved_credits(b, bound_5m + timedelta(seconds=300)) for b in balances]
-        credits = [(b.get("tokenCredits"), r) for b, r in zip(balances, held, strict=True)]
-        credits = [(c, r) for c, r in credits if valid_number(c)]
+        credits = [(exact_number(b.get("tokenCredits")), r) for b, r in zip(balances, held, strict=True)]
+        credits = [(c, r) for c, r in credits if c is not None]
         positive = sum(Fraction(c) for c, _ in credits if c > 0)
         out["librechat_balance_credits_usd"][()] = float(positive / 1_000_000)
         out["librechat_balance_reserved_usd"][()] = float(sum(held, Fraction(0)) / 1_000_000)

@@ -7,10 +7,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from bson import ObjectId
 from bson.decimal128 import Decimal128
+from bson.int64 import Int64
+from prometheus_client.utils import floatToGoString
 
+from librechat_metrics.app import build_jobs
 from librechat_metrics.families.balances import FAMILIES as BALANCE_FAMILIES
+from librechat_metrics.families.schedules import FAMILIES as SCHEDULE_FAMILIES
 from librechat_metrics.families.tools import FAMILIES as TOOL_FAMILIES
-from librechat_metrics.groups import UsageGroup, collect_balances
+from librechat_metrics.groups import UsageGroup, collect_balances, collect_schedules
+from librechat_metrics.indexes import MissingIndexes
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import Settings, load
 from tests.oracle import exporter_samples
@@ -142,3 +147,117 @@ def test_tool_failures_in_every_shape_equal_the_oracle(mongoeco):
 def oracle_by_labels(samples: dict) -> dict:
     """Oracle samples ({((name, value), ...): v}) keyed like a family's value (label values in order)."""
     return {tuple(v for _, v in key): value for key, value in samples.items()}
+
+
+# --- schedules -------------------------------------------------------------------------------------
+
+
+def run(serial: int, status: object, millis: object = None, **extra: object) -> dict:
+    doc = {
+        "_id": oid(-serial, serial),
+        "scheduleId": f"s{serial % 3}",
+        "user": PEOPLE[serial % 5],
+        "scheduledFor": at(-serial),
+        "firedAt": at(-serial),
+        "status": status,
+        "createdAt": at(-serial),
+        "updatedAt": at(-serial),
+    }
+    if millis is not None:
+        doc["durationMs"] = millis
+    return doc | extra
+
+
+MCP = [
+    {"server": "github", "status": "mcp_reauth_required"},
+    {"server": "jira", "status": "mcp_reauth_required"},  # the same status twice: the run counts once
+    {"server": "pg", "status": "mcp_unavailable"},
+    {"server": "x", "status": ""},  # no status: unknown
+    "odd",
+]
+RUNS = [
+    run(1, "success", 800),
+    run(2, "success", 2_500),  # exactly on a bound: in it
+    run(3, "success", 61_000),
+    run(4, "error", 4_000_000, error="boom", mcp=MCP),  # above every bound
+    run(5, "error", 12_000, mcp=[{"server": "pg", "status": "ready"}]),
+    run(6, "error", mcp=[]),  # no duration, no MCP entry
+    run(7, "interrupted", 30_000),
+    run(8, "started"),
+    run(9, "requires_action"),
+    run(10, "skipped_overlap"),
+    run(11, "skipped_balance"),
+    run(12, "success", -5),  # invalid durations are not observed
+    run(13, "success", float("nan")),
+    run(14, "success", "900"),
+    run(15, "success", True),
+    run(16, "success", Int64(1_000)),
+    run(17, "success", Decimal128("1500")),
+    run(18, "started", 5_000),  # not finished: no duration
+    run(19, "weird", 5_000),  # not a status LibreChat writes
+    run(20, None),
+]
+
+
+def schedule(serial: int, **fields: object) -> dict:
+    return {"_id": oid(-1000, serial), "id": f"s{serial}", "user": PEOPLE[serial % 5], "name": "daily",
+            "agent_id": "agent_x", "timezone": "UTC", "enabled": True, **fields}  # fmt: skip
+
+
+SCHEDULES = [
+    schedule(1),
+    schedule(2),
+    schedule(3, enabled=False, disabledReason="too_many_failures"),
+    schedule(4, enabled=False, disabledReason="too_many_failures"),
+    schedule(5, enabled=False, disabledReason="insufficient_balance"),
+    schedule(6, enabled=False),
+    schedule(7, enabled=False, disabledReason=""),
+    schedule(8, enabled="yes"),  # not the boolean true
+    schedule(9, enabled=False, deleting=True),  # being deleted: hidden
+    schedule(10, erased=True, enabled=False),  # tombstone
+    schedule(11, enabled=True, disabledReason="agent_deleted"),  # enabled wins
+]
+
+
+def flatten(family, samples: dict) -> dict[str, dict]:
+    """A family's value as oracle samples: {sample name: {sorted (label, value) pairs: v}}."""
+    if family.kind != "histogram":
+        return {
+            family.name: {tuple(sorted(zip(family.labels, k, strict=True))): v for k, v in samples.items()}
+        }
+    out: dict[str, dict] = {f"{family.name}_{part}": {} for part in ("bucket", "sum", "count")}
+    for labels, histogram in samples.items():
+        pairs = tuple(zip(family.labels, labels, strict=True))
+        bounds = [*(floatToGoString(b) for b in histogram.bounds), "+Inf"]
+        for le, n in zip(bounds, histogram.buckets, strict=True):
+            out[f"{family.name}_bucket"][tuple(sorted((*pairs, ("le", le))))] = float(n)
+        out[f"{family.name}_sum"][tuple(sorted(pairs))] = histogram.total
+        out[f"{family.name}_count"][tuple(sorted(pairs))] = float(histogram.buckets[-1])
+    return out
+
+
+def test_schedules_and_runs_equal_the_oracle(mongoeco):
+    data = {"schedules": SCHEDULES, "scheduleruns": RUNS}
+    server = mongoeco(data)
+    with server.client() as client:
+        result = collect_schedules(Reader(client["LibreChat"], 10_000), Settings({}), NOW)
+    got: dict[str, dict] = {}
+    for family in SCHEDULE_FAMILIES:
+        got |= flatten(family, family.value(result))
+    want = exporter_samples(data, NOW)
+    for name, samples in got.items():
+        assert samples == pytest.approx(want[name]), name
+    assert got["librechat_schedules"] == {
+        (("state", "enabled"),): 3.0,
+        (("state", "too_many_failures"),): 2.0,
+        (("state", "insufficient_balance"),): 1.0,
+        (("state", "disabled"),): 3.0,
+    }  # and by hand
+
+
+def test_the_schedules_job_is_registered_with_its_toggle():
+    on, off = load({}), load({"ENABLE_SCHEDULE_METRICS": "false"})
+    names = {job.name for job in build_jobs(Reader(None, 1), on, MissingIndexes(Reader(None, 1)))}
+    assert "schedules" in names
+    names = {job.name for job in build_jobs(Reader(None, 1), off, MissingIndexes(Reader(None, 1)))}
+    assert "schedules" not in names
