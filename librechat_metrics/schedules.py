@@ -32,11 +32,11 @@ FAILED = "error"
 BOUNDS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 
 _NAMED = {"$and": [{"$eq": [{"$type": "$mcp.status"}, "string"]}, {"$ne": ["$mcp.status", ""]}]}
-RUN_COUNTS = [
+RUN_COUNTS: list[dict[str, Any]] = [
     {"$match": {"status": {"$in": list(STATUSES)}}},
     {"$group": {"_id": "$status", "n": {"$sum": 1}}},
 ]
-RUN_DETAILS = [
+RUN_DETAILS: list[dict[str, Any]] = [
     {"$match": {"status": {"$in": list(FINISHED)}}},
     {
         "$facet": {
@@ -65,7 +65,7 @@ RUN_DETAILS = [
     },
 ]
 # Schedules an owner still has: not being deleted, not an erased tombstone.
-STATES = [
+STATES: list[dict[str, Any]] = [
     {"$match": {"deleting": {"$ne": True}, "erased": {"$ne": True}}},
     {"$group": {"_id": {"e": "$enabled", "r": "$disabledReason"}, "n": {"$sum": 1}}},
 ]

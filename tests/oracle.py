@@ -159,6 +159,7 @@ HISTORY_TABLES = (
     "daily_replies_by_agent",
     "daily_response_time_by_model",
     "daily_spend_by_agent",
+    "daily_schedule_runs",
 )
 
 TOOL_ERROR_RE = re.compile(re.escape("error processing tool"), re.IGNORECASE)
@@ -1453,6 +1454,23 @@ def cost_history(
             usd = Fraction(magnitude(doc, "tokenValue")) / 1_000_000
             agent_spend[(days[i], agent)] = agent_spend.get((days[i], agent), Fraction(0)) + usd
     out["daily_spend_by_agent"] = {(d, a, float(v)) for (d, a), v in agent_spend.items() if v != 0}
+
+    runs: dict[tuple[date, str], int] = {}
+    run_seconds: dict[tuple[date, str], list[Fraction]] = {}
+    for run in collections.get("scheduleruns", []):  # by the day of firedAt; statuses LibreChat writes
+        i = window_index(day_bounds, as_utc(run.get("firedAt")))
+        status = run.get("status")
+        if i is None or not isinstance(status, str) or status not in RUN_STATUSES:
+            continue
+        runs[(days[i], status)] = runs.get((days[i], status), 0) + 1
+        millis = exact_number(run.get("durationMs"))
+        if status in FINISHED_RUNS and millis is not None and millis >= 0:
+            run_seconds.setdefault((days[i], status), []).append(millis / 1000)
+    for (d, status), n in runs.items():
+        ordered = sorted(run_seconds.get((d, status), []))
+        ranks = [math.ceil(Fraction(p, 100) * len(ordered)) for p in (50, 90)]
+        p50, p90 = (float(ordered[r - 1]) if ordered else None for r in ranks)
+        out["daily_schedule_runs"].add((d, sanitise(status), n, p50, p90))
 
     for i, d in enumerate(days):
         waits = response_times(messages, lambda m, i=i: window_index(day_bounds, created_at(m)) == i, agents)
