@@ -2,8 +2,9 @@
 
 `schedules` holds one document per schedule (a per-user cap keeps it small); `scheduleruns` one per
 occurrence, and LibreChat expires settled runs 90 days after `settledAt`, so the runs read are the
-ones it keeps. Runs are counted per status with the `{status, firedAt}` index alone (a covered
-read); the durations and MCP statuses need the documents of the finished and failed runs.
+ones it keeps. Both run reads select on `status`, the leading field of LibreChat's
+`{status, firedAt}` index: the counts need no other field (MongoDB can answer them from the index
+alone when no tenant is set), the durations and MCP statuses read the finished runs' documents.
 """
 
 from __future__ import annotations
