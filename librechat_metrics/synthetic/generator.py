@@ -31,6 +31,7 @@ from .profiles import (
 from .timeplan import DAY, HOUR, MINUTE, SECOND, Clock, Seasonality, boundaries, to_dt, to_ms
 
 COLLECTIONS = ("users", "conversations", "messages", "transactions", "files", "agents", "balances")
+SCHEDULE_COLLECTIONS = ("schedules", "scheduleruns")  # v0.8.8 profile only
 NANOID = string.ascii_letters + string.digits + "_-"
 WORDS = (
     "the", "report", "budget", "summary", "meeting", "python", "error", "deploy", "customer", "quarterly",
@@ -730,7 +731,7 @@ class _Generator:
     def schedules(self) -> None:
         """`schedules` and `scheduleruns` as @librechat/data-schemas 0.0.71 declares them: daily
         schedules of a few users' agents and one run per day, of every status."""
-        self.out["schedules"], self.out["scheduleruns"] = [], []
+        self.out.update({name: [] for name in SCHEDULE_COLLECTIONS})
         owners = self.users[: min(len(self.users), len(self.SCHEDULE_STATES))]
         slots: Counter = Counter()
         for i, (user, state) in enumerate(zip(owners, self.SCHEDULE_STATES, strict=False)):
