@@ -25,6 +25,7 @@ from .groups import (
     collect_balances,
     collect_inventory,
     collect_recent_ratings,
+    collect_schedules,
 )
 from .indexes import MissingIndexes, missing_indexes_report
 from .mongo import Reader, connect
@@ -101,6 +102,8 @@ def build_jobs(
         jobs.append(Job("recent_ratings", slow, bind(collect_recent_ratings), retry=fast))
     if on("user"):
         jobs.append(Job("balances", slow, bind(collect_balances), retry=fast))
+    if on("schedule"):
+        jobs.append(Job("schedules", slow, bind(collect_schedules), retry=fast))
     jobs.append(Job("indexes", slow, gate(missing.refresh), retry=fast))
     return jobs
 

@@ -15,7 +15,7 @@ from prometheus_client.utils import floatToGoString
 from . import __version__, values
 from .families import FAMILIES, Family
 from .labels import cap
-from .responses import BOUNDS, WaitHistogram
+from .responses import WaitHistogram
 from .scheduler import Scheduler
 from .settings import Settings
 
@@ -92,8 +92,8 @@ def build(family: Family, samples: dict[tuple[str, ...], Any]) -> Metric:
 
 def _histogram(family: Family, samples: dict[tuple[str, ...], WaitHistogram]) -> Metric:
     metric = HistogramMetricFamily(family.name, family.help, labels=list(family.labels))
-    bounds = [floatToGoString(b) for b in BOUNDS] + ["+Inf"]
     for labels, histogram in sorted(samples.items(), key=lambda item: item[0]):
+        bounds = [floatToGoString(b) for b in histogram.bounds] + ["+Inf"]
         metric.add_metric(list(labels), list(zip(bounds, histogram.buckets, strict=True)), histogram.total)
     return metric
 

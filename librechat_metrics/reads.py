@@ -46,6 +46,8 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
     "conversations": ("createdAt",),
     "users": ("_id", "email", "name"),
     "agents": ("_id", "id", "name", "provider", "model"),
-    "balances": ("tokenCredits", "autoRefillEnabled"),
+    "balances": ("_id", "user", "tokenCredits", "autoRefillEnabled", "reservations"),
+    "schedules": ("enabled", "disabledReason", "deleting", "erased"),
+    "scheduleruns": ("_id", "status", "firedAt", "durationMs", "mcp", "mcp.status"),
 }
 TENANT_FIELD = "tenantId"  # read in every collection when LIBRECHAT_TENANT_ID is set (mongo.Reader)

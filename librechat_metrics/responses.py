@@ -129,13 +129,19 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 @dataclass
 class WaitHistogram:
-    """Cumulative response-time histogram of one model: counts per upper bound (BOUNDS, then +Inf)."""
+    """Cumulative histogram (response times of one model by default): counts per upper bound (`bounds`,
+    then +Inf) and the sum of the observed values."""
 
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS) + 1))
+    buckets: list[int] = field(default_factory=list)
     total: float = 0.0
+    bounds: tuple[float, ...] = BOUNDS
+
+    def __post_init__(self) -> None:
+        if not self.buckets:
+            self.buckets = [0] * (len(self.bounds) + 1)
 
     def observe(self, seconds: float) -> None:
-        for i, bound in enumerate(BOUNDS):
+        for i, bound in enumerate(self.bounds):
             if seconds <= bound:
                 self.buckets[i] += 1
         self.buckets[-1] += 1
@@ -143,7 +149,9 @@ class WaitHistogram:
 
     def __add__(self, other: WaitHistogram) -> WaitHistogram:
         return WaitHistogram(
-            [a + b for a, b in zip(self.buckets, other.buckets, strict=True)], self.total + other.total
+            [a + b for a, b in zip(self.buckets, other.buckets, strict=True)],
+            self.total + other.total,
+            self.bounds,
         )
 
 

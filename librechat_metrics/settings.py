@@ -156,7 +156,7 @@ class Setting:
         return self.env.lower()
 
 
-GROUP_TOGGLES = ("basic", "token", "user", "model", "time_window", "rating", "tool", "file")
+GROUP_TOGGLES = ("basic", "token", "user", "model", "time_window", "rating", "tool", "file", "schedule")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(

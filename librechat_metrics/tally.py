@@ -21,7 +21,21 @@ from .mongo import AnyOf, Reader, Span, since
 from .values import LIMIT
 
 RATINGS = ("thumbsUp", "thumbsDown")
-FAILED_TOOL_OUTPUT = "error processing tool"
+# A failed tool call's output, in the shapes LibreChat's agents write it: "Error processing tool…" (a
+# tool error the graph handles), "Error: …\n Please fix your mistakes." (a tool that threw, or one
+# LibreChat ran that reported an error: MCP), either as a string or as an array of parts holding one
+# (a string, or a {type: "text", text} part).
+FAILED_TOOL_PATTERNS = (
+    {"$regex": "error processing tool", "$options": "i"},
+    {"$regex": r"^Error: [\s\S]*\n Please fix your mistakes\."},
+)
+_OUTPUT = "content.tool_call.output"
+FAILED_TOOL_QUERY = {
+    "$or": [
+        *({_OUTPUT: pattern} for pattern in FAILED_TOOL_PATTERNS),
+        *({_OUTPUT: {"$elemMatch": {"type": "text", "text": pattern}}} for pattern in FAILED_TOOL_PATTERNS),
+    ]
+}
 
 # A message is an assistant message when isCreatedByUser is false, or (when that is not a boolean)
 # when its sender is not "User".
@@ -214,7 +228,7 @@ def tool_parts(marks: dict[str, Span], users_for: str | None = None) -> dict[str
         {"$unwind": "$content"},
         {"$match": {"content": {"$type": "object"}, "content.type": {"$eq": "tool_call", **_NO_ARRAY}}},
     ]
-    failed = {"$match": {"content.tool_call.output": {"$regex": FAILED_TOOL_OUTPUT, "$options": "i"}}}
+    failed = {"$match": FAILED_TOOL_QUERY}
     group = {"$group": {"_id": key, "n": {"$sum": 1}}}
     return {"tool_calls": [*calls, group], "tool_failures": [*calls, failed, group]}
 
@@ -493,7 +507,7 @@ def _plus(a: Counter[Any], b: Counter[Any]) -> Counter[Any]:
     return out
 
 
-# --- agents and balances (slow jobs) ---------------------------------------------------------------
+# --- agents (slow job) ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -530,28 +544,3 @@ def _age(doc: dict[str, Any]) -> tuple[int, bytes]:
     """Sort key: ObjectId `_id`s oldest first, then every other document in the order read."""
     oid = doc.get("_id")
     return (0, oid.binary) if isinstance(oid, ObjectId) else (1, b"")
-
-
-@dataclass(frozen=True)
-class Balances:
-    """The balances collection in one row: valid positive credits, users at or below 0, auto-refill."""
-
-    credits: float
-    at_or_below_zero: int
-    auto_refill: int
-
-
-def balances(reader: Reader) -> Balances | None:
-    """One grouped read of `balances` (one document per user); None when it is empty (feature off)."""
-    valid = _valid_number("$tokenCredits")
-    positive = {"$and": [valid, {"$gt": ["$tokenCredits", 0]}]}
-    low = {"$and": [valid, {"$lte": ["$tokenCredits", 0]}]}
-    group = {
-        "_id": None,
-        "c": {"$sum": {"$cond": [positive, "$tokenCredits", 0]}},
-        "z": {"$sum": {"$cond": [low, 1, 0]}},
-        "a": {"$sum": {"$cond": [{"$eq": ["$autoRefillEnabled", True]}, 1, 0]}},
-    }
-    rows = reader.aggregate("balances", [{"$group": group}])
-    credits = values.number(rows[0]["c"], "tokenCredits") if rows else None  # Decimal128 sums too
-    return Balances(credits or 0.0, int(rows[0]["z"]), int(rows[0]["a"])) if rows else None

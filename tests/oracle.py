@@ -115,8 +115,16 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_response_time_seconds_sum": ("model",),
     "librechat_response_time_seconds_count": ("model",),
     "librechat_balance_credits_usd": (),
+    "librechat_balance_reserved_usd": (),
     "librechat_balance_users_at_or_below_zero": (),
     "librechat_balance_auto_refill_users": (),
+    # issue #20: scheduled chats
+    "librechat_schedules": ("state",),
+    "librechat_schedule_runs": ("status",),
+    "librechat_schedule_failed_runs_by_mcp_status": ("mcp_status",),
+    "librechat_schedule_run_duration_seconds_bucket": ("le", "status"),
+    "librechat_schedule_run_duration_seconds_sum": ("status",),
+    "librechat_schedule_run_duration_seconds_count": ("status",),
 }
 
 # Upper bounds of the response-time histogram (OpenTelemetry gen_ai.client.operation.duration), as
@@ -126,6 +134,12 @@ HISTOGRAM_BOUNDS = (
     ("0.64", 0.64), ("1.28", 1.28), ("2.56", 2.56), ("5.12", 5.12), ("10.24", 10.24), ("20.48", 20.48),
     ("40.96", 40.96), ("81.92", 81.92), ("+Inf", math.inf),
 )  # fmt: skip
+
+# Upper bounds (seconds) of the schedule-run duration histogram, as prometheus_client writes them.
+RUN_BOUNDS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+RUN_STATUSES = ("started", "requires_action", "success", "error", "interrupted", "skipped_overlap",
+                "skipped_balance")  # fmt: skip
+FINISHED_RUNS = ("success", "error", "interrupted")
 
 HISTORY_TABLES = (
     "daily_users",
@@ -147,9 +161,11 @@ HISTORY_TABLES = (
     "daily_replies_by_agent",
     "daily_response_time_by_model",
     "daily_spend_by_agent",
+    "daily_schedule_runs",
 )
 
 TOOL_ERROR_RE = re.compile(re.escape("error processing tool"), re.IGNORECASE)
+TOOL_THREW_RE = re.compile(r"^Error: [\s\S]*\n Please fix your mistakes\.")  # @librechat/agents ToolNode
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,16 +249,30 @@ def tool_call_body(part: Doc) -> Doc:
     return {}
 
 
+def failed_text(value: Any) -> bool:
+    """A string in one of the failed-call shapes @librechat/agents writes: it contains "error processing
+    tool" (any case; Graph's tool-error handler), or starts with "Error: " and holds
+    "\\n Please fix your mistakes." (ToolNode: a tool that threw or reported an error, e.g. MCP)."""
+    if not isinstance(value, str):
+        return False
+    return TOOL_ERROR_RE.search(value) is not None or TOOL_THREW_RE.search(value) is not None
+
+
 def tool_call_failed(part: Doc) -> bool:
-    """Failed: output is a str containing 'error processing tool' (any case), or a list with one."""
+    """Failed: output is a failed-call string, or a list holding one as a string element or as the
+    ``text`` of a ``{type: "text"}`` part (an output given as an array of content parts)."""
     output = tool_call_body(part).get("output")
-    if isinstance(output, str):
-        return TOOL_ERROR_RE.search(output) is not None
     if isinstance(output, list):
-        for element in output:
-            if isinstance(element, str) and TOOL_ERROR_RE.search(element) is not None:
-                return True
-    return False
+        return any(
+            failed_text(element)
+            or (
+                isinstance(element, dict)
+                and element.get("type") == "text"
+                and failed_text(element.get("text"))
+            )
+            for element in output
+        )
+    return failed_text(output)
 
 
 NUMBER_LIMIT = 1e300  # semantics.md: a valid number is at most 1e300 in magnitude
@@ -754,6 +784,105 @@ def exporter_samples(
     return out
 
 
+def schedule_state(doc: Doc) -> str:
+    """`enabled` when enabled is the boolean true, else a non-empty string disabledReason, else `disabled`."""
+    if doc.get("enabled") is True:
+        return "enabled"
+    reason = doc.get("disabledReason")
+    return sanitise(reason) if isinstance(reason, str) and reason != "" else "disabled"
+
+
+def schedule_samples(out: Samples, collections: Collections) -> None:
+    """Schedules per state (not `deleting`, not `erased`: LibreChat hides them), stored runs per status
+    (statuses of LibreChat's enum), failed runs per MCP status, durations of finished runs."""
+    for doc in collections.get("schedules", []):
+        if doc.get("deleting") is True or doc.get("erased") is True:
+            continue
+        label = key(state=schedule_state(doc))
+        out["librechat_schedules"][label] = out["librechat_schedules"].get(label, 0.0) + 1
+    durations: dict[str, list] = {}
+    for run in collections.get("scheduleruns", []):
+        status = run.get("status")
+        if not isinstance(status, str) or status not in RUN_STATUSES:
+            continue
+        runs = out["librechat_schedule_runs"]
+        runs[key(status=status)] = runs.get(key(status=status), 0.0) + 1
+        if status == "error" and isinstance(run.get("mcp"), list):
+            seen = set()
+            for server in run["mcp"]:
+                value = server.get("status") if isinstance(server, dict) else None
+                seen.add(sanitise(value) if isinstance(value, str) and value != "" else "unknown")
+            failed = out["librechat_schedule_failed_runs_by_mcp_status"]
+            for value in seen:
+                failed[key(mcp_status=value)] = failed.get(key(mcp_status=value), 0.0) + 1
+        millis = exact_number(run.get("durationMs"))
+        if status in FINISHED_RUNS and millis is not None and millis >= 0:
+            durations.setdefault(status, []).append(millis / 1000)
+    for status, seconds in durations.items():
+        for bound in RUN_BOUNDS:
+            below = sum(1 for s in seconds if s <= Fraction(bound))
+            out["librechat_schedule_run_duration_seconds_bucket"][key(status=status, le=str(bound))] = float(
+                below
+            )
+        out["librechat_schedule_run_duration_seconds_bucket"][key(status=status, le="+Inf")] = float(
+            len(seconds)
+        )
+        out["librechat_schedule_run_duration_seconds_sum"][key(status=status)] = float(sum(seconds))
+        out["librechat_schedule_run_duration_seconds_count"][key(status=status)] = float(len(seconds))
+
+
+def bson_order(value: Any) -> tuple[int, Any]:
+    """A sort key in MongoDB's order of BSON types (numbers, strings, documents, ..., ObjectId, bool,
+    date) for the `_id`s the fixtures use."""
+    if isinstance(value, bool):
+        return (8, value)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    if isinstance(value, ObjectId):
+        return (7, value.binary)
+    if isinstance(value, datetime):
+        return (9, as_utc(value))
+    return (3, repr(value))  # JUDGEMENT: other _id types are not written by LibreChat
+
+
+def effective_balances(balances: list[Doc]) -> list[Doc]:
+    """The document LibreChat reads for each user: the oldest by _id (findOne({user}).sort({_id: 1}));
+    documents without a user are never read."""
+    oldest: dict[Any, Doc] = {}
+    for doc in balances:
+        user = doc.get("user")
+        if user is None:
+            continue
+        mine = oldest.get(distinct_key(user))
+        if mine is None or bson_order(doc.get("_id")) < bson_order(mine.get("_id")):
+            oldest[distinct_key(user)] = doc
+    return list(oldest.values())
+
+
+def reserved_credits(balance: Doc, now: datetime) -> Fraction:
+    """Credits held by unexpired reservations (findBalanceByUser with includeReservedCredits): the sum
+    of `amount` over `reservations` whose `expiresAt` is after now; `reservedCredits` is not read."""
+    reservations = balance.get("reservations")
+    if not isinstance(reservations, list):
+        return Fraction(0)
+    held = Fraction(0)
+    for part in reservations:
+        amount = exact_number(part.get("amount")) if isinstance(part, dict) else None
+        expires = as_utc(part.get("expiresAt")) if isinstance(part, dict) else None
+        if amount is not None and expires is not None and expires > now:
+            held += amount
+    return held
+
+
+def exact_number(value: Any) -> Fraction | None:
+    """The exact value of a valid number (as_number), else None."""
+    if as_number(value) is None:
+        return None
+    return Fraction(value.to_decimal() if isinstance(value, Decimal128) else value)
+
+
 def valid_number(value: Any) -> bool:
     """A valid number (as_number): tokenValue, readTokens, writeTokens, tokenCredits."""
     return as_number(value) is not None
@@ -871,12 +1000,18 @@ def cost_samples(
         out["librechat_response_time_seconds_sum"][key(model=model)] = math.fsum(seconds)
         out["librechat_response_time_seconds_count"][key(model=model)] = float(len(seconds))
 
-    balances = collections.get("balances", [])
+    schedule_samples(out, collections)
+
+    balances = effective_balances(collections.get("balances", []))
     if balances:
-        credits = [c for b in balances if (c := as_number(b.get("tokenCredits"))) is not None]
-        positive = sum(Fraction(c) for c in credits if c > 0)
+        held = [reserved_credits(b, bound_5m + timedelta(seconds=300)) for b in balances]
+        credits = [(exact_number(b.get("tokenCredits")), r) for b, r in zip(balances, held, strict=True)]
+        credits = [(c, r) for c, r in credits if c is not None]
+        positive = sum(Fraction(c) for c, _ in credits if c > 0)
         out["librechat_balance_credits_usd"][()] = float(positive / 1_000_000)
-        out["librechat_balance_users_at_or_below_zero"][()] = float(sum(1 for c in credits if c <= 0))
+        out["librechat_balance_reserved_usd"][()] = float(sum(held, Fraction(0)) / 1_000_000)
+        low = sum(1 for c, r in credits if Fraction(c) - r <= 0)
+        out["librechat_balance_users_at_or_below_zero"][()] = float(low)
         auto = sum(1 for b in balances if b.get("autoRefillEnabled") is True)
         out["librechat_balance_auto_refill_users"][()] = float(auto)
 
@@ -1349,6 +1484,23 @@ def cost_history(
             usd = Fraction(magnitude(doc, "tokenValue")) / 1_000_000
             agent_spend[(days[i], agent)] = agent_spend.get((days[i], agent), Fraction(0)) + usd
     out["daily_spend_by_agent"] = {(d, a, float(v)) for (d, a), v in agent_spend.items() if v != 0}
+
+    runs: dict[tuple[date, str], int] = {}
+    run_seconds: dict[tuple[date, str], list[Fraction]] = {}
+    for run in collections.get("scheduleruns", []):  # by the day of firedAt; statuses LibreChat writes
+        i = window_index(day_bounds, as_utc(run.get("firedAt")))
+        status = run.get("status")
+        if i is None or not isinstance(status, str) or status not in RUN_STATUSES:
+            continue
+        runs[(days[i], status)] = runs.get((days[i], status), 0) + 1
+        millis = exact_number(run.get("durationMs"))
+        if status in FINISHED_RUNS and millis is not None and millis >= 0:
+            run_seconds.setdefault((days[i], status), []).append(millis / 1000)
+    for (d, status), n in runs.items():
+        ordered = sorted(run_seconds.get((d, status), []))
+        ranks = [math.ceil(Fraction(p, 100) * len(ordered)) for p in (50, 90)]
+        p50, p90 = (float(ordered[r - 1]) if ordered else None for r in ranks)
+        out["daily_schedule_runs"].add((d, sanitise(status), n, p50, p90))
 
     for i, d in enumerate(days):
         waits = response_times(messages, lambda m, i=i: window_index(day_bounds, created_at(m)) == i, agents)

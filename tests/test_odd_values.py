@@ -330,6 +330,21 @@ def templates(when: datetime, n: int) -> dict[str, list[dict]]:
         "users": [{"email": f"odd{n}@example.org", "name": "Odd", "createdAt": when}],
         "agents": [{"id": f"agent_odd{n}", "name": "Odd", "provider": "openAI", "model": "gpt-4o"}],
         "balances": [{"user": ObjectId(user), "tokenCredits": 1000, "autoRefillEnabled": True}],
+        "schedules": [
+            {"id": f"sched_odd{n}", "user": ObjectId(user), "enabled": False, "disabledReason": "x"}
+        ],
+        "scheduleruns": [
+            {
+                "scheduleId": f"sched_odd{n}",
+                "user": ObjectId(user),
+                "status": "error",
+                "firedAt": when,
+                "settledAt": when,
+                "durationMs": 1500,
+                "mcp": [{"server": "odd", "status": "mcp_unavailable"}],
+                "createdAt": when,
+            }
+        ],
     }
 
 

@@ -17,6 +17,8 @@ from .. import tally
 from ..labels import resolve_agent, sanitise
 from ..mongo import Reader, Span
 from ..responses import first_reply_times, percentiles
+from ..schedules import FINISHED
+from ..values import number
 from ..windows import day_span, month_span, week_span
 from . import queries
 from .engagement import engagement_rows, user_details, user_messages
@@ -85,7 +87,25 @@ def day_rows(src: Source, day: date) -> Rows:
         **engagement_rows(reader, src.zone, day),
         "daily_user_messages": user_rows(src, span, day, by_user, txs),
         **cost_rows(src, span, day, messages, txs),
+        "daily_schedule_runs": schedule_rows(src, span, day),
     }
+
+
+def schedule_rows(src: Source, span: Span, day: date) -> list[tuple[Any, ...]]:
+    """daily_schedule_runs: runs fired that day per status, and the nearest-rank p50 and p90 of the
+    durations (seconds) of the finished ones (None without one)."""
+    runs: Counter[str] = Counter()
+    durations: dict[str, list[float]] = {}
+    for run in queries.schedule_runs(src.reader, span):
+        runs[run["status"]] += 1
+        millis = number(run.get("durationMs"), "durationMs")
+        if run["status"] in FINISHED and millis is not None and millis >= 0:
+            durations.setdefault(run["status"], []).append(millis / 1000)
+    rows = []
+    for status, n in sorted(runs.items()):
+        ranks = percentiles(durations[status]) if status in durations else {}
+        rows.append((day, storable(sanitise(status)), n, ranks.get("50"), ranks.get("90")))
+    return rows
 
 
 def user_rows(src: Source, span: Span, day: date, tokens: Pairs, txs: tally.TxTally) -> list[tuple[Any, ...]]:

@@ -13,6 +13,7 @@ from typing import Any
 from .. import values
 from ..labels import name_label
 from ..mongo import Reader, Span
+from ..schedules import STATUSES
 from ..tally import ASSISTANT_EXPR, ASSISTANT_QUERY, COUNTED_TRANSACTION, VALID_TOKENS_EXPR
 
 # How many messageIds one reply lookup sends (keeps each command far below MongoDB's 16 MB limit).
@@ -78,3 +79,11 @@ def message_tokens_by_user(reader: Reader, span: Span) -> tuple[Counter[str], Co
         user = str(row["_id"]["u"])
         side[user] = values.add(side[user], row["k"])
     return inputs, outputs
+
+
+def schedule_runs(reader: Reader, span: Span) -> list[dict[str, Any]]:
+    """status and durationMs of the schedule runs fired in the span (bounded by LibreChat's
+    `{status, firedAt}` index on `scheduleruns`)."""
+    assert span.lo is not None and span.hi is not None
+    query = {"status": {"$in": list(STATUSES)}, "firedAt": {"$gte": span.lo, "$lt": span.hi}}
+    return reader.find("scheduleruns", query, {"_id": 0, "status": 1, "durationMs": 1})
