@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from bson import ObjectId
 
+from .automation import add_automation
 from .profiles import (
     ERROR_GENERIC_TEXT,
     ERROR_JSON_TEXTS,
@@ -666,6 +667,8 @@ class _Generator:
             made += self.conversation(self.season.sample(rng, clock.ceiling - 10 * MINUTE), self.turns())
         for start, turns, tools, tag in plan:
             self.conversation(start, turns, tools=tools and self.p.content, tag=tag)
+        if self.p.automation:
+            add_automation(self)
         self.credits()
         self.feedback()
         self.balances()
