@@ -62,11 +62,11 @@ class Automated:
         """Queries that together select exactly the automated messages."""
         out: list[dict[str, Any]] = [TRIGGER]
         if self.triggers:
-            reply = {
+            answer: dict[str, Any] = {
                 "conversationId": {"$in": list(self.events)},
                 "parentMessageId": {"$in": list(self.triggers)},
             }
-            out.append({"$and": [ASSISTANT_QUERY, reply]})
+            out.append({"$and": [ASSISTANT_QUERY, answer]})
         if self.prompts:
             prompts = list(self.prompts)
             reply = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$in": prompts}}]}

@@ -21,8 +21,8 @@ INF = float("inf")
 RATINGS = ("thumbsUp", "thumbsDown")
 FAILED_TOOL_OUTPUT = "error processing tool"
 # What a tool-call row reads of its message (the origin test needs the last five).
-TOOL_FIELDS = ("model", "endpoint", "user", "createdAt", "content", "conversationId", "messageId")
-TOOL_FIELDS += ("parentMessageId", "isCreatedByUser", "sender", "subagentTriggerProjection")
+TOOL_FIELDS: tuple[str, ...] = ("model", "endpoint", "user", "createdAt", "content", "conversationId")
+TOOL_FIELDS += ("messageId", "parentMessageId", "isCreatedByUser", "sender", "subagentTriggerProjection")
 
 # A message is an assistant message when isCreatedByUser is false, or (when that is not a boolean)
 # when its sender is not "User".
@@ -206,7 +206,7 @@ def tool_parts(
     if users_for is not None:
         test = marks[users_for].test() if person is None else {"$and": [marks[users_for].test(), person]}
         key["u"] = {"$cond": [test, _raw("user"), None]}
-    calls = [
+    calls: list[dict[str, Any]] = [
         {"$match": {"content": {"$type": "array"}, "content.type": "tool_call"}},
         {"$project": {field: 1 for field in TOOL_FIELDS}},
         {"$unwind": "$content"},

@@ -1432,4 +1432,8 @@ JUDGEMENT_CALLS = """
     restrict them); their model label follows the model rule (None -> unknown, agent lookup).
 15. The tool 5m families and active_tool_users use createdAt (the contract's "created in the 5m window"),
     not updatedAt; only the thumbs 5m families use updatedAt.
+16. Origin: replies are matched to prompts and triggers by (conversationId, messageId) pairs; the
+    exporter matches conversation and parent separately (equal while messageIds are unique). The
+    oracle has no lookback: a run or trigger counts however long before the message it was (the
+    exporter reads 7 days of runs and 1 hour of triggers before a window; the fixtures stay inside).
 """
