@@ -10,13 +10,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from bson import ObjectId
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 
-from librechat_metrics import tally
+from librechat_metrics import origins, tally
 from librechat_metrics.engagement import collect_engagement
 from librechat_metrics.groups import UsageGroup, collect_activity
 from librechat_metrics.history import compute, sql
-from librechat_metrics.mongo import Reader
+from librechat_metrics.mongo import Reader, Span
 from librechat_metrics.settings import load
 from tests.oracle import exporter_samples, history_rows
 from tests.support.mongo import start_mongoeco
@@ -212,3 +212,63 @@ def test_history_counts_people_and_keeps_their_tokens(edge, zone):
         for table, found in compute.day_rows(src, day).items():
             got[table] |= set(found)
     assert_rows_equal(got, want, [table.name for table in sql.DAILY])
+
+
+class Commands(monitoring.CommandListener):
+    """The commands the client sends (name, collection, the command)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, dict]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, str(event.command.get(event.command_name)), event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_reads_are_bounded_on_indexes(example):
+    """The activity job reads runs by {status, firedAt} from 7 days before the month, prompts by
+    conversationId, and trigger messages on createdAt from an hour before the month."""
+    _, server, _ = example
+    commands = Commands()
+    client = MongoClient(server.uri, tz_aware=True, event_listeners=[commands])
+    try:
+        settings = load({"MONGODB_URI": server.uri})
+        collect_activity(Reader.from_settings(client, settings), settings, NOW)
+    finally:
+        client.close()
+    month = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    finds = [command["filter"] for name, _, command in commands.sent if name == "find"]
+    runs = [f for f in finds if "firedAt" in f]
+    assert len(runs) == 1
+    assert sorted(runs[0]["status"]["$in"]) == sorted(origins.RUN_STATUSES)
+    assert runs[0]["firedAt"]["$gte"] == month - timedelta(days=7)
+    prompts = [f for f in finds if f.get("parentMessageId") == NO_PARENT]
+    assert len(prompts) == 1 and sorted(prompts[0]["conversationId"]["$in"]) == ["run-P3", "run-S1", "run-S2"]
+    triggers = [f for f in finds if "$and" in f and origins.TRIGGER in f["$and"]]
+    assert len(triggers) == 1
+    assert triggers[0]["$and"][0] == {"createdAt": {"$gte": month - timedelta(hours=1)}}
+
+
+def test_a_reply_beyond_the_lookback_counts_as_a_person():
+    """The documented limit: a run fired more than 7 days before the read (the activity job reads
+    from the month's start, March 1) whose reply falls inside it (an approval that waited) is not
+    found, so its user counts that day; a read from before the run finds it."""
+    d = Docs()
+    fired = datetime(2025, 2, 21, 23, 59, tzinfo=timezone.utc)
+    d.run("S9", "run-s9", fired)
+    prompt = d.message("S9", "run-s9", fired + timedelta(seconds=1), NO_PARENT, True)
+    d.message("S9", "run-s9", NOW.replace(hour=10), prompt, False)  # the reply, 27 days later
+    server, client = serve(d.collections())
+    try:
+        settings = load({"MONGODB_URI": server.uri})
+        reader = Reader.from_settings(client, settings)
+        assert collect_activity(reader, settings, NOW).users["day"] == 1
+        assert origins.automated(reader, Span(fired + timedelta(days=7))).prompts == (prompt,)
+    finally:
+        client.close()
+        server.stop()
