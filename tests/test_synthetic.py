@@ -48,10 +48,18 @@ CONTENT_SHAPES = {
     *(f"feedback_tag:{t}" for t in THUMBS_UP_TAGS + THUMBS_DOWN_TAGS),
 }  # fmt: skip
 V087_SHAPES = {"tx_structured_prompt", "tx_with_message_id", "metadata_usage", "subagent_conversation"}
+V088_SHAPES = {  # scheduled runs (skipped ones too), a person's turn in a run chat, agent events
+    "schedule_conversation",
+    "schedule_run_success",
+    "schedule_run_skipped_balance",
+    "schedule_person_turn",
+    "agent_event_turn",
+}
 REQUIRED = {
     "v0.6": COMMON_SHAPES,
     "v0.7.9": COMMON_SHAPES | CONTENT_SHAPES,
     "v0.8.7": COMMON_SHAPES | CONTENT_SHAPES | V087_SHAPES,
+    "v0.8.8": COMMON_SHAPES | CONTENT_SHAPES | V087_SHAPES | V088_SHAPES,
 }
 
 
@@ -207,7 +215,7 @@ def test_field_names_types_and_references(ds):
             assert tx["rawAmount"] > 0 and "model" not in tx and tx["context"] in ("admin", "autoRefill")
         else:
             assert tx["rawAmount"] < 0 and isinstance(tx["model"], str)
-            assert ("messageId" in tx) == (ds.profile == "v0.8.7" and tx["context"] != "title")
+            assert ("messageId" in tx) == (ds.profile in ("v0.8.7", "v0.8.8") and tx["context"] != "title")
         if "inputTokens" in tx:
             assert tx["rawAmount"] == tx["inputTokens"] + tx["writeTokens"] + tx["readTokens"]
             assert tx["inputTokens"] < 0 and tx["readTokens"] < 0 and tx["writeTokens"] <= 0
@@ -431,3 +439,43 @@ def test_short_histories_generate(days):
     for agent in ds.collections["agents"]:
         times = [version["updatedAt"] for version in agent.get("versions", [])]
         assert times == sorted(times) and all(t <= NOW for t in times)
+
+
+def test_scheduled_runs_and_agent_events_are_written_as_librechat_writes_them(ds):
+    """v0.8.8: a fired run names a conversation whose root prompt looks typed and whose reply is the
+    agent's; a skipped run names none; a trigger message carries subagentTriggerProjection in a bound
+    conversation. Older profiles have neither."""
+    c = ds.collections
+    runs = c.get("scheduleruns", [])
+    triggers = [m for m in c["messages"] if "subagentTriggerProjection" in m]
+    if ds.profile != "v0.8.8":
+        assert not runs and not triggers
+        return
+    convs = {cv["conversationId"]: cv for cv in c["conversations"]}
+    by_conv: dict[str, list[dict]] = {}
+    for m in c["messages"]:
+        by_conv.setdefault(m["conversationId"], []).append(m)
+    statuses = {"started", "requires_action", "success", "error", "interrupted", "skipped_overlap"}
+    for run in runs:
+        assert run["status"] in statuses | {"skipped_balance"} and type(run["user"]) is ObjectId
+        assert run["firedAt"] <= run.get("settledAt", run["firedAt"])
+        if run["status"].startswith("skipped"):
+            assert "conversationId" not in run
+            continue
+        prompt, reply = sorted(by_conv[run["conversationId"]], key=lambda m: m["createdAt"])[:2]
+        assert prompt["parentMessageId"] == NO_PARENT and prompt["isCreatedByUser"] is True
+        assert (
+            prompt["sender"] == "User"
+            and prompt["endpoint"] == "agents"
+            and prompt["user"] == str(run["user"])
+        )
+        assert reply["parentMessageId"] == prompt["messageId"] and reply["isCreatedByUser"] is False
+        assert (
+            run["firedAt"] <= prompt["createdAt"] and convs[run["conversationId"]]["user"] == prompt["user"]
+        )
+    assert triggers
+    for m in triggers:
+        projection = m["subagentTriggerProjection"]
+        assert projection["version"] == 1 and projection["eventType"] and projection["sourceType"]
+        assert projection["occurredAt"] <= m["createdAt"] and m["isCreatedByUser"] is True
+        assert "agentEventBinding" in convs[m["conversationId"]]

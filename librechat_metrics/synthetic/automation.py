@@ -92,8 +92,6 @@ def _chat(g: Any, owner: Any, agent: dict, fired: int, status: str) -> tuple[str
         return None, fired
     prompt = g.user_message(c, prompt_t, NO_PARENT)
     reply = g.assistant(c, prompt, prompt_t, reply_t, tools=False)
-    if status != "success":
-        reply["error"] = status == "error"
     settled = reply_t + 300
     later = clock.legal(reply_t + rng.randint(20 * MINUTE, 6 * HOUR))
     if status == "success" and later is not None and rng.random() < 0.25:
