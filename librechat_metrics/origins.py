@@ -197,11 +197,6 @@ def automated(reader: Reader, span: Span) -> Automated:
     )
 
 
-def person_match(reader: Reader, span: Span) -> dict[str, Any]:
-    """The span's `$match` filter restricted to person messages (one call: the reads and the clause)."""
-    return {"$and": [span.match(), automated(reader, span).person()]}
-
-
 def automated_counts(reader: Reader, span: Span, auto: Automated) -> Counter[str]:
     """Messages of the span per automated origin ("schedule", "agent_event"): the automated documents
     are read (few fields) and classified here by `Automated.origin`."""

@@ -464,7 +464,7 @@ def message_origins(collections: Collections) -> dict[int, str]:
             runs.add(run["conversationId"])
     first: dict[str, Doc] = {}
     for msg in messages:
-        conv = msg.get("conversationId")
+        conv = distinct_key(msg.get("conversationId"))
         if conv not in runs or is_assistant(msg) or msg.get("parentMessageId") != NO_PARENT:
             continue
         if not isinstance(msg.get("messageId"), str):

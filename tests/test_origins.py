@@ -272,3 +272,37 @@ def test_a_reply_beyond_the_lookback_counts_as_a_person():
     finally:
         client.close()
         server.stop()
+
+
+def test_odd_values_never_break_a_job_and_agree_with_the_oracle():
+    """Runs and messages with values of the wrong type: a run without a date firedAt, with an unknown
+    status or a numeric conversationId names nothing; a subagentTriggerProjection that is null, a
+    string or an array marks nothing; odd conversation and parent ids match nothing."""
+    d = Docs()
+    d.scheduled("S1", "run-ok", NOW - timedelta(minutes=3))
+    for n, (field, value) in enumerate(
+        (("firedAt", "2025-03-20"), ("status", "queued"), ("conversationId", 7))
+    ):
+        conversation = f"odd-{n}"
+        d.scheduled(f"O{n}", conversation, NOW - timedelta(minutes=4))
+        d.runs[-1][field] = value
+    for n, value in enumerate((None, "x", [1], {"eventType": "t"})):
+        d.message(f"T{n}", {"a": n} if n == 1 else f"t-{n}", NOW - timedelta(minutes=2), 5, True)
+        d.messages[-1]["subagentTriggerProjection"] = value
+    d.message("T9", "t-3", NOW - timedelta(minutes=1), d.messages[-1]["messageId"], False)  # T3's reply
+    collections = d.collections()
+    server, client = serve(collections)
+    try:
+        for zone in ("UTC", "Europe/Berlin"):
+            got = jobs(server, client, zone)
+            want = exporter_samples(collections, NOW, zone)
+            # O0 O1 O2 (their runs name nothing) and T0 T1 T2 are people; S1, T3 and T9 are not
+            assert got["activity"].users["recent"] == want["librechat_active_users"][()] == 6
+            assert got["engagement"].active["1d"] == want["librechat_active_users_1d"][()] == 6
+            origins_want = {
+                dict(k)["origin"]: v for k, v in want["librechat_messages_by_origin_total"].items()
+            }
+            assert got["usage"].origins == origins_want == {"person": 9, "schedule": 2, "agent_event": 2}
+    finally:
+        client.close()
+        server.stop()
