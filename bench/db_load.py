@@ -55,6 +55,7 @@ from tests.support.mongo import start_mongoeco  # noqa: E402
 INDEXED = {
     "messages": {"_id", "createdAt", "messageId", "conversationId", "user", "expiredAt", "tenantId"},
     "conversations": {"_id", "createdAt", "conversationId", "user", "expiredAt"},
+    "scheduleruns": {"_id", "user", "tenantId", "scheduleId", "status", "settledAt"},  # {status, firedAt}
 }
 READS = {"aggregate", "find", "count", "distinct"}
 

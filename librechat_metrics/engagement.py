@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import tally
+from . import origins, tally
 from .mongo import Reader, Span
 from .settings import Settings
 
@@ -44,5 +44,7 @@ def new_users(reader: Reader, marks: dict[str, datetime]) -> dict[str, int]:
 
 def collect_engagement(reader: Reader, settings: Settings, now: datetime) -> Engagement:
     marks = starts(now)
-    active = tally.distinct_counts(reader, "messages", "user", Span(min(marks.values())), marks)
+    span = Span(min(marks.values()))
+    people = origins.automated(reader, span).person()  # active users are people (docs: "Origin")
+    active = tally.distinct_counts(reader, "messages", "user", span, marks, people)
     return Engagement({name: active[name] for name in marks}, new_users(reader, marks))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import origins
 from . import tally as t
 from .balances import Balances, balances
 from .mongo import AnyOf, Reader, Span
@@ -78,6 +79,7 @@ class Usage:
     waits: list[tuple[str, float]] = field(default_factory=list)  # (model, seconds) of first replies, 5m
     latency: dict[str, WaitHistogram] = field(default_factory=dict)  # all-time first replies per model
     agent_info: dict[str, t.AgentInfo] = field(default_factory=dict)  # read with the agent map
+    origins: dict[str, int] = field(default_factory=dict)  # all-time messages per origin
 
 
 class UsageGroup:
@@ -98,6 +100,7 @@ class UsageGroup:
         self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
         self.base_latency: dict[str, WaitHistogram] = {}
         self.agent_info: dict[str, t.AgentInfo] = {}
+        self.base_origins: Counter[str] = Counter()  # automated messages of the base, per origin
 
     @property
     def tools_on(self) -> bool:
@@ -139,9 +142,11 @@ class UsageGroup:
         if self.model_on:
             latency = histograms(first_reply_times(self.reader, span))
             base.agent_spend = t.agent_spend(self.reader, span, t.agent_replies(self.reader, Span()))
+        # Every stored run and every trigger message before the cut-off (the recount reads it all).
+        base_origins = origins.automated_counts(self.reader, span, origins.automated(self.reader, span))
         # Only a whole recount replaces the last one: a base from one cut-off added to the open part
         # of another would count the documents between them twice (or never).
-        self.base, self.base_latency = base, latency
+        self.base, self.base_latency, self.base_origins = base, latency, base_origins
         self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
         self.resynced_at = self.clock()
 
@@ -152,7 +157,9 @@ class UsageGroup:
         opened, recent_span = Span(self.cutoff, inserted=True), Span(now - RECENT)
         cycle = AnyOf((opened, recent_span))
         marks = {"open": opened, "recent": recent_span}
-        read = self._cycle_read(cycle, marks)
+        # What is automated among the messages since the cut-off or of the 5m window (docs: "Origin").
+        auto = origins.automated(self.reader, Span(min(self.cutoff, now - RECENT)))
+        read = self._cycle_read(cycle, marks, auto)
         messages, tools = read["messages"], t.tool_result(read) if self.tools_on else None
         transactions = t.transaction_rows(self.reader, cycle, marks)
 
@@ -189,6 +196,8 @@ class UsageGroup:
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
         agents = self._agents(agent_ids(total))
         usage = Usage(total, recent, source, agents, self.recounted_at, waits, latency, self.agent_info)
+        automated = self.base_origins + origins.automated_counts(self.reader, opened, auto)
+        usage.origins = origins.by_origin(sum(total.messages.count.values()), automated)
         return usage
 
     def _replies_span(self) -> Span:
@@ -197,13 +206,17 @@ class UsageGroup:
         assert self.cutoff is not None
         return Span(self.cutoff - RECOUNT_LAG, inserted=True)
 
-    def _cycle_read(self, cycle: AnyOf, marks: dict[str, Span]) -> dict[str, list[dict[str, Any]]]:
+    def _cycle_read(
+        self, cycle: AnyOf, marks: dict[str, Span], auto: origins.Automated
+    ) -> dict[str, list[dict[str, Any]]]:
         """One command for every messages read of a cycle: $facet parts over the documents inserted
-        since a little before the cut-off or created in the 5m window, each part keeping its own span."""
+        since a little before the cut-off or created in the 5m window, each part keeping its own span.
+        Tool users are those of person messages (`auto`)."""
         own = [{"$match": cycle.match()}]
         parts = {"messages": [*own, t.message_group(marks)]}
         if self.tools_on:
-            parts |= {name: [*own, *stages] for name, stages in t.tool_parts(marks, "recent").items()}
+            tools = t.tool_parts(marks, "recent", auto.person_expr())
+            parts |= {name: [*own, *stages] for name, stages in tools.items()}
         if self.model_on:
             parts["agent_replies"] = [
                 {"$match": self._replies_span().match()},
@@ -251,14 +264,16 @@ class Activity:
 
 def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
     windows = {"recent": now - RECENT, **calendar_starts(now, settings.timezone)}
+    span = Span(min(windows.values()))
+    people = {"$match": origins.automated(reader, span).person()}  # users are people (docs: "Origin")
     parts = {
-        "users": t.distinct_stages("user", windows),
+        "users": [people, *t.distinct_stages("user", windows)],
         "conversations": [{"$match": Span(now - RECENT).match()}, *t.distinct_stages("conversationId", {})],
     }
     if settings.enabled("model"):
-        parts["agents"] = t.agent_user_stages(windows)
+        parts["agents"] = [people, *t.agent_user_stages(windows)]
     # One command: the span starts at the earliest window; each facet keeps what it counts.
-    rows = t.facets(reader, "messages", [{"$match": Span(min(windows.values())).match()}], parts)
+    rows = t.facets(reader, "messages", [{"$match": span.match()}], parts)
     users = t.distinct_result(rows["users"], windows)
     conversations = t.distinct_result(rows["conversations"], {})
     agents = t.agent_user_result(rows["agents"], windows) if "agents" in rows else {}

@@ -31,6 +31,7 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
         "content.tool_call.output",
         "feedback.rating",
         "feedback.tag",
+        "subagentTriggerProjection",
     ),
     "transactions": (
         "_id",
@@ -48,6 +49,6 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
     "agents": ("_id", "id", "name", "provider", "model"),
     "balances": ("_id", "user", "tokenCredits", "autoRefillEnabled", "reservations"),
     "schedules": ("enabled", "disabledReason", "deleting", "erased"),
-    "scheduleruns": ("_id", "status", "firedAt", "durationMs", "mcp", "mcp.status"),
+    "scheduleruns": ("_id", "status", "firedAt", "conversationId", "durationMs", "mcp", "mcp.status"),
 }
 TENANT_FIELD = "tenantId"  # read in every collection when LIBRECHAT_TENANT_ID is set (mongo.Reader)

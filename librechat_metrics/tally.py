@@ -36,6 +36,9 @@ FAILED_TOOL_QUERY = {
         *({_OUTPUT: {"$elemMatch": {"type": "text", "text": pattern}}} for pattern in FAILED_TOOL_PATTERNS),
     ]
 }
+# What a tool-call row reads of its message (the origin test needs the last five).
+TOOL_FIELDS: tuple[str, ...] = ("model", "endpoint", "user", "createdAt", "content", "conversationId")
+TOOL_FIELDS += ("messageId", "parentMessageId", "isCreatedByUser", "sender", "subagentTriggerProjection")
 
 # A message is an assistant message when isCreatedByUser is false, or (when that is not a boolean)
 # when its sender is not "User".
@@ -205,15 +208,23 @@ class ToolTally:
 
 
 def tool_rows(
-    reader: Reader, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None = None
+    reader: Reader,
+    span: Span | AnyOf,
+    marks: dict[str, Span],
+    users_for: str | None = None,
+    person: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Tool-call rows; each row's `_id.f` says whether those calls failed. One command: calls and
     failures are two facets of the same messages."""
-    return tool_result(facets(reader, "messages", [{"$match": span.match()}], tool_parts(marks, users_for)))
+    parts = tool_parts(marks, users_for, person)
+    return tool_result(facets(reader, "messages", [{"$match": span.match()}], parts))
 
 
-def tool_parts(marks: dict[str, Span], users_for: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The two $facet pipelines of tool_rows (after the span's $match): all calls, failed calls."""
+def tool_parts(
+    marks: dict[str, Span], users_for: str | None = None, person: dict[str, Any] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The two $facet pipelines of tool_rows (after the span's $match): all calls, failed calls.
+    Users (of the `users_for` mark) are those of the messages that pass the `person` expression."""
     key: dict[str, Any] = {
         **_label_key("n", "content.tool_call.name"),
         **_label_key("m", "model"),
@@ -221,10 +232,11 @@ def tool_parts(marks: dict[str, Span], users_for: str | None = None) -> dict[str
         **_marks(marks),
     }
     if users_for is not None:
-        key["u"] = {"$cond": [marks[users_for].test(), _raw("user"), None]}
-    calls = [
+        test = marks[users_for].test() if person is None else {"$and": [marks[users_for].test(), person]}
+        key["u"] = {"$cond": [test, _raw("user"), None]}
+    calls: list[dict[str, Any]] = [
         {"$match": {"content": {"$type": "array"}, "content.type": "tool_call"}},
-        {"$project": {"model": 1, "endpoint": 1, "user": 1, "createdAt": 1, "content": 1}},
+        {"$project": {field: 1 for field in TOOL_FIELDS}},
         {"$unwind": "$content"},
         {"$match": {"content": {"$type": "object"}, "content.type": {"$eq": "tool_call", **_NO_ARRAY}}},
     ]
@@ -444,10 +456,17 @@ def fold_inputs(
 
 
 def distinct_counts(
-    reader: Reader, collection: str, field_name: str, span: Span, marks: dict[str, datetime]
+    reader: Reader,
+    collection: str,
+    field_name: str,
+    span: Span,
+    marks: dict[str, datetime],
+    where: dict[str, Any] | None = None,
 ) -> dict[str, int]:
-    """Distinct non-null `field_name` values in the span ("all") and at or after each mark."""
-    rows = reader.aggregate(collection, [{"$match": span.match()}, *distinct_stages(field_name, marks)])
+    """Distinct non-null `field_name` values in the span ("all") and at or after each mark, of the
+    documents that also pass `where` (e.g. origins.Automated.person())."""
+    match = span.match() if where is None else {"$and": [span.match(), where]}
+    rows = reader.aggregate(collection, [{"$match": match}, *distinct_stages(field_name, marks)])
     return distinct_result(rows, marks)
 
 

@@ -40,6 +40,8 @@ def source(family: Family) -> str:
         return "—"
     if "tool" in name:
         return "messages `content[]`"
+    if name == "librechat_messages_by_origin_total":
+        return "messages, scheduleruns"
     return "messages"
 
 

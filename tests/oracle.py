@@ -39,6 +39,7 @@ TOKEN_SOURCES = ("auto", "transactions", "messages")
 # Every family of the table in semantics.md, with its label names, exactly as exposed.
 FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_messages_total": (),
+    "librechat_messages_by_origin_total": ("origin",),
     "librechat_error_messages_total": (),
     "librechat_errors_per_model_total": ("model",),
     "librechat_conversations_total": (),
@@ -495,6 +496,66 @@ def labelled_sums(bucket: dict[LabelKey, list]) -> dict[LabelKey, float]:
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# Origin of a message (semantics.md "Origin")
+# --------------------------------------------------------------------------------------------
+
+NO_PARENT = "00000000-0000-0000-0000-000000000000"
+ORIGINS = ("person", "schedule", "agent_event")
+RUN_STATUSES = {"started", "requires_action", "success", "error", "interrupted", "skipped_overlap",
+                "skipped_balance"}  # fmt: skip
+
+
+def message_origins(collections: Collections) -> dict[int, str]:
+    """id(message document) -> "person", "schedule" or "agent_event", straight from the definition:
+    a trigger message (subagentTriggerProjection is an object) and an assistant reply to one in the
+    same conversation are agent_event; in a conversation named by a run row (a status of the schema,
+    a date firedAt, a string conversationId), the earliest root user message (parentMessageId
+    NO_PARENT; createdAt, undated last, then _id) and the assistant replies to it are schedule."""
+    messages = collections.get("messages", [])
+    runs = set()
+    for run in collections.get("scheduleruns", []):
+        if (
+            run.get("status") in RUN_STATUSES
+            and isinstance(run.get("firedAt"), datetime)
+            and isinstance(run.get("conversationId"), str)
+        ):
+            runs.add(run["conversationId"])
+    first: dict[str, Doc] = {}
+    for msg in messages:
+        conv = distinct_key(msg.get("conversationId"))
+        if conv not in runs or is_assistant(msg) or msg.get("parentMessageId") != NO_PARENT:
+            continue
+        if not isinstance(msg.get("messageId"), str):
+            continue
+        if conv not in first or root_order(msg) < root_order(first[conv]):
+            first[conv] = msg
+    prompts = {(conv, msg["messageId"]) for conv, msg in first.items()}
+    triggers = set()
+    for msg in messages:
+        if isinstance(msg.get("subagentTriggerProjection"), dict) and isinstance(msg.get("messageId"), str):
+            triggers.add((distinct_key(msg.get("conversationId")), msg["messageId"]))
+    out = {}
+    for msg in messages:
+        conv = distinct_key(msg.get("conversationId"))
+        reply_to = (conv, distinct_key(msg.get("parentMessageId")))
+        trigger = isinstance(msg.get("subagentTriggerProjection"), dict)
+        prompt = (conv, distinct_key(msg.get("messageId"))) in prompts
+        if trigger or (is_assistant(msg) and reply_to in triggers):
+            out[id(msg)] = "agent_event"
+        elif prompt or (is_assistant(msg) and reply_to in prompts):
+            out[id(msg)] = "schedule"
+        else:
+            out[id(msg)] = "person"
+    return out
+
+
+def root_order(msg: Doc) -> tuple[bool, datetime, str]:
+    """Earliest first: dated before undated, then createdAt, then the _id's text."""
+    when = created_at(msg)
+    return (when is None, when or datetime.min.replace(tzinfo=UTC), str(msg.get("_id")))
+
+
 def exporter_samples(
     collections: Collections, now: datetime, tz: str = "UTC", token_source: str = "auto"
 ) -> Samples:
@@ -548,6 +609,10 @@ def exporter_samples(
                 n_replies_5m += 1
                 n_error_replies_5m += is_error(msg)
     out["librechat_messages_total"][()] = float(n_messages)
+    by_origin = {origin: 0 for origin in ORIGINS}
+    for origin in message_origins(collections).values():
+        by_origin[origin] += 1
+    out["librechat_messages_by_origin_total"] = {key(origin=o): float(n) for o, n in by_origin.items()}
     out["librechat_messages_5m"][()] = float(n_messages_5m)
     out["librechat_error_messages_total"][()] = float(n_errors)
     out["librechat_error_messages_5m"][()] = float(n_errors_5m)
@@ -622,11 +687,12 @@ def exporter_samples(
     daily_users = set()
     weekly_users = set()
     monthly_users = set()
+    origins = message_origins(collections)
     for msg in messages:
         when = created_at(msg)
         if when is None:
             continue
-        user = msg.get("user")
+        user = msg.get("user") if origins[id(msg)] == "person" else None  # users are people
         conversation = msg.get("conversationId")
         if when >= bound_5m:
             if user is not None:
@@ -719,7 +785,7 @@ def exporter_samples(
             continue
         n_with_tools += 1
         recent = in_5m(msg)
-        if recent and msg.get("user") is not None:
+        if recent and msg.get("user") is not None and origins[id(msg)] == "person":
             tool_users_5m.add(distinct_key(msg.get("user")))
         model = model_label(msg.get("model"), agents)
         endpoint = plain_label(msg.get("endpoint"))
@@ -762,7 +828,7 @@ def exporter_samples(
     starts = {"active": bound_5m, "daily": day_start, "weekly": week_start, "monthly": month_start}
     for msg in messages:
         agent, when, user = agent_id_of(msg), created_at(msg), msg.get("user")
-        if agent is None or when is None or user is None:
+        if agent is None or when is None or user is None or origins[id(msg)] != "person":
             continue
         for name, start in starts.items():
             if when >= start:
@@ -1113,9 +1179,10 @@ def history_rows(
     messages_by_day: dict[date, int] = {d: 0 for d in days}
     users_by_week: dict[date, set] = {w: set() for w in weeks}
     users_by_month: dict[date, set] = {m: set() for m in months}
+    origins = message_origins(collections)
     for msg in messages:
         when = created_at(msg)
-        user = msg.get("user")
+        user = msg.get("user") if origins[id(msg)] == "person" else None  # users are people
         i = window_index(day_bounds, when)
         if i is not None:
             messages_by_day[days[i]] += 1
@@ -1203,7 +1270,8 @@ def history_rows(
             out["daily_tokens_by_user"].add(row)
     spend = user_spend(collections, day_bounds, days)
     people = user_details(collections) if details else {}
-    out["daily_user_messages"] = user_message_rows(messages, day_bounds, days, agents, by_user, spend, people)
+    persons = [msg for msg in messages if origins[id(msg)] == "person"]
+    out["daily_user_messages"] = user_message_rows(persons, day_bounds, days, agents, by_user, spend, people)
 
     cost_history(out, collections, messages, agents, days, day_bounds)
     return out
@@ -1254,7 +1322,8 @@ def user_message_rows(
     details: dict[str, tuple[str | None, str | None]],
 ) -> set[tuple]:
     """(day, str(user), user messages, model label with most assistant messages or "", input tokens,
-    output tokens, spend USD, email, name) per user with a message that day, or with non-zero tokens
+    output tokens, spend USD, email, name) per user with a message that day (``messages``: the person
+    messages, semantics.md "Origin"; tokens and spend count every message), or with non-zero tokens
     (as daily_tokens_by_user sums them) or spend that day; a tie of models goes to the smallest label;
     email/name from ``details`` (None when absent)."""
     sent: dict[tuple[date, str], int] = {}
@@ -1329,9 +1398,10 @@ def weekly_retention_rows(
         if isinstance(oid, ObjectId):
             signup[str(oid)] = oid.generation_time.astimezone(zone).date()
     active_on: dict[date, set[str]] = {}
+    origins = message_origins(collections)
     for msg in collections.get("messages", []):
         when = created_at(msg)
-        if when is not None and isinstance(msg.get("user"), str):
+        if when is not None and isinstance(msg.get("user"), str) and origins[id(msg)] == "person":
             active_on.setdefault(when.astimezone(zone).date(), set()).add(msg["user"])
     rows = set()
     monday = start - timedelta(days=36)
@@ -1371,9 +1441,10 @@ def retention_and_churn_rows(
             registered.setdefault(local_day(oid.generation_time), set()).add(str(oid))
     active_on: dict[date, set[str]] = {}
     days_of: dict[Any, set[date]] = {}
+    origins = message_origins(collections)
     for msg in collections.get("messages", []):
         d = local_day(created_at(msg))
-        if d is None:
+        if d is None or origins[id(msg)] != "person":
             continue
         user = msg.get("user")
         if isinstance(user, str):
@@ -1410,12 +1481,14 @@ def engagement_samples(collections: Collections, now: datetime) -> Samples:
     now_utc = as_utc(now)
     assert now_utc is not None
     out: Samples = {}
+    origins = message_origins(collections)
     for window, days in ROLLING_DAYS.items():
         lo = now_utc - timedelta(days=days)
         active = set()
         for msg in collections.get("messages", []):
             when = created_at(msg)
-            if when is not None and when >= lo and msg.get("user") is not None:
+            person = origins[id(msg)] == "person"
+            if when is not None and when >= lo and msg.get("user") is not None and person:
                 active.add(distinct_key(msg["user"]))
         registered = 0
         for user in collections.get("users", []):
@@ -1544,4 +1617,8 @@ JUDGEMENT_CALLS = """
     restrict them); their model label follows the model rule (None -> unknown, agent lookup).
 15. The tool 5m families and active_tool_users use createdAt (the contract's "created in the 5m window"),
     not updatedAt; only the thumbs 5m families use updatedAt.
+16. Origin: replies are matched to prompts and triggers by (conversationId, messageId) pairs; the
+    exporter matches conversation and parent separately (equal while messageIds are unique). The
+    oracle has no lookback: a run or trigger counts however long before the message it was (the
+    exporter reads 7 days of runs and 1 hour of triggers before a window; the fixtures stay inside).
 """

@@ -339,6 +339,7 @@ def templates(when: datetime, n: int) -> dict[str, list[dict]]:
                 "user": ObjectId(user),
                 "status": "error",
                 "firedAt": when,
+                "conversationId": f"odd-run{n}",
                 "settledAt": when,
                 "durationMs": 1500,
                 "mcp": [{"server": "odd", "status": "mcp_unavailable"}],

@@ -105,14 +105,18 @@ def by(samples: dict, family: str) -> dict:
 
 def test_empty_collections_give_every_family():
     s = exporter_samples({}, NOW)
-    assert set(s) == set(FAMILIES)  # all 91 sample names are present
+    assert set(s) == set(FAMILIES)  # all 92 sample names are present
     # semantics.md: 50 families, 24 of issue #12 (the histogram as 3 sample names: +2), the 6
     # rolling engagement gauges of issue #10, the 2 reply gauges of the error share (issue #17), the
-    # reserved balance and 4 schedule families of issue #20 (the histogram as 3 sample names).
-    assert len(FAMILIES) == 50 + 24 + 2 + 6 + 2 + 1 + 6
+    # reserved balance, 4 schedule families (the histogram as 3 sample names) and messages by origin
+    # of issue #20.
+    assert len(FAMILIES) == 50 + 24 + 2 + 6 + 2 + 1 + 6 + 1
     no_balances = {name for name in FAMILIES if name.startswith("librechat_balance_")}
+    origins = {(("origin", origin),): 0.0 for origin in ("person", "schedule", "agent_event")}
     for name, labels in FAMILIES.items():
-        if name == "librechat_overall_rating_ratio" or name in no_balances:
+        if name == "librechat_messages_by_origin_total":
+            assert s[name] == origins  # every origin, 0 included
+        elif name == "librechat_overall_rating_ratio" or name in no_balances:
             assert s[name] == {}  # nothing rated / no balances collection: no sample
         elif labels:
             assert s[name] == {}  # no labelled zero samples

@@ -49,12 +49,14 @@ CONTENT_SHAPES = {
     *(f"feedback_tag:{t}" for t in THUMBS_UP_TAGS + THUMBS_DOWN_TAGS),
 }  # fmt: skip
 V087_SHAPES = {"tx_structured_prompt", "tx_with_message_id", "metadata_usage", "subagent_conversation"}
-V088_SHAPES = {
+V088_SHAPES = {  # schedules and their runs, balances, tool-error shapes; then automation
+
     "balance_duplicate", "balance_reservation", "balance_all_reserved", "balance_part_reserved",
     "tool_call_failed_threw", "tool_call_failed_parts", "schedule", "schedule_run", "schedule_run_mcp",
     *(f"schedule_{state}" for state in ("enabled", "disabled", "deleting", "too_many_failures",
                                         "insufficient_balance", "mcp_reauth_required")),
     *(f"schedule_run_{status}" for status in RUN_STATUSES),
+    "schedule_conversation", "schedule_person_turn", "agent_event_turn",
 }  # fmt: skip
 REQUIRED = {
     "v0.6": COMMON_SHAPES,
@@ -456,12 +458,14 @@ def test_v088_schedules_runs_and_balances_follow_the_schema():
             s["enabled"] and ("disabledReason" in s or s["deleting"])
         )  # disabled by LibreChat or deleted
         assert ("nextRunAt" in s) == s["enabled"]
-    pairs = [(r["scheduleId"], r["scheduledFor"]) for r in c["scheduleruns"]]
+    # The runs of the schedules documents (synthetic/automation.py adds runs with chats of their own).
+    own = [r for r in c["scheduleruns"] if r["scheduleId"] in schedules]
+    pairs = [(r["scheduleId"], r["scheduledFor"]) for r in own]
     assert len(set(pairs)) == len(pairs) == ds.shapes["schedule_run"]  # unique {scheduleId, scheduledFor}
-    started = Counter(r["scheduleId"] for r in c["scheduleruns"] if r["status"] == "started")
+    started = Counter(r["scheduleId"] for r in own if r["status"] == "started")
     assert all(n == 1 for n in started.values())  # LibreChat's partial unique index
-    for r in c["scheduleruns"]:
-        assert r["scheduleId"] in schedules and r["user"] == schedules[r["scheduleId"]]["user"]
+    for r in own:
+        assert r["user"] == schedules[r["scheduleId"]]["user"]
         assert r["status"] in RUN_STATUSES
         assert ("settledAt" in r) == (r["status"] not in ("started", "requires_action"))  # the TTL field
         assert ("durationMs" in r) == (r["status"] in ("success", "error", "interrupted"))
@@ -475,3 +479,44 @@ def test_v088_schedules_runs_and_balances_follow_the_schema():
     assert len(held) == ds.shapes["balance_reservation"]
     for b in held:
         assert b["reservedCredits"] == sum(r["amount"] for r in b["reservations"])
+
+
+def test_scheduled_runs_and_agent_events_are_written_as_librechat_writes_them(ds):
+    """v0.8.8: a fired run names a conversation whose root prompt looks typed and whose reply is the
+    agent's; a skipped run names none; a trigger message carries subagentTriggerProjection in a bound
+    conversation. Older profiles have neither."""
+    c = ds.collections
+    schedules = {s["id"] for s in c.get("schedules", [])}
+    runs = [r for r in c.get("scheduleruns", []) if r["scheduleId"] not in schedules]  # automation's
+    triggers = [m for m in c["messages"] if "subagentTriggerProjection" in m]
+    if ds.profile != "v0.8.8":
+        assert not runs and not triggers
+        return
+    convs = {cv["conversationId"]: cv for cv in c["conversations"]}
+    by_conv: dict[str, list[dict]] = {}
+    for m in c["messages"]:
+        by_conv.setdefault(m["conversationId"], []).append(m)
+    statuses = {"started", "requires_action", "success", "error", "interrupted", "skipped_overlap"}
+    for run in runs:
+        assert run["status"] in statuses | {"skipped_balance"} and type(run["user"]) is ObjectId
+        assert run["firedAt"] <= run.get("settledAt", run["firedAt"])
+        if run["status"].startswith("skipped"):
+            assert "conversationId" not in run
+            continue
+        prompt, reply = sorted(by_conv[run["conversationId"]], key=lambda m: m["createdAt"])[:2]
+        assert prompt["parentMessageId"] == NO_PARENT and prompt["isCreatedByUser"] is True
+        assert (
+            prompt["sender"] == "User"
+            and prompt["endpoint"] == "agents"
+            and prompt["user"] == str(run["user"])
+        )
+        assert reply["parentMessageId"] == prompt["messageId"] and reply["isCreatedByUser"] is False
+        assert (
+            run["firedAt"] <= prompt["createdAt"] and convs[run["conversationId"]]["user"] == prompt["user"]
+        )
+    assert triggers
+    for m in triggers:
+        projection = m["subagentTriggerProjection"]
+        assert projection["version"] == 1 and projection["eventType"] and projection["sourceType"]
+        assert projection["occurredAt"] <= m["createdAt"] and m["isCreatedByUser"] is True
+        assert "agentEventBinding" in convs[m["conversationId"]]

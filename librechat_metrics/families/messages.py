@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..groups import Usage
+from ..origins import ORIGINS
 from .base import USAGE, Family, M, Samples, add_up, model_of
 
 ASSISTANT, ERROR, TOOLS = 0, 2, 3  # positions in tally.MessageKey
@@ -38,6 +39,15 @@ FAMILIES: tuple[Family, ...] = (
         ("basic",),
         USAGE,
         lambda u: count(u, False, False, ANY),
+    ),
+    Family(
+        "librechat_messages_by_origin_total",
+        "counter",
+        "Number of stored messages by origin: written by a person, by a scheduled run, or by an agent event",
+        ("origin",),
+        ("basic",),
+        USAGE,
+        lambda u: {(origin,): float(u.origins.get(origin, 0)) for origin in ORIGINS},
     ),
     Family(
         "librechat_error_messages_total",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .. import tally
+from .. import origins, tally
 from ..labels import resolve_agent, sanitise
 from ..mongo import Reader, Span
 from ..responses import first_reply_times, percentiles
@@ -21,7 +21,7 @@ from ..schedules import FINISHED
 from ..values import number
 from ..windows import day_span, month_span, week_span
 from . import queries
-from .engagement import engagement_rows, user_details, user_messages
+from .engagement import activity_span, engagement_rows, user_details, user_messages
 
 Rows = dict[str, list[tuple[Any, ...]]]
 TEXT_LIMIT = 255  # VARCHAR(255) of the model and user columns
@@ -73,7 +73,9 @@ def day_rows(src: Source, day: date) -> Rows:
             per_model[src.model(model)] += n
         if error:
             errors[src.model(model)] += n
-    users = tally.distinct_counts(reader, "messages", "user", span, {})["all"]
+    # Person messages only (docs: "Origin"); one read covers the 56 days the engagement rows read.
+    people = origins.automated(reader, activity_span(src.zone, day)).person()
+    users = tally.distinct_counts(reader, "messages", "user", span, {}, people)["all"]
     conversations = tally.count_in(reader, "conversations", span)
     txs = tally.fold_transactions(tally.transaction_rows(reader, span, {}, by_user=True))
     by_model, by_user = _tokens(src, span, messages, txs)
@@ -84,8 +86,8 @@ def day_rows(src: Source, day: date) -> Rows:
         "daily_tokens_by_model": _token_rows(day, by_model),
         "daily_tokens_by_user": _token_rows(day, by_user),
         "daily_errors_by_model": [(day, m, n) for m, n in sorted(errors.items()) if n],
-        **engagement_rows(reader, src.zone, day),
-        "daily_user_messages": user_rows(src, span, day, by_user, txs),
+        **engagement_rows(reader, src.zone, day, people),
+        "daily_user_messages": user_rows(src, span, day, by_user, txs, people),
         **cost_rows(src, span, day, messages, txs),
         "daily_schedule_runs": schedule_rows(src, span, day),
     }
@@ -108,14 +110,17 @@ def schedule_rows(src: Source, span: Span, day: date) -> list[tuple[Any, ...]]:
     return rows
 
 
-def user_rows(src: Source, span: Span, day: date, tokens: Pairs, txs: tally.TxTally) -> list[tuple[Any, ...]]:
-    """daily_user_messages: every user with a message that day, or with tokens or spend that day.
+def user_rows(
+    src: Source, span: Span, day: date, tokens: Pairs, txs: tally.TxTally, people: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """daily_user_messages: every user with a person message that day, or with tokens or spend that day.
 
-    Columns: messages sent and top model (engagement.user_messages), tokens in and out (the rows of
+    Columns: messages sent and top model of the user's person messages (engagement.user_messages;
+    `people` is the person-message clause), tokens in and out of all the user's messages (the rows of
     daily_tokens_by_user), spend in USD (|tokenValue| / 1e6 of the user's counted transactions, from
     transactions whatever the token source), then e-mail and name with EXPORT_USER_DETAILS, else None.
     """
-    sent = user_messages(src.reader, span, src.model, storable)
+    sent = user_messages(src.reader, span, src.model, storable, people)
     credits: Counter[str] = Counter()
     for (_, _, user), value in txs.value.items():
         if user is not None:
@@ -234,7 +239,9 @@ def _finite(value: float) -> float:
 
 
 def unique_users(src: Source, span: Span) -> int:
-    return tally.distinct_counts(src.reader, "messages", "user", span, {})["all"]
+    """Distinct users of the span's person messages."""
+    people = origins.automated(src.reader, span).person()
+    return tally.distinct_counts(src.reader, "messages", "user", span, {}, people)["all"]
 
 
 def week_row(src: Source, monday: date) -> tuple[date, int]:

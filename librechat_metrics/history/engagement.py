@@ -10,6 +10,9 @@ daily row, and a re-run of X recomputes it:
   28 days before those but none since (LibreChat Insights' churn rule);
 - daily_user_messages: per user, the messages they sent on X and the model that answered most (the
   tokens, spend and e-mail/name columns are added in compute.user_rows).
+
+Users, retention, churn and the messages of daily_user_messages count person messages only
+(`origins`: a scheduled run's prompt and replies, and agent-event turns, are no person's activity).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
-from .. import tally, values
+from .. import origins, tally, values
 from ..labels import name_label
 from ..mongo import Reader, Span
 from ..windows import day_span, local_midnight, week_span, week_start
@@ -38,25 +41,36 @@ def cohort(reader: Reader, span: Span) -> set[str]:
     return {str(row["_id"]) for row in rows}
 
 
-def active_users(reader: Reader, span: Span) -> set[str]:
-    """The string `user` values of the span's messages (LibreChat stores a user's hex id there)."""
-    match = {"$and": [span.match(), {"user": {"$type": "string"}}]}
+def active_users(reader: Reader, span: Span, people: dict[str, Any]) -> set[str]:
+    """The string `user` values of the span's messages that pass `people` (LibreChat stores a user's
+    hex id there)."""
+    match = {"$and": [span.match(), {"user": {"$type": "string"}}, people]}
     rows = reader.aggregate("messages", [{"$match": match}, {"$group": {"_id": "$user"}}])
     # `$type: "string"` also matches an array of strings, which is no user id
     return {user for row in rows if (user := values.text(row["_id"], "user")) is not None}
 
 
-def engagement_rows(reader: Reader, zone: str, day: date) -> dict[str, list[tuple[Any, ...]]]:
-    """daily_registrations, daily_retention and daily_churn rows of `day`."""
+def activity_span(zone: str, day: date) -> Span:
+    """The local days whose messages a row of `day` reads: the two churn periods ending with it."""
+    return Span(local_midnight(day - timedelta(days=2 * CHURN_DAYS - 1), zone), day_span(day, zone).hi)
+
+
+def engagement_rows(
+    reader: Reader, zone: str, day: date, people: dict[str, Any] | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """daily_registrations, daily_retention and daily_churn rows of `day`; `people` is the person-message
+    clause of an `origins.automated` read that covers activity_span (read here when None)."""
     today = day_span(day, zone)
-    active = active_users(reader, today)
+    if people is None:
+        people = origins.automated(reader, activity_span(zone, day)).person()
+    active = active_users(reader, today, people)
     retention: list[Any] = [day]
     for n in RETENTION_DAYS:
         members = cohort(reader, day_span(day - timedelta(days=n), zone))
         retention += [len(members), len(members & active)]
     lo = local_midnight(day - timedelta(days=2 * CHURN_DAYS - 1), zone)
     recent = local_midnight(day - timedelta(days=CHURN_DAYS - 1), zone)
-    counts = tally.distinct_counts(reader, "messages", "user", Span(lo, today.hi), {"recent": recent})
+    counts = tally.distinct_counts(reader, "messages", "user", Span(lo, today.hi), {"recent": recent}, people)
     return {
         "daily_registrations": [(day, queries.registrations(reader, today))],
         "daily_retention": [tuple(retention)],
@@ -106,20 +120,28 @@ def weekly_retention_row(reader: Reader, zone: str, monday: date, now: datetime)
         if not branches:
             out.append(0)
             continue
-        found = reader.aggregate("messages", [{"$match": {"$or": branches}}, {"$group": {"_id": "$user"}}])
+        days = sorted(signed)
+        first, last = days[0] + timedelta(days=n), days[-1] + timedelta(days=n + 1)
+        people = origins.automated(reader, Span(local_midnight(first, zone), local_midnight(last, zone)))
+        match = {"$and": [{"$or": branches}, people.person()]}
+        found = reader.aggregate("messages", [{"$match": match}, {"$group": {"_id": "$user"}}])
         out.append(sum(1 for row in found if values.text(row["_id"]) is not None))  # `$in` matches arrays
     return tuple(out)
 
 
 def user_messages(
-    reader: Reader, span: Span, model: Callable[[str], str], key: Callable[[str], str]
+    reader: Reader,
+    span: Span,
+    model: Callable[[str], str],
+    key: Callable[[str], str],
+    people: dict[str, Any],
 ) -> dict[str, tuple[int, str]]:
-    """Per user with a message in the span: (user messages, model label of most assistant messages,
-    ties to the smallest label, "" when none).
+    """Per user with a person message in the span: (user messages, model label of most assistant
+    messages, ties to the smallest label, "" when none), of person messages (`people`) only.
 
     `model` turns a name_label() into the exporter's model label, `key` a str(user) into the stored key.
     """
-    match = {"$and": [span.match(), {"user": {"$ne": None}}]}
+    match = {"$and": [span.match(), {"user": {"$ne": None}}, people]}
     group = {
         "a": tally.ASSISTANT_EXPR,
         "u": "$user",

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from bson import ObjectId
 
+from .automation import add_automation
 from .profiles import (
     ERROR_GENERIC_TEXT,
     ERROR_JSON_TEXTS,
@@ -685,6 +686,8 @@ class _Generator:
             made += self.conversation(self.season.sample(rng, clock.ceiling - 10 * MINUTE), self.turns())
         for start, turns, tools, tag in plan:
             self.conversation(start, turns, tools=tools and self.p.content, tag=tag)
+        if self.p.automation:
+            add_automation(self)
         self.credits()
         self.feedback()
         self.balances()
@@ -731,7 +734,8 @@ class _Generator:
     def schedules(self) -> None:
         """`schedules` and `scheduleruns` as @librechat/data-schemas 0.0.71 declares them: daily
         schedules of a few users' agents and one run per day, of every status."""
-        self.out.update({name: [] for name in SCHEDULE_COLLECTIONS})
+        for name in SCHEDULE_COLLECTIONS:  # add_automation may have written runs already
+            self.out.setdefault(name, [])
         owners = self.users[: min(len(self.users), len(self.SCHEDULE_STATES))]
         slots: Counter = Counter()
         for i, (user, state) in enumerate(zip(owners, self.SCHEDULE_STATES, strict=False)):

@@ -119,6 +119,7 @@ class Profile:
     schedules: bool = (
         False  # v0.8.8: scheduled chats, several balances per user, reservations, tool-error shapes
     )
+    automation: bool = False  # scheduled runs and agent events (v0.8.8, synthetic/automation.py)
 
 
 _LEGACY_CHATS = (
@@ -206,7 +207,7 @@ _V087 = Profile(
     title_model="gpt-4.1-mini",
     chats=_V087_CHATS,
 )
-_V088 = replace(_V087, name="v0.8.8", schedules=True)
+_V088 = replace(_V087, name="v0.8.8", schedules=True, automation=True)
 PROFILE_SPECS = {p.name: p for p in (_V06, _V079, _V087, _V088)}
 
 
