@@ -76,6 +76,7 @@ class Usage:
     waits: list[tuple[str, float]] = field(default_factory=list)  # (model, seconds) of first replies, 5m
     latency: dict[str, WaitHistogram] = field(default_factory=dict)  # all-time first replies per model
     agent_info: dict[str, t.AgentInfo] = field(default_factory=dict)  # read with the agent map
+    calendar: dict[str, t.TxTally] = field(default_factory=dict)  # day, week, month -> their transactions
 
 
 class UsageGroup:
@@ -187,7 +188,17 @@ class UsageGroup:
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
         agents = self._agents(agent_ids(total))
         usage = Usage(total, recent, source, agents, self.recounted_at, waits, latency, self.agent_info)
+        if self.settings.enabled("token"):
+            usage.calendar = self._calendar(now)
         return usage
+
+    def _calendar(self, now: datetime) -> dict[str, t.TxTally]:
+        """The transactions of the current day, ISO week and month in TIMEZONE, one tally each: one read
+        bounded on `_id` from the earliest start (transactions are windowed by their ObjectId time)."""
+        starts = calendar_starts(now, self.settings.timezone)
+        marks = {name: Span(lo, inserted=True) for name, lo in starts.items()}
+        rows = t.transaction_rows(self.reader, Span(min(starts.values()), inserted=True), marks)
+        return {name: t.fold_transactions(rows, name) for name in marks}
 
     def _replies_span(self) -> Span:
         # A reply is saved when its generation ends, after its transactions: the replies of the
@@ -245,6 +256,7 @@ class Activity:
     users: dict[str, int]
     conversations_5m: int
     agent_users: dict[str, Counter[str]] = field(default_factory=dict)  # window -> agent id -> users
+    messages: dict[str, int] = field(default_factory=dict)  # day, week, month -> messages created in it
 
 
 def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
@@ -255,12 +267,15 @@ def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activ
     }
     if settings.enabled("model"):
         parts["agents"] = t.agent_user_stages(windows)
+    calendar = {name: when for name, when in windows.items() if name != "recent"}
+    parts["messages"] = t.count_stages(calendar)
     # One command: the span starts at the earliest window; each facet keeps what it counts.
     rows = t.facets(reader, "messages", [{"$match": Span(min(windows.values())).match()}], parts)
     users = t.distinct_result(rows["users"], windows)
     conversations = t.distinct_result(rows["conversations"], {})
     agents = t.agent_user_result(rows["agents"], windows) if "agents" in rows else {}
-    return Activity(users, conversations["all"], agents)
+    messages = t.count_result(rows["messages"], calendar)
+    return Activity(users, conversations["all"], agents, messages)
 
 
 def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict[str, int]:

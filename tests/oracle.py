@@ -114,6 +114,13 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_balance_credits_usd": (),
     "librechat_balance_users_at_or_below_zero": (),
     "librechat_balance_auto_refill_users": (),
+    # the page's numbers: messages and spend per model in the current calendar day, week and month
+    "librechat_daily_messages": (),
+    "librechat_weekly_messages": (),
+    "librechat_monthly_messages": (),
+    "librechat_daily_spend_usd": ("model",),
+    "librechat_weekly_spend_usd": ("model",),
+    "librechat_monthly_spend_usd": ("model",),
 }
 
 # Upper bounds of the response-time histogram (OpenTelemetry gen_ai.client.operation.duration), as
@@ -576,6 +583,17 @@ def exporter_samples(
             if when >= month_start:
                 monthly_users.add(distinct_key(user))
     out["librechat_active_users"][()] = float(len(active_users))
+    calendar = {"daily": day_start, "weekly": week_start, "monthly": month_start}
+    for period, start in calendar.items():
+        created = [when for when in map(created_at, messages) if when is not None]
+        out[f"librechat_{period}_messages"][()] = float(sum(1 for when in created if when >= start))
+        spend: dict[LabelKey, list] = {}
+        for tx, _, _ in counted_transactions(collections):  # whatever the token source says
+            when = transaction_time(tx)
+            if when is not None and when >= start:
+                usd = Fraction(magnitude(tx, "tokenValue")) / 1_000_000
+                add(spend, key(model=model_label(tx.get("model"), agents)), usd)
+        out[f"librechat_{period}_spend_usd"] = {k: float(sum(v)) for k, v in spend.items() if sum(v) != 0}
     out["librechat_active_conversations"][()] = float(len(active_conversations))
     out["librechat_daily_unique_users"][()] = float(len(daily_users))
     out["librechat_weekly_unique_users"][()] = float(len(weekly_users))

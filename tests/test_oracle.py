@@ -105,10 +105,10 @@ def by(samples: dict, family: str) -> dict:
 
 def test_empty_collections_give_every_family():
     s = exporter_samples({}, NOW)
-    assert set(s) == set(FAMILIES)  # all 82 sample names are present
-    # semantics.md: 50 families, 24 of issue #12 (the histogram as 3 sample names: +2), and the 6
-    # rolling engagement gauges of issue #10.
-    assert len(FAMILIES) == 50 + 24 + 2 + 6
+    assert set(s) == set(FAMILIES)  # all 88 sample names are present
+    # semantics.md: 50 families, 24 of issue #12 (the histogram as 3 sample names: +2), the 6
+    # rolling engagement gauges of issue #10, and the 6 calendar messages and spend gauges of issue #19.
+    assert len(FAMILIES) == 50 + 24 + 2 + 6 + 6
     no_balances = {name for name in FAMILIES if name.startswith("librechat_balance_")}
     for name, labels in FAMILIES.items():
         if name == "librechat_overall_rating_ratio" or name in no_balances:
