@@ -737,6 +737,29 @@ def exporter_samples(
     return out
 
 
+def page_numbers(collections: Collections, now: datetime) -> dict[str, float | None]:
+    """The page's two numbers that are no family, over the 5m window (None where there is nothing):
+    the error share of replies (assistant messages that are error messages / assistant messages) and
+    the nearest-rank p90 of every first reply's wait, all models together."""
+    now_utc = as_utc(now)
+    if now_utc is None:
+        raise TypeError("now must be a datetime")
+    bound_5m = now_utc - timedelta(seconds=300)
+
+    def in_5m(msg: Doc) -> bool:
+        when = created_at(msg)
+        return when is not None and when >= bound_5m
+
+    messages = collections.get("messages", [])
+    replies = [msg for msg in messages if is_assistant(msg) and in_5m(msg)]
+    errors = [msg for msg in replies if is_error(msg)]
+    waits = sorted(
+        s for seconds in response_times(messages, in_5m, agent_models(collections)).values() for s in seconds
+    )
+    p90 = waits[math.ceil(Fraction(90, 100) * len(waits)) - 1] if waits else None
+    return {"error_share_5m": len(errors) / len(replies) if replies else None, "p90_5m": p90}
+
+
 def valid_number(value: Any) -> bool:
     """An int or float (never a boolean), finite: tokenValue, readTokens, writeTokens, tokenCredits."""
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
