@@ -21,7 +21,8 @@ from bson import ObjectId
 from librechat_metrics.families import FAMILIES
 from librechat_metrics.groups import UsageGroup, collect_activity
 from librechat_metrics.mongo import Reader
-from librechat_metrics.page import wants_html
+from librechat_metrics.page import Page, wants_html
+from librechat_metrics.scheduler import Job, Scheduler
 from librechat_metrics.settings import load
 from librechat_metrics.synthetic import generate
 from tests.oracle import exporter_samples, page_numbers
@@ -487,3 +488,26 @@ def test_demo_page_has_the_demo_banner(tmp_path):
         demo.stop()
     assert status == 200
     assert '<p class="demo" id="demo">DEMO MODE: synthetic LibreChat data in an embedded MongoDB' in page
+
+
+# --- a failing job, nothing collected ---------------------------------------------------------------
+
+
+def test_page_of_a_failing_job_shows_dashes_and_its_escaped_reason():
+    def fail(now: datetime) -> None:
+        raise RuntimeError("<b>bad</b> & worse")
+
+    job = Job("usage", 60, fail)
+    scheduler = Scheduler([job], wall=lambda: 1_700_000_000.0)
+    scheduler.run_once(job)
+    settings = load({"MONGODB_URI": "mongodb://127.0.0.1:9/"})
+    page = Page(lambda: [], scheduler, settings, wall=lambda: 1_700_000_030.0).render().decode()
+    assert set(cards(page).values()) == {None}  # every headline number is a dash, never a zero
+    assert '<span class="wait">not checked yet</span>' in page
+    row = re.search(r'<tr id="job-usage">(.*?)</tr>', page)
+    assert row and '<span class="bad">failing since 2023-11-14T22:13:20Z</span>' in row.group(1)
+    assert "<td>never</td>" in row.group(
+        1
+    ) and "RuntimeError: &lt;b&gt;bad&lt;/b&gt; &amp; worse" in row.group(1)
+    assert "<b>bad" not in page and "usage: failing since 2023-11-14T22:13:20Z" in page  # readiness says why
+    assert "no spend this month and no replies in the last 5 minutes" in page
