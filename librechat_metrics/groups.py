@@ -97,6 +97,8 @@ class UsageGroup:
         self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
         self.base_latency: dict[str, WaitHistogram] = {}
         self.agent_info: dict[str, t.AgentInfo] = {}
+        # (window starts, transactions inserted from each start until the recount's cut-off)
+        self.calendar_base: tuple[dict[str, datetime], dict[str, t.TxTally]] = ({}, {})
 
     @property
     def tools_on(self) -> bool:
@@ -111,10 +113,12 @@ class UsageGroup:
         """The all-time response-time histogram and agent spend (ENABLE_MODEL_METRICS)."""
         return self.settings.enabled("model")
 
-    def _tallies(self, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None) -> tuple[list, ...]:
+    def _tallies(
+        self, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None, tx_marks: dict[str, Span]
+    ) -> tuple[list, ...]:
         messages = t.message_rows(self.reader, span, marks)
         tools = t.tool_rows(self.reader, span, marks, users_for) if self.tools_on else None
-        transactions = t.transaction_rows(self.reader, span, marks)
+        transactions = t.transaction_rows(self.reader, span, {**marks, **tx_marks})
         return messages, tools, transactions
 
     def _inputs(
@@ -127,7 +131,9 @@ class UsageGroup:
     def resync(self, now: datetime) -> None:
         """Recount everything inserted before `now - RECOUNT_LAG` (and every document without an ObjectId)."""
         span = Span(None, now - RECOUNT_LAG, inserted=True)
-        messages, tools, transactions = self._tallies(span, {}, None)
+        starts = self._starts(now)
+        windows = calendar_marks(starts)
+        messages, tools, transactions = self._tallies(span, {}, None, windows)
         base = Tallies(
             t.fold_messages(messages),
             t.fold_tools(tools) if tools is not None else None,
@@ -141,6 +147,7 @@ class UsageGroup:
         # Only a whole recount replaces the last one: a base from one cut-off added to the open part
         # of another would count the documents between them twice (or never).
         self.base, self.base_latency = base, latency
+        self.calendar_base = (starts, {name: t.fold_transactions(transactions, name) for name in windows})
         self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
         self.resynced_at = self.clock()
 
@@ -153,7 +160,8 @@ class UsageGroup:
         marks = {"open": opened, "recent": recent_span}
         read = self._cycle_read(cycle, marks)
         messages, tools = read["messages"], t.tool_result(read) if self.tools_on else None
-        transactions = t.transaction_rows(self.reader, cycle, marks)
+        starts = self._starts(now)
+        transactions = t.transaction_rows(self.reader, cycle, {**marks, **calendar_marks(starts)})
 
         def part(mark: str) -> Tallies:
             return Tallies(
@@ -188,17 +196,28 @@ class UsageGroup:
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
         agents = self._agents(agent_ids(total))
         usage = Usage(total, recent, source, agents, self.recounted_at, waits, latency, self.agent_info)
-        if self.settings.enabled("token"):
-            usage.calendar = self._calendar(now)
+        if starts:
+            usage.calendar = self._calendar(starts, transactions)
         return usage
 
-    def _calendar(self, now: datetime) -> dict[str, t.TxTally]:
-        """The transactions of the current day, ISO week and month in TIMEZONE, one tally each: one read
-        bounded on `_id` from the earliest start (transactions are windowed by their ObjectId time)."""
-        starts = calendar_starts(now, self.settings.timezone)
-        marks = {name: Span(lo, inserted=True) for name, lo in starts.items()}
-        rows = t.transaction_rows(self.reader, Span(min(starts.values()), inserted=True), marks)
-        return {name: t.fold_transactions(rows, name) for name in marks}
+    def _starts(self, now: datetime) -> dict[str, datetime]:
+        """Start of the current day, week and month in TIMEZONE (none without the token families)."""
+        return calendar_starts(now, self.settings.timezone) if self.settings.enabled("token") else {}
+
+    def _calendar(self, starts: dict[str, datetime], rows: list[dict[str, Any]]) -> dict[str, t.TxTally]:
+        """The transactions of the current day, ISO week and month, one tally each (windowed by their
+        ObjectId time): the recount's part before its cut-off plus the cycle's rows inserted since.
+        When a window has begun since the recount, its part before the cut-off is read once more."""
+        assert self.cutoff is not None
+        base_starts, base = self.calendar_base
+        if base_starts != starts:
+            windows = calendar_marks(starts)
+            span = Span(min(starts.values()), self.cutoff, inserted=True)
+            before = t.transaction_rows(self.reader, span, windows)
+            base = {name: t.fold_transactions(before, name) for name in windows}
+            self.calendar_base = (starts, base)
+        opened = [row for row in rows if row["_id"].get("at_open")]
+        return {name: base[name] + t.fold_transactions(opened, name) for name in starts}
 
     def _replies_span(self) -> Span:
         # A reply is saved when its generation ends, after its transactions: the replies of the
@@ -239,6 +258,11 @@ class UsageGroup:
             self.agents_at = self.clock()
             self.unresolved = seen - self.agents.keys()
         return self.agents
+
+
+def calendar_marks(starts: dict[str, datetime]) -> dict[str, Span]:
+    """Marks on insertion order (`_id`) from each calendar window's start."""
+    return {name: Span(lo, inserted=True) for name, lo in starts.items()}
 
 
 def agent_ids(tallies: Tallies) -> set[str]:

@@ -160,6 +160,31 @@ def test_calendar_messages_and_spend_at_window_edges(zone):
             assert got_spend[model] == pytest.approx(usd, abs=1e-12) == want_spend[model], (period, model)
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_calendar_spend_adds_the_cycles_part_and_rereads_a_window_that_began_since_the_recount(zone):
+    """A recount at 21:50 UTC (cut-off 21:45), then a cycle at NOW: G and H were inserted after the
+    cut-off (the cycle's part), and in Berlin a new day and week began at 22:00 UTC in between."""
+    collections = edge_collections()
+    server = start_mongoeco(collections)
+    try:
+        settings = load({"MONGODB_URI": server.uri, "TIMEZONE": zone})
+        client = pymongo.MongoClient(server.uri, tz_aware=True)
+        group = UsageGroup(
+            Reader.from_settings(client, settings), settings, clock=lambda: 0.0
+        )  # no new recount
+        group(datetime(2025, 6, 1, 21, 50, tzinfo=timezone.utc))
+        usage = group(NOW)
+        client.close()
+    finally:
+        server.stop()
+    for period, (_, spend) in HAND_WORKED[zone].items():
+        family = next(f for f in FAMILIES if f.name == f"librechat_{period}_spend_usd")
+        got = {labels[0]: v for labels, v in family.value(usage).items()}
+        assert got.keys() == spend.keys(), (period, got)
+        for model, usd in spend.items():
+            assert got[model] == pytest.approx(usd, abs=1e-12), (period, model)
+
+
 # --- the page of a running exporter -----------------------------------------------------------------
 
 
