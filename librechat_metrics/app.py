@@ -29,6 +29,7 @@ from .groups import (
 )
 from .indexes import MissingIndexes, missing_indexes_report
 from .mongo import Reader, connect
+from .page import Page
 from .pagecache import PageCache
 from .scheduler import Blocked, Job, Scheduler
 from .server import make_app, serve
@@ -151,8 +152,8 @@ def describe(err: BaseException) -> str:
     return str(err) if isinstance(err, TargetMismatch) else mongo.describe(err)
 
 
-def create_app(settings: Settings) -> Exporter:
-    """Build the exporter without starting anything (tests call this too)."""
+def create_app(settings: Settings, demo: bool = False) -> Exporter:
+    """Build the exporter without starting anything (tests call this too); `demo` shows the demo banner."""
     web = load_web_config(settings.web_config_file)
     client = connect(settings)
     reader = Reader.from_settings(client, settings)
@@ -169,7 +170,8 @@ def create_app(settings: Settings) -> Exporter:
     runtime, full = registries(collector)
     cache = PageCache(collector, scheduler, settings, runtime)
     scheduler.on_change = cache.changed
-    return Exporter(scheduler, make_app(cache, full, scheduler, web), settings)
+    page = Page(cache.families, scheduler, settings, demo)
+    return Exporter(scheduler, make_app(cache, full, scheduler, web, page.render), settings)
 
 
 def _cli(parser: argparse.ArgumentParser) -> None:
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_indexes:
         return check_indexes(settings)
     try:
-        exporter = create_app(settings)
+        exporter = create_app(settings, demo=args.demo)
     except PyMongoError as err:  # e.g. a mongodb+srv name that does not resolve
         _error(f"MongoDB at {where(settings)}: {mongo.describe(err)}")
         return 1

@@ -80,6 +80,7 @@ class Usage:
     latency: dict[str, WaitHistogram] = field(default_factory=dict)  # all-time first replies per model
     agent_info: dict[str, t.AgentInfo] = field(default_factory=dict)  # read with the agent map
     origins: dict[str, int] = field(default_factory=dict)  # all-time messages per origin
+    calendar: dict[str, t.TxTally] = field(default_factory=dict)  # day, week, month -> their transactions
 
 
 class UsageGroup:
@@ -101,6 +102,8 @@ class UsageGroup:
         self.base_latency: dict[str, WaitHistogram] = {}
         self.agent_info: dict[str, t.AgentInfo] = {}
         self.base_origins: Counter[str] = Counter()  # automated messages of the base, per origin
+        # (window starts, transactions inserted from each start until the recount's cut-off)
+        self.calendar_base: tuple[dict[str, datetime], dict[str, t.TxTally]] = ({}, {})
 
     @property
     def tools_on(self) -> bool:
@@ -115,10 +118,12 @@ class UsageGroup:
         """The all-time response-time histogram and agent spend (ENABLE_MODEL_METRICS)."""
         return self.settings.enabled("model")
 
-    def _tallies(self, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None) -> tuple[list, ...]:
+    def _tallies(
+        self, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None, tx_marks: dict[str, Span]
+    ) -> tuple[list, ...]:
         messages = t.message_rows(self.reader, span, marks)
         tools = t.tool_rows(self.reader, span, marks, users_for) if self.tools_on else None
-        transactions = t.transaction_rows(self.reader, span, marks)
+        transactions = t.transaction_rows(self.reader, span, {**marks, **tx_marks})
         return messages, tools, transactions
 
     def _inputs(
@@ -131,7 +136,9 @@ class UsageGroup:
     def resync(self, now: datetime) -> None:
         """Recount everything inserted before `now - RECOUNT_LAG` (and every document without an ObjectId)."""
         span = Span(None, now - RECOUNT_LAG, inserted=True)
-        messages, tools, transactions = self._tallies(span, {}, None)
+        starts = self._starts(now)
+        windows = calendar_marks(starts)
+        messages, tools, transactions = self._tallies(span, {}, None, windows)
         base = Tallies(
             t.fold_messages(messages),
             t.fold_tools(tools) if tools is not None else None,
@@ -147,6 +154,7 @@ class UsageGroup:
         # Only a whole recount replaces the last one: a base from one cut-off added to the open part
         # of another would count the documents between them twice (or never).
         self.base, self.base_latency, self.base_origins = base, latency, base_origins
+        self.calendar_base = (starts, {name: t.fold_transactions(transactions, name) for name in windows})
         self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
         self.resynced_at = self.clock()
 
@@ -161,7 +169,8 @@ class UsageGroup:
         auto = origins.automated(self.reader, Span(min(self.cutoff, now - RECENT)))
         read = self._cycle_read(cycle, marks, auto)
         messages, tools = read["messages"], t.tool_result(read) if self.tools_on else None
-        transactions = t.transaction_rows(self.reader, cycle, marks)
+        starts = self._starts(now)
+        transactions = t.transaction_rows(self.reader, cycle, {**marks, **calendar_marks(starts)})
 
         def part(mark: str) -> Tallies:
             return Tallies(
@@ -198,7 +207,28 @@ class UsageGroup:
         usage = Usage(total, recent, source, agents, self.recounted_at, waits, latency, self.agent_info)
         automated = self.base_origins + origins.automated_counts(self.reader, opened, auto)
         usage.origins = origins.by_origin(sum(total.messages.count.values()), automated)
+        if starts:
+            usage.calendar = self._calendar(starts, transactions)
         return usage
+
+    def _starts(self, now: datetime) -> dict[str, datetime]:
+        """Start of the current day, week and month in TIMEZONE (none without the token families)."""
+        return calendar_starts(now, self.settings.timezone) if self.settings.enabled("token") else {}
+
+    def _calendar(self, starts: dict[str, datetime], rows: list[dict[str, Any]]) -> dict[str, t.TxTally]:
+        """The transactions of the current day, ISO week and month, one tally each (windowed by their
+        ObjectId time): the recount's part before its cut-off plus the cycle's rows inserted since.
+        When a window has begun since the recount, its part before the cut-off is read once more."""
+        assert self.cutoff is not None
+        base_starts, base = self.calendar_base
+        if base_starts != starts:
+            windows = calendar_marks(starts)
+            span = Span(min(starts.values()), self.cutoff, inserted=True)
+            before = t.transaction_rows(self.reader, span, windows)
+            base = {name: t.fold_transactions(before, name) for name in windows}
+            self.calendar_base = (starts, base)
+        opened = [row for row in rows if row["_id"].get("at_open")]
+        return {name: base[name] + t.fold_transactions(opened, name) for name in starts}
 
     def _replies_span(self) -> Span:
         # A reply is saved when its generation ends, after its transactions: the replies of the
@@ -245,6 +275,11 @@ class UsageGroup:
         return self.agents
 
 
+def calendar_marks(starts: dict[str, datetime]) -> dict[str, Span]:
+    """Marks on insertion order (`_id`) from each calendar window's start."""
+    return {name: Span(lo, inserted=True) for name, lo in starts.items()}
+
+
 def agent_ids(tallies: Tallies) -> set[str]:
     """The agent ids (`agent_…` model labels) among the documents tallied.
 
@@ -260,6 +295,7 @@ class Activity:
     users: dict[str, int]
     conversations_5m: int
     agent_users: dict[str, Counter[str]] = field(default_factory=dict)  # window -> agent id -> users
+    messages: dict[str, int] = field(default_factory=dict)  # day, week, month -> messages created in it
 
 
 def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
@@ -272,12 +308,15 @@ def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activ
     }
     if settings.enabled("model"):
         parts["agents"] = [people, *t.agent_user_stages(windows)]
+    calendar = {name: when for name, when in windows.items() if name != "recent"}
+    parts["messages"] = t.count_stages(calendar)
     # One command: the span starts at the earliest window; each facet keeps what it counts.
     rows = t.facets(reader, "messages", [{"$match": span.match()}], parts)
     users = t.distinct_result(rows["users"], windows)
     conversations = t.distinct_result(rows["conversations"], {})
     agents = t.agent_user_result(rows["agents"], windows) if "agents" in rows else {}
-    return Activity(users, conversations["all"], agents)
+    messages = t.count_result(rows["messages"], calendar)
+    return Activity(users, conversations["all"], agents, messages)
 
 
 def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict[str, int]:

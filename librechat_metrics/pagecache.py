@@ -120,6 +120,10 @@ class PageCache:
             runtime = self._runtime[fmt.content_type] = _Runtime(now, body)
         return runtime
 
+    def families(self) -> list[Metric]:
+        """The families served now: those of the jobs whose data is not stale, and the exporter's own."""
+        return [f for _, fs in self._fresh() for f in fs] + self._own
+
     def page(self, fmt: Format) -> bytes:
         if fmt.content_type not in self._formats:
             return self._uncached(fmt)
@@ -131,8 +135,7 @@ class PageCache:
         return self._current(fmt).gzipped(self._process_part(fmt))
 
     def _uncached(self, fmt: Format) -> bytes:
-        families = [f for _, fs in self._fresh() for f in fs] + self._own
-        return fmt.render(View(families)) + fmt.render(self.runtime) + fmt.trailer
+        return fmt.render(View(self.families())) + fmt.render(self.runtime) + fmt.trailer
 
 
 @dataclass

@@ -24,6 +24,8 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from .page import HEADERS as PAGE_HEADERS
+from .page import wants_html
 from .pagecache import PageCache
 from .scheduler import Scheduler
 from .webconfig import WebConfig
@@ -38,8 +40,10 @@ def make_app(
     full: CollectorRegistry,
     scheduler: Scheduler,
     web: WebConfig,
+    page: Callable[[], bytes] | None = None,
 ) -> Callable:
-    """The WSGI app: / and /metrics (auth if configured), /healthz, /readyz; GET and HEAD only."""
+    """The WSGI app: / and /metrics (auth if configured), /healthz, /readyz; GET and HEAD only.
+    With `page`, a browser asking for / (wants_html) gets that HTML page instead of the exposition."""
     fallback = make_wsgi_app(full)
 
     def route(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -61,7 +65,13 @@ def make_app(
                 [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Basic realm="librechat-metrics"')],
             )
             return [b"unauthorized\n"]
-        fmt = cache.format(environ.get("HTTP_ACCEPT", ""))
+        accept = environ.get("HTTP_ACCEPT", "")
+        if path == "/" and page is not None and wants_html(accept):
+            html = page()
+            headers = [*PAGE_HEADERS, ("Vary", "Accept"), ("Content-Length", str(len(html)))]
+            start_response("200 OK", headers)
+            return [html]
+        fmt = cache.format(accept)
         gzipped = wants_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         if "name[]" in parse_qs(environ.get("QUERY_STRING", "")):  # filters: rare, rendered per request
             environ = {**environ, "HTTP_ACCEPT_ENCODING": "gzip" if gzipped else ""}
@@ -72,7 +82,8 @@ def make_app(
                 return start_response(status, [*headers, ("Vary", "Accept-Encoding")], *exc)
 
             return fallback(environ, vary)
-        headers = [("Content-Type", fmt.content_type), ("Vary", "Accept-Encoding")]
+        varies = "Accept, Accept-Encoding" if path == "/" and page is not None else "Accept-Encoding"
+        headers = [("Content-Type", fmt.content_type), ("Vary", varies)]
         if gzipped:
             body = cache.page_gzip(fmt)
             headers.append(("Content-Encoding", "gzip"))

@@ -485,6 +485,16 @@ def distinct_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> d
     return {name: int(rows[0][name]) if rows else 0 for name in ["all", *marks]}
 
 
+def count_stages(marks: dict[str, datetime]) -> list[dict[str, Any]]:
+    """The stage after the span's $match that counts the documents created at or after each mark."""
+    counters = {name: {"$sum": {"$cond": [since("createdAt", when), 1, 0]}} for name, when in marks.items()}
+    return [{"$group": {"_id": None, **counters}}]
+
+
+def count_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> dict[str, int]:
+    return {name: int(rows[0][name]) if rows else 0 for name in marks}
+
+
 def facets(
     reader: Reader, collection: str, head: list[dict[str, Any]], parts: dict[str, list[dict[str, Any]]]
 ) -> dict[str, list[dict[str, Any]]]:

@@ -49,7 +49,7 @@ def refresh(family: Family) -> str:
     if family.name == "librechat_agent_info":
         return "`METRICS_SLOW_INTERVAL`, and at once when a reply names an unknown agent"
     if family.group == "usage" and (
-        family.name.endswith("_5m") or family.name == "librechat_active_tool_users"
+        family.name.endswith(("_5m", "ly_spend_usd")) or family.name == "librechat_active_tool_users"
     ):
         return "fast"
     return REFRESH[family.group]

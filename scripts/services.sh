@@ -3,6 +3,7 @@
 #   MariaDB    127.0.0.1:3306  (installs mariadb-server and starts mariadbd when it does not answer)
 #   PostgreSQL 127.0.0.1:5432  (installs postgresql and starts the cluster when it does not answer)
 #   Prometheus binaries        (Debian's prometheus package for promtool/prometheus; the service is not run)
+#   Chromium                   (Debian's chromium package, headless, for the screenshot test of the page at /)
 # Prints one line per service; exits non-zero when one cannot be made available.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -87,8 +88,22 @@ ensure_prometheus() {
   fi
 }
 
+ensure_chromium() {
+  local how="already installed"
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+    how="installed"
+  fi
+  if [ -x /usr/bin/chromium ]; then
+    echo "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n 1) ($how; headless, for tests/test_page.py)"
+  else
+    echo "chromium: NOT available" >&2; return 1
+  fi
+}
+
 status=0
 ensure_mariadb || status=1
 ensure_postgresql || status=1
 ensure_prometheus || status=1
+ensure_chromium || status=1
 exit "$status"

@@ -126,6 +126,13 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_schedule_run_duration_seconds_bucket": ("le", "status"),
     "librechat_schedule_run_duration_seconds_sum": ("status",),
     "librechat_schedule_run_duration_seconds_count": ("status",),
+    # the page's numbers: messages and spend per model in the current calendar day, week and month
+    "librechat_daily_messages": (),
+    "librechat_weekly_messages": (),
+    "librechat_monthly_messages": (),
+    "librechat_daily_spend_usd": ("model",),
+    "librechat_weekly_spend_usd": ("model",),
+    "librechat_monthly_spend_usd": ("model",),
 }
 
 # Upper bounds of the response-time histogram (OpenTelemetry gen_ai.client.operation.duration), as
@@ -707,6 +714,17 @@ def exporter_samples(
             if when >= month_start:
                 monthly_users.add(distinct_key(user))
     out["librechat_active_users"][()] = float(len(active_users))
+    calendar = {"daily": day_start, "weekly": week_start, "monthly": month_start}
+    for period, start in calendar.items():
+        created = [when for when in map(created_at, messages) if when is not None]
+        out[f"librechat_{period}_messages"][()] = float(sum(1 for when in created if when >= start))
+        spend: dict[LabelKey, list] = {}
+        for tx, _, _ in counted_transactions(collections):  # whatever the token source says
+            when = transaction_time(tx)
+            if when is not None and when >= start:
+                usd = Fraction(magnitude(tx, "tokenValue")) / 1_000_000
+                add(spend, key(model=model_label(tx.get("model"), agents)), usd)
+        out[f"librechat_{period}_spend_usd"] = {k: float(sum(v)) for k, v in spend.items() if sum(v) != 0}
     out["librechat_active_conversations"][()] = float(len(active_conversations))
     out["librechat_daily_unique_users"][()] = float(len(daily_users))
     out["librechat_weekly_unique_users"][()] = float(len(weekly_users))
@@ -947,6 +965,29 @@ def exact_number(value: Any) -> Fraction | None:
     if as_number(value) is None:
         return None
     return Fraction(value.to_decimal() if isinstance(value, Decimal128) else value)
+
+
+def page_numbers(collections: Collections, now: datetime) -> dict[str, float | None]:
+    """The page's two numbers that are no family, over the 5m window (None where there is nothing):
+    the error share of replies (assistant messages that are error messages / assistant messages) and
+    the nearest-rank p90 of every first reply's wait, all models together."""
+    now_utc = as_utc(now)
+    if now_utc is None:
+        raise TypeError("now must be a datetime")
+    bound_5m = now_utc - timedelta(seconds=300)
+
+    def in_5m(msg: Doc) -> bool:
+        when = created_at(msg)
+        return when is not None and when >= bound_5m
+
+    messages = collections.get("messages", [])
+    replies = [msg for msg in messages if is_assistant(msg) and in_5m(msg)]
+    errors = [msg for msg in replies if is_error(msg)]
+    waits = sorted(
+        s for seconds in response_times(messages, in_5m, agent_models(collections)).values() for s in seconds
+    )
+    p90 = waits[math.ceil(Fraction(90, 100) * len(waits)) - 1] if waits else None
+    return {"error_share_5m": len(errors) / len(replies) if replies else None, "p90_5m": p90}
 
 
 def valid_number(value: Any) -> bool:

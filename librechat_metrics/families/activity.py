@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from .base import ACTIVITY, INVENTORY, Family, one
+from collections.abc import Callable
+
+from ..groups import Activity
+from .base import ACTIVITY, INVENTORY, Family, Samples, one
+
+# (name part, HELP wording, window): the calendar windows of windows.calendar_starts.
+CALENDAR = (
+    ("daily", "day", "day"),
+    ("weekly", "week (starting from Monday)", "week"),
+    ("monthly", "month", "month"),
+)
+
+
+def messages_in(window: str) -> Callable[[Activity], Samples]:
+    """The value of a calendar messages gauge: messages created since the window's start."""
+    return lambda a: one(a.messages[window])
+
 
 FAMILIES: tuple[Family, ...] = (
     Family(
@@ -49,6 +65,18 @@ FAMILIES: tuple[Family, ...] = (
         ("user",),
         ACTIVITY,
         lambda a: one(a.users["month"]),
+    ),
+    *(
+        Family(
+            f"librechat_{period}_messages",
+            "gauge",
+            f"Number of messages sent in the current {span}",
+            (),
+            ("basic", "user"),
+            ACTIVITY,
+            messages_in(window),
+        )
+        for period, span, window in CALENDAR
     ),
     Family(
         "librechat_conversations_total",

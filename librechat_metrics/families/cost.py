@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from ..groups import Usage
 from ..tally import TxKey
+from .activity import CALENDAR
 from .base import USAGE, Family, M, Samples, add_up, model_of
 
 CREDITS_PER_USD = 1_000_000
@@ -16,6 +18,17 @@ def per_model(usage: Usage, column: str, recent: bool = False, scale: float = 1.
     tallies = usage.recent if recent else usage.total
     source: Counter[TxKey] = getattr(tallies.transactions, column)
     return add_up(((model_of(usage, key[1]),), v / scale) for key, v in source.items())
+
+
+def spend_in(window: str) -> Callable[[Usage], Samples]:
+    """The value of a calendar spend gauge: US dollars per agent-resolved model label of the
+    transactions since the window's start (day, week or month)."""
+
+    def value(usage: Usage) -> Samples:
+        source = usage.calendar[window].value
+        return add_up(((model_of(usage, key[1]),), v / CREDITS_PER_USD) for key, v in source.items())
+
+    return value
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -37,6 +50,18 @@ FAMILIES: tuple[Family, ...] = (
         ("token", "time_window"),
         USAGE,
         lambda u: per_model(u, "value", recent=True, scale=CREDITS_PER_USD),
+    ),
+    *(
+        Family(
+            f"librechat_{period}_spend_usd",
+            "gauge",
+            f"US dollars LibreChat charged per model in the current {span} (transactions.tokenValue)",
+            M,
+            ("token",),
+            USAGE,
+            spend_in(window),
+        )
+        for period, span, window in CALENDAR
     ),
     Family(
         "librechat_cache_read_tokens_total",
