@@ -25,6 +25,7 @@ from pymongo.errors import InvalidName, PyMongoError
 
 from .. import tally
 from ..mongo import Reader, connect, describe
+from ..report import build, render
 from ..settings import (
     SETTINGS,
     Setting,
@@ -49,6 +50,8 @@ EPILOG_HEAD = """examples:
   export_metrics.py 2024-01-01 2024-04-30    export these days (inclusive), skip days already stored
   export_metrics.py --days 2                 yesterday and the day before, in TIMEZONE (e.g. from cron)
   export_metrics.py --force 2024-03-01 2024-03-31   recompute days already stored
+  export_metrics.py --report 2024-03-01 2024-03-31   spend, tokens, errors, users per model, agent,
+                                                     group for the range, from MongoDB (no SQL)
 
 exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost, no right to write),
   2 bad arguments or settings (also: a day after today, a database that does not look like LibreChat's)
@@ -150,6 +153,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TABLE",
         help="print one table's rows for the range as CSV to stdout (from MongoDB; no SQL database): "
         + ", ".join(csvout.NAMES),
+    )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print one report over the range to stdout (from MongoDB; no SQL database); see --format",
+    )
+    parser.add_argument(
+        "--format",
+        choices=render.FORMATS,
+        default="text",
+        help="the report's format: " + ", ".join(render.FORMATS) + " (default: text)",
     )
     parser.add_argument("--timezone", type=zone, metavar="ZONE", help="override TIMEZONE for this run")
     parser.add_argument(
@@ -335,6 +349,7 @@ def run(
     force: bool,
     csv_table: str | None = None,
     user_details: bool = False,
+    report_format: str | None = None,
 ) -> Summary:
     """Connect to both databases and export; any database failure becomes Fatal.
 
@@ -359,6 +374,9 @@ def run(
         if csv_table is not None:
             n = csvout.write_csv(src, csv_table, start, end, sys.stdout)
             log.info("%d rows of %s for %s to %s written as CSV", n, csv_table, start, end)
+            return Summary()
+        if report_format is not None:
+            write_report(src, start, end, report_format, reader.tenant)
             return Summary()
         store = _open(target)
         scope = {"mongodb_database": settings.mongodb_database, "tenant_id": reader.tenant or ""}
@@ -390,6 +408,17 @@ def run(
             store.close()
         if client is not None:
             client.close()
+
+
+def write_report(src: compute.Source, start: date, end: date, fmt: str, tenant: str | None) -> None:
+    """Build the report of start..end (a progress bar on a terminal's stderr) and print it."""
+    progress = Progress(build.steps(start, end))
+    try:
+        report = build.build(src, start, end, step=progress.step, tenant=tenant)
+    finally:
+        progress.close()
+    sys.stdout.write(render.render(report, fmt))
+    log.info("report for %s to %s written as %s", start, end, fmt)
 
 
 DENIED = re.compile(r"command denied|permission denied|must be owner|denied for user .* to database", re.I)
@@ -424,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    if args.report and (args.csv or args.force):
+        print(f"{prog}: error: --report cannot be combined with --csv or --force", file=sys.stderr)
+        return 2
     if args.timezone:
         settings = settings.replace(timezone=args.timezone)
     try:
@@ -437,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = demo(settings, start)
     began = time.monotonic()
     try:
-        summary = run(settings, target, start, end, args.force, args.csv, user_details)
+        fmt = args.format if args.report else None
+        summary = run(settings, target, start, end, args.force, args.csv, user_details, fmt)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code
@@ -448,6 +481,6 @@ def main(argv: list[str] | None = None) -> int:
         log.error("export failed: unexpected %s: %s", type(err).__name__, _short(err))
         log.debug("traceback", exc_info=True)
         return 1
-    if args.csv is None:
+    if args.csv is None and not args.report:
         log.info("done in %.1f s: %s", time.monotonic() - began, summary.line())
     return 0

@@ -64,13 +64,7 @@ def day_rows(src: Source, day: date) -> Rows:
     span = day_span(day, src.zone)
     reader = src.reader
     messages = tally.fold_messages(tally.message_rows(reader, span, {}))
-    per_model: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    for (assistant, model, error, *_), n in messages.count.items():
-        if assistant:
-            per_model[src.model(model)] += n
-        if error:
-            errors[src.model(model)] += n
+    per_model, errors = model_counts(src, messages)
     users = tally.distinct_counts(reader, "messages", "user", span, {})["all"]
     conversations = tally.count_in(reader, "conversations", span)
     txs = tally.fold_transactions(tally.transaction_rows(reader, span, {}, by_user=True))
@@ -86,6 +80,18 @@ def day_rows(src: Source, day: date) -> Rows:
         "daily_user_messages": user_rows(src, span, day, by_user, txs),
         **cost_rows(src, span, day, messages, txs),
     }
+
+
+def model_counts(src: Source, messages: tally.MessageTally) -> tuple[Counter[str], Counter[str]]:
+    """Assistant messages and error messages per model label (daily_messages_by_model, _errors_)."""
+    per_model: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for (assistant, model, error, *_), n in messages.count.items():
+        if assistant:
+            per_model[src.model(model)] += n
+        if error:
+            errors[src.model(model)] += n
+    return per_model, errors
 
 
 def user_rows(src: Source, span: Span, day: date, tokens: Pairs, txs: tally.TxTally) -> list[tuple[Any, ...]]:
