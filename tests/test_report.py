@@ -3,6 +3,7 @@ profile, in UTC and Europe/Berlin; hand-worked range edges; every format's promi
 
 from __future__ import annotations
 
+import argparse
 import copy
 import csv
 import io
@@ -20,7 +21,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from librechat_metrics import tally
-from librechat_metrics.history import compute
+from librechat_metrics.history import cli, compute
 from librechat_metrics.mongo import Reader
 from librechat_metrics.report import build, render
 from librechat_metrics.settings import load
@@ -374,3 +375,16 @@ def test_bad_report_arguments_exit_2_with_one_line(served, args):
     done = run_report(server, *args)
     assert done.returncode == 2 and "error:" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_this_week_and_month_end_today_in_the_zone():
+    # Sunday 2025-03-30 23:30 UTC is Monday 01:30 in Berlin (summer time since that night)
+    now = at("2025-03-30 23:30:00")
+    week = argparse.Namespace(start=None, end=None, days=None, this="week")
+    month = argparse.Namespace(start=None, end=None, days=None, this="month")
+    assert cli.day_range(week, "UTC", now) == (date(2025, 3, 24), date(2025, 3, 30))
+    assert cli.day_range(week, "Europe/Berlin", now) == (date(2025, 3, 31), date(2025, 3, 31))
+    assert cli.day_range(month, "Europe/Berlin", now) == (date(2025, 3, 1), date(2025, 3, 31))
+    with pytest.raises(ValueError, match="one of"):
+        both = argparse.Namespace(start=date(2025, 3, 1), end=None, days=None, this="week")
+        cli.day_range(both, "UTC", now)

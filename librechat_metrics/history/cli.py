@@ -146,6 +146,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="export the last N complete days in TIMEZONE (ends yesterday)",
     )
+    parser.add_argument(
+        "--this",
+        choices=("week", "month"),
+        help="the current ISO week (from Monday) or month in TIMEZONE, up to today (partial)",
+    )
     parser.add_argument("--force", action="store_true", help="recompute days that are already stored")
     parser.add_argument(
         "--csv",
@@ -180,6 +185,11 @@ def day_range(args: argparse.Namespace, tz: str, now: datetime) -> tuple[date, d
 
     Days after today (in `tz`) are refused: they have no data yet, and rows written for them would
     read as real zeros. Today is allowed; it is stored as a partial day that a later run completes."""
+    if getattr(args, "this", None) is not None:
+        if args.start is not None or args.days is not None:
+            raise ValueError("give one of START END, --days N or --this week|month")
+        today = now.astimezone(ZoneInfo(tz)).date()
+        return (week_start(today) if args.this == "week" else month_start(today)), today
     if args.days is not None:
         if args.start is not None:
             raise ValueError("give either START END or --days N, not both")

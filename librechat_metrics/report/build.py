@@ -246,11 +246,11 @@ def _tools(tools: tally.ToolTally) -> list[Row]:
     return list(out.values())
 
 
-def _user_spend(txs: tally.TxTally) -> Counter[str | None]:
+def _user_spend(txs: tally.TxTally) -> dict[str | None, float]:
     """USD per str(transactions.user) (None: transactions without a user)."""
-    spend: Counter[str | None] = Counter()
+    spend: dict[str | None, float] = {}
     for (_, _, user), value in txs.value.items():
-        spend[user] += value / 1e6
+        spend[user] = spend.get(user, 0.0) + value / 1e6
     return spend
 
 
@@ -258,7 +258,7 @@ def _groups(
     membership: Membership,
     active: int,
     active_ids: set[str],
-    spend: Counter[str | None],
+    spend: dict[str | None, float],
     tokens: compute.Pairs,
 ) -> list[Row]:
     """Per group: members, members active in the range, their tokens and spend; `(no group)` for
@@ -290,23 +290,23 @@ def _groups(
             row["active_users"] += row["group"] != NO_GROUP
         in_groups += found[0]["group"] != NO_GROUP
     rows[NO_GROUP]["active_users"] = active - in_groups
-    for user, usd in spend.items():
-        for row in targets(user):
+    for payer, usd in spend.items():
+        for row in targets(payer):
             row["spend_usd"] += usd
-    for user, (inp, out) in tokens.items():
-        for row in targets(user):
+    for key, (inp, out) in tokens.items():
+        for row in targets(key):
             row["input_tokens"] += inp
             row["output_tokens"] += out
     return list(rows.values())
 
 
 def _top_users(
-    src: compute.Source, span: Span, spend: Counter[str | None], tokens: compute.Pairs
+    src: compute.Source, span: Span, spend: dict[str | None, float], tokens: compute.Pairs
 ) -> list[Row]:
     """The TOP_USERS users with the most spend (then tokens, then messages sent), with e-mail and name."""
     sent = engagement.user_messages(src.reader, span, src.model, compute.storable)
     users = {u for u in spend if u is not None} | set(tokens) | set(sent)
-    rows = []
+    rows: list[Row] = []
     for user in users:
         messages, top = sent.get(user, (0, ""))
         inp, out = tokens.get(user, (0, 0))
