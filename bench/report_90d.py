@@ -33,7 +33,11 @@ NOW = datetime(2025, 6, 30, 12, 0, tzinfo=timezone.utc)
 def run_report(uri: str, start: date, end: date, fmt: str, zone: str) -> dict:
     """The report as a child process: wall time, CPU seconds, peak RSS, output size."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "HISTORY_", "MONGODB_"))}
-    env.update(MONGODB_URI=uri, TIMEZONE=zone, LOGGING_LEVEL="warning", MONGODB_QUERY_TIMEOUT="3600")
+    # a loaded mongoeco answers heartbeats late: an hour of patience (URI options win over the settings)
+    joiner = "&" if "?" in uri else "?"
+    patient = f"{uri}{joiner}connectTimeoutMS=3600000&serverSelectionTimeoutMS=3600000"
+    env.update(MONGODB_URI=patient, TIMEZONE=zone, LOGGING_LEVEL="warning")
+    env.update(MONGODB_TIMEOUT="600", MONGODB_QUERY_TIMEOUT="3600")
     python = ROOT / ".venv" / "bin" / "python"
     cmd = [str(python if python.exists() else sys.executable), str(ROOT / "export_metrics.py")]
     cmd += ["--report", str(start), str(end), "--format", fmt]

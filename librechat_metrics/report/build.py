@@ -46,12 +46,15 @@ class DayTallies:
         self.by_user: compute.Pairs = {}
 
     def add_day(self, src: compute.Source, span: Span) -> None:
-        messages = tally.fold_messages(tally.message_rows(src.reader, span, {}))
+        # messages and tool calls in one command ($facet), as the exporter's cycle reads them
+        parts = {"messages": [tally.message_group({})], **tally.tool_parts({})}
+        read = tally.facets(src.reader, "messages", [{"$match": span.match()}], parts)
+        messages = tally.fold_messages(read["messages"])
         txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}, by_user=True))
         by_model, by_user = compute._tokens(src, span, messages, txs)
         self.messages += messages
         self.txs += txs
-        self.tools += tally.fold_tools(tally.tool_rows(src.reader, span, {}))
+        self.tools += tally.fold_tools(tally.tool_result(read))
         for total, part in ((self.by_model, by_model), (self.by_user, by_user)):
             for key, (inp, out) in part.items():
                 pair = total.setdefault(key, [0, 0])
