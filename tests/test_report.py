@@ -25,7 +25,7 @@ from librechat_metrics.history import cli, compute
 from librechat_metrics.mongo import Reader
 from librechat_metrics.report import build, render
 from librechat_metrics.settings import load
-from librechat_metrics.synthetic import PROFILES, generate
+from librechat_metrics.synthetic import PROFILES, generate, malformed_corpus
 from tests.oracle import only_tenant, report_numbers
 from tests.support.mongo import start_mongoeco
 from tests.test_history_cli import clean_env
@@ -169,6 +169,39 @@ def test_tenant_scope_equals_the_oracle_over_that_tenant_alone():
     assert_report_equals(report, report_numbers(only_tenant(collections, "tenant-main"), START, END, "UTC"))
     everyone = report_numbers(collections, START, END, "UTC")
     assert report["totals"]["messages"] < everyone["totals"]["messages"]  # the other tenant is left out
+
+
+@pytest.mark.parametrize("token_source", ["transactions", "messages"])
+def test_malformed_values_never_break_the_report_and_still_equal_the_oracle(token_source):
+    """Every odd BSON value of the malformed corpus (strings for numbers, NaN, arrays, documents...),
+    and groups whose names and memberIds are odd too."""
+    now = datetime(2025, 3, 20, 12, tzinfo=timezone.utc)
+    data = generate(
+        profile="v0.8.7", seed=5, n_messages=300, now=now, zones=ZONES, history_days=10
+    ).collections
+    for name, docs in malformed_corpus(now, seed=3).items():
+        data.setdefault(name, []).extend(docs)
+    data = with_groups(data)
+    data["groups"] += [
+        {"_id": ObjectId(), "name": {"a": 1}, "memberIds": [[1], {"x": 2}]},
+        {"_id": ObjectId()},
+    ]
+    server = start_mongoeco(data)
+    try:
+        client, reader = reader_for(server)
+        try:
+            report = report_of(
+                reader, "Europe/Berlin", date(2025, 3, 10), date(2025, 3, 20), token_source=token_source
+            )
+            for fmt in render.FORMATS:
+                render.render(report, fmt)
+        finally:
+            client.close()
+    finally:
+        server.stop()
+    assert_report_equals(
+        report, report_numbers(data, date(2025, 3, 10), date(2025, 3, 20), "Europe/Berlin", token_source)
+    )
 
 
 # --- hand-worked range edges -------------------------------------------------------------------------
