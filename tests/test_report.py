@@ -124,6 +124,17 @@ def test_report_equals_the_oracle_on_every_profile(served, zone):
     assert not report["range"]["partial"]
 
 
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_reading_a_day_or_three_per_query_changes_nothing(served, monkeypatch, chunk):
+    """Week spans are sums of day spans: read day by day (as the history) or 3 days at a time (chunk
+    edges inside Berlin's month edge), the report still equals the oracle's."""
+    collections, reader, _ = served
+    monkeypatch.setattr(build, "CHUNK_DAYS", chunk)
+    assert len(build.chunks(START, END)) == -(-10 // chunk)
+    report = report_of(reader, "Europe/Berlin", START, END)
+    assert_report_equals(report, report_numbers(collections, START, END, "Europe/Berlin", "auto"))
+
+
 def test_messages_token_source_equals_the_oracle(served):
     collections, reader, _ = served
     report = report_of(reader, "Europe/Berlin", START, END, token_source="messages")

@@ -1,9 +1,9 @@
 """The report's numbers for a range of days (docs/semantics.md, "Report").
 
-Nothing here defines a number anew. Each day of the range is tallied exactly as the history export
-tallies it (tally's folds, compute's token rule), the day tallies are added up (they are additive:
-day spans partition the range), and compute.cost_rows turns the sums into the per model, endpoint
-and agent rows the history would hold for one long "day". What does not add up over days is read
+Nothing here defines a number anew. The range is tallied exactly as the history export tallies a day
+(tally's folds, compute's token rule), a week of days per command; the tallies are added up (they are
+additive: the spans partition the range), and compute.cost_rows turns the sums into the per model,
+endpoint and agent rows the history would hold for one long "day". What does not add up over days is read
 over the whole range at once: distinct users (overall, per agent, per group) and response-time
 percentiles.
 """
@@ -20,22 +20,36 @@ from ..history import compute, engagement, queries
 from ..labels import sanitise
 from ..membership import Membership, read_membership
 from ..mongo import Span
-from ..windows import day_span, local_midnight
+from ..windows import local_midnight
 
 NO_GROUP = "(no group)"
 TOP_USERS = 20
 RANGE_STEPS = ("users", "models and agents", "groups")  # progress steps after the days
+# Days read per command: a week of tallies is the sum of its days' (the spans partition it), in a
+# seventh of the commands; memory follows a week's activity, not the range's.
+CHUNK_DAYS = 7
 
 Row = dict[str, Any]
 
 
+def chunks(start: date, end: date) -> list[tuple[date, date]]:
+    """start..end cut into consecutive runs of at most CHUNK_DAYS days, each read as one span."""
+    out = []
+    first = start
+    while first <= end:
+        last = min(end, first + timedelta(days=CHUNK_DAYS - 1))
+        out.append((first, last))
+        first = last + timedelta(days=1)
+    return out
+
+
 def steps(start: date, end: date) -> int:
     """How many progress steps build() takes for start..end."""
-    return (end - start).days + 1 + len(RANGE_STEPS)
+    return len(chunks(start, end)) + len(RANGE_STEPS)
 
 
 class DayTallies:
-    """The history's day tallies, added up over the days: messages, transactions (per user), tool
+    """The history's day tallies, added up over spans of days: messages, transactions (per user), tool
     calls, and the token source's input/output per model and per user (compute._tokens)."""
 
     def __init__(self) -> None:
@@ -45,7 +59,8 @@ class DayTallies:
         self.by_model: compute.Pairs = {}
         self.by_user: compute.Pairs = {}
 
-    def add_day(self, src: compute.Source, span: Span) -> None:
+    def add_days(self, src: compute.Source, span: Span) -> None:
+        """Add the tallies of `span` (whole local days)."""
         # messages and tool calls in one command ($facet), as the exporter's cycle reads them
         parts = {"messages": [tally.message_group({})], **tally.tool_parts({})}
         read = tally.facets(src.reader, "messages", [{"$match": span.match()}], parts)
@@ -75,11 +90,11 @@ def build(
     reader = src.reader
     span = Span(local_midnight(start, src.zone), local_midnight(end + timedelta(days=1), src.zone))
     sums = DayTallies()
-    day = start
-    while day <= end:
-        sums.add_day(src, day_span(day, src.zone))
-        step(str(day))
-        day += timedelta(days=1)
+    for first, last in chunks(start, end):
+        sums.add_days(
+            src, Span(local_midnight(first, src.zone), local_midnight(last + timedelta(days=1), src.zone))
+        )
+        step(str(last))
 
     active = tally.distinct_counts(reader, "messages", "user", span, {})["all"]
     active_ids = engagement.active_users(reader, span)
