@@ -9,6 +9,8 @@ import csv
 import io
 import json
 import math
+import os
+import pty
 import subprocess
 import sys
 from datetime import date, datetime, timedelta, timezone
@@ -407,6 +409,31 @@ def test_the_command_prints_json_without_a_sql_database(served):
     assert report["range"]["timezone"] == "Europe/Berlin"
     want = report_numbers(collections, START, END, "Europe/Berlin")
     assert same(report["totals"]["spend_usd"], want["totals"]["spend_usd"])
+
+
+def test_progress_bar_on_a_terminal(served):
+    _, _, server = served
+    main, child = pty.openpty()
+    command = [sys.executable, str(ROOT / "export_metrics.py"), "--report", str(START), str(END)]
+    env = clean_env(MONGODB_URI=server.uri, LOGGING_LEVEL="warning")
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=child)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    assert proc.wait(timeout=300) == 0
+    bar = b"".join(chunks).decode(errors="replace")
+    # 10 days = 2 reads (7 + 3 days), then users, models and agents, groups
+    assert "\r[" in bar and "5/5" in bar and "Traceback" not in bar, bar
+    assert out.startswith("LibreChat report 2025-03-02 to 2025-03-11") and "\r" not in out
 
 
 @pytest.mark.parametrize(
