@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .labels import name_label, sanitise
 from .mongo import Reader
+from .values import text
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,14 @@ def read_membership(reader: Reader) -> Membership:
     users: set[str] = set()
     for doc in reader.find("users", {}, {"_id": 1, "idOnTheSource": 1}):
         user = str(doc["_id"])
-        source = doc.get("idOnTheSource")
-        keys.setdefault(source if isinstance(source, str) and source else user, set()).add(user)
+        keys.setdefault(text(doc.get("idOnTheSource")) or user, set()).add(user)
         users.add(user)
     groups: dict[str, set[str]] = {}
     for doc in reader.find("groups", {}, {"_id": 0, "name": 1, "memberIds": 1}):
         members = groups.setdefault(sanitise(name_label(doc.get("name"))), set())
         ids = doc.get("memberIds")
         for member in ids if isinstance(ids, list) else ():
-            if isinstance(member, str):
-                members |= keys.get(member, set())
+            key = text(member)
+            if key is not None:
+                members |= keys.get(key, set())
     return Membership({name: frozenset(m) for name, m in groups.items()}, frozenset(users))

@@ -43,6 +43,11 @@ def chunks(start: date, end: date) -> list[tuple[date, date]]:
     return out
 
 
+def days_span(first: date, last: date, zone: str) -> Span:
+    """Local midnight of `first` to local midnight after `last`."""
+    return Span(local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone))
+
+
 def steps(start: date, end: date) -> int:
     """How many progress steps build() takes for start..end."""
     return len(chunks(start, end)) + len(RANGE_STEPS)
@@ -88,12 +93,10 @@ def build(
     """The report of start..end (local days of `src.zone`) as plain data (the json format)."""
     now = now or datetime.now(timezone.utc)
     reader = src.reader
-    span = Span(local_midnight(start, src.zone), local_midnight(end + timedelta(days=1), src.zone))
+    span = days_span(start, end, src.zone)
     sums = DayTallies()
     for first, last in chunks(start, end):
-        sums.add_days(
-            src, Span(local_midnight(first, src.zone), local_midnight(last + timedelta(days=1), src.zone))
-        )
+        sums.add_days(src, days_span(first, last, src.zone))
         step(str(last))
 
     active = tally.distinct_counts(reader, "messages", "user", span, {})["all"]
