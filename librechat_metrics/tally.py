@@ -387,9 +387,13 @@ def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Co
     return out
 
 
-def agent_users(reader: Reader, span: Span, marks: dict[str, datetime]) -> dict[str, Counter[str]]:
-    """mark -> agent id -> distinct non-null users of the agent's replies at or after the mark."""
-    rows = reader.aggregate("messages", [{"$match": span.match()}, *agent_user_stages(marks)])
+def agent_users(
+    reader: Reader, span: Span, marks: dict[str, datetime], where: dict[str, Any] | None = None
+) -> dict[str, Counter[str]]:
+    """mark -> agent id -> distinct non-null users of the agent's replies at or after the mark, of the
+    replies that also pass `where` (e.g. origins.Automated.person())."""
+    match = span.match() if where is None else {"$and": [span.match(), where]}
+    rows = reader.aggregate("messages", [{"$match": match}, *agent_user_stages(marks)])
     return agent_user_result(rows, marks)
 
 

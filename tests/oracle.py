@@ -1626,6 +1626,225 @@ def cost_history(
             )
 
 
+# --------------------------------------------------------------------------------------------
+# Report over a range (semantics.md "Report")
+# --------------------------------------------------------------------------------------------
+
+
+def membership_key(user: Doc) -> str:
+    """What LibreChat stores in groups.memberIds for a user: its idOnTheSource, else str(_id)."""
+    source = user.get("idOnTheSource")
+    return source if isinstance(source, str) and source != "" else str(user["_id"])
+
+
+def group_members(collections: Collections) -> dict[str, set[str]]:
+    """Group label (plain_label of name) -> str(_id) of the users whose membership key is among its
+    string memberIds; groups with the same label are one group."""
+    by_key: dict[str, set[str]] = {}
+    for user in collections.get("users", []):
+        by_key.setdefault(membership_key(user), set()).add(str(user["_id"]))
+    groups: dict[str, set[str]] = {}
+    for group in collections.get("groups", []):
+        members = groups.setdefault(plain_label(group.get("name")), set())
+        ids = group.get("memberIds")
+        for member in ids if isinstance(ids, list) else []:
+            if isinstance(member, str):
+                members |= by_key.get(member, set())
+    return groups
+
+
+def report_numbers(
+    collections: Collections, start: date, end: date, tz: str = "UTC", token_source: str = "auto"
+) -> dict[str, Any]:
+    """The report of the local days start..end: one window [midnight start, midnight end + 1).
+
+    Returns {"totals": {...}, "models": {model: {...}}, "agents": {id: {...}}, "endpoints": {...},
+    "tools": {...}, "groups": {...}} with the fields of the json format (spend as Fraction)."""
+    zone = ZoneInfo(tz)
+    lo, hi = local_midnight(start, zone), local_midnight(end + timedelta(days=1), zone)
+
+    def inside(when: datetime | None) -> bool:
+        return when is not None and lo <= when < hi
+
+    messages = collections.get("messages", [])
+    agents = agent_models(collections)
+    source = resolve_token_source(collections, token_source)
+    dated = [m for m in messages if inside(created_at(m))]
+    txs = [
+        (tx, kind, amount)
+        for tx, kind, amount in counted_transactions(collections)
+        if inside(transaction_time(tx))
+    ]
+
+    models: dict[str, dict[str, Any]] = {}
+
+    def model_row(label: str) -> dict[str, Any]:
+        return models.setdefault(label, {
+            "replies": 0, "errors": 0, "input_tokens": [], "output_tokens": [], "cache_read_tokens": [],
+            "cache_write_tokens": [], "spend_usd": Fraction(0), "unfinished_replies": 0,
+            "first_replies": 0, "p50_seconds": None, "p90_seconds": None,
+        })  # fmt: skip
+
+    for msg in dated:
+        label = model_label(msg.get("model"), agents)
+        if is_assistant(msg):
+            model_row(label)["replies"] += 1
+        if is_error(msg):
+            model_row(label)["errors"] += 1
+        if is_unfinished(msg):
+            model_row(label)["unfinished_replies"] += 1
+    # tokens: (user key or None, model label, column, amount)
+    tokens: list[tuple[str | None, str, str, int | float]] = []
+    if source == "transactions":
+        for tx, kind, amount in txs:
+            column = "input_tokens" if kind == "prompt" else "output_tokens"
+            user = None if tx.get("user") is None else str(tx["user"])
+            tokens.append((user, model_label(tx.get("model"), agents), column, amount))
+    else:
+        replies = earliest_reply_models(messages, agents)
+        for msg in dated:
+            if not valid_token_count(msg.get("tokenCount")):
+                continue
+            assistant = is_assistant(msg)
+            label = model_label(msg.get("model"), agents) if assistant else input_model_of(msg, replies)
+            user = None if msg.get("user") is None else str(msg["user"])
+            tokens.append((user, label, "output_tokens" if assistant else "input_tokens", msg["tokenCount"]))
+    for _, label, column, amount in tokens:
+        model_row(label)[column].append(amount)
+    spend_by_user: dict[str | None, Fraction] = {}
+    for tx, kind, _ in txs:
+        row = model_row(model_label(tx.get("model"), agents))
+        usd = Fraction(magnitude(tx, "tokenValue")) / 1_000_000
+        row["spend_usd"] += usd
+        user = None if tx.get("user") is None else str(tx["user"])
+        spend_by_user[user] = spend_by_user.get(user, Fraction(0)) + usd
+        if kind == "prompt":
+            row["cache_read_tokens"].append(magnitude(tx, "readTokens"))
+            row["cache_write_tokens"].append(magnitude(tx, "writeTokens"))
+    for label, seconds in response_times(messages, lambda m: inside(created_at(m)), agents).items():
+        ordered = sorted(seconds)
+        p50, p90 = (ordered[math.ceil(Fraction(p, 100) * len(ordered)) - 1] for p in (50, 90))
+        model_row(label).update(first_replies=len(ordered), p50_seconds=p50, p90_seconds=p90)
+    for row in models.values():
+        for column in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
+            row[column] = total(row[column])
+    models = {m: r for m, r in models.items() if any(v for v in r.values())}
+
+    replies_by_id: dict[str, list[str]] = {}
+    for msg in messages:  # any date: a transaction of the range may belong to a reply saved later
+        agent = agent_id_of(msg)
+        if agent is not None and isinstance(msg.get("messageId"), str):
+            replies_by_id.setdefault(msg["messageId"], []).append(agent)
+    info: dict[str, tuple[str, str]] = {}
+    for doc in collections.get("agents", []):
+        agent_id = doc.get("id")
+        if isinstance(agent_id, str) and agent_id.startswith("agent_") and sanitise(agent_id) not in info:
+            info[sanitise(agent_id)] = (plain_label(doc.get("name")), plain_label(doc.get("model")))
+    agent_rows: dict[str, dict[str, Any]] = {}
+
+    def agent_row(agent: str) -> dict[str, Any]:
+        name, model = info.get(agent, (None, None))
+        return agent_rows.setdefault(agent, {
+            "name": name, "model": model, "replies": 0, "errors": 0, "users": set(), "spend_usd": Fraction(0)
+        })  # fmt: skip
+
+    origins = message_origins(collections)
+
+    def person(msg: Doc) -> bool:
+        return msg.get("user") is not None and origins[id(msg)] == "person"  # users are people
+
+    for msg in dated:
+        agent = agent_id_of(msg)
+        if agent is not None:
+            row = agent_row(agent)
+            row["replies"] += 1
+            row["errors"] += is_error(msg)
+            if person(msg):
+                row["users"].add(distinct_key(msg["user"]))
+    for tx, _, _ in txs:
+        message_id = tx.get("messageId")
+        for agent in replies_by_id.get(message_id, []) if isinstance(message_id, str) else []:
+            agent_row(agent)["spend_usd"] += Fraction(magnitude(tx, "tokenValue")) / 1_000_000
+    for row in agent_rows.values():
+        row["users"] = len(row["users"])
+    agent_rows = {a: r for a, r in agent_rows.items() if r["replies"] or r["spend_usd"]}
+
+    endpoints: dict[str, dict[str, int]] = {}
+    tools: dict[str, dict[str, int]] = {}
+    for msg in dated:
+        row = endpoints.setdefault(plain_label(msg.get("endpoint")), {"replies": 0, "errors": 0})
+        row["replies"] += is_assistant(msg)
+        row["errors"] += is_error(msg)
+        for part in tool_calls(msg):
+            tool = tools.setdefault(
+                plain_label(tool_call_body(part).get("name")), {"calls": 0, "failures": 0}
+            )
+            tool["calls"] += 1
+            tool["failures"] += tool_call_failed(part)
+    endpoints = {e: r for e, r in endpoints.items() if r["replies"] or r["errors"]}
+
+    active = {distinct_key(m["user"]) for m in dated if person(m)}
+    active_hex = {m["user"] for m in dated if person(m) and isinstance(m["user"], str)}
+    joined = {
+        str(u["_id"]) for u in collections.get("users", [])
+        if isinstance(u.get("_id"), ObjectId) and inside(u["_id"].generation_time)
+    }  # fmt: skip
+    conversations = sum(1 for c in collections.get("conversations", []) if inside(created_at(c)))
+    spend = sum((r["spend_usd"] for r in models.values()), Fraction(0))
+    totals = {
+        "messages": len(dated),
+        "conversations": conversations,
+        "replies": sum(1 for m in dated if is_assistant(m)),
+        "error_messages": sum(1 for m in dated if is_error(m)),
+        "error_replies": sum(1 for m in dated if is_assistant(m) and is_error(m)),
+        "unfinished_replies": sum(1 for m in dated if is_unfinished(m)),
+        "input_tokens": total([a for _, _, c, a in tokens if c == "input_tokens"]),
+        "output_tokens": total([a for _, _, c, a in tokens if c == "output_tokens"]),
+        "cache_read_tokens": total([magnitude(tx, "readTokens") for tx, k, _ in txs if k == "prompt"]),
+        "cache_write_tokens": total([magnitude(tx, "writeTokens") for tx, k, _ in txs if k == "prompt"]),
+        "spend_usd": spend,
+        "active_users": len(active),
+        "new_users": len(joined),
+        "returning_users": len(active) - len(active_hex & joined),
+    }
+    totals["error_share"] = (
+        Fraction(totals["error_replies"], totals["replies"]) if totals["replies"] else Fraction(0)
+    )
+
+    groups: dict[str, dict[str, Any]] = {}
+    members = group_members(collections)
+    if members:
+        grouped = set().union(*members.values())
+        everyone = {str(u["_id"]) for u in collections.get("users", [])}
+        for name, who in [*members.items(), ("(no group)", everyone - grouped)]:
+            groups[name] = {"members": len(who), "active_users": 0, "input_tokens": [], "output_tokens": [],
+                            "spend_usd": Fraction(0)}  # fmt: skip
+
+        def of(user: str | None) -> list[str]:
+            found = [name for name, who in members.items() if user in who]
+            return found or ["(no group)"]
+
+        for name, who in members.items():
+            groups[name]["active_users"] = len(who & active_hex)
+        groups["(no group)"]["active_users"] = len(active) - len(grouped & active_hex)
+        for user, usd in spend_by_user.items():
+            for name in of(user):
+                groups[name]["spend_usd"] += usd
+        for user, _, column, amount in tokens:
+            if user is not None:  # JUDGEMENT: tokens without a user are in no per-user sum (as history)
+                for name in of(user):
+                    groups[name][column].append(amount)
+        for row in groups.values():
+            row["input_tokens"], row["output_tokens"] = (
+                total(row["input_tokens"]),
+                total(row["output_tokens"]),
+            )
+    return {
+        "totals": totals, "models": models, "agents": agent_rows, "endpoints": endpoints, "tools": tools,
+        "groups": groups,
+    }  # fmt: skip
+
+
 # Every place where docs/semantics.md left room for interpretation, and what this oracle does.
 JUDGEMENT_CALLS = """
 1. Replies ordering: replies whose createdAt is not a datetime sort before all dated replies and

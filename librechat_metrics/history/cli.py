@@ -25,6 +25,7 @@ from pymongo.errors import InvalidName, PyMongoError
 
 from .. import tally, values
 from ..mongo import Reader, connect, describe
+from ..report import build, render
 from ..settings import (
     SETTINGS,
     Setting,
@@ -49,6 +50,8 @@ EPILOG_HEAD = """examples:
   export_metrics.py 2024-01-01 2024-04-30    export these days (inclusive), skip days already stored
   export_metrics.py --days 2                 yesterday and the day before, in TIMEZONE (e.g. from cron)
   export_metrics.py --force 2024-03-01 2024-03-31   recompute days already stored
+  export_metrics.py --report 2024-03-01 2024-03-31   spend, tokens, errors, users per model, agent,
+                                                     group for the range, from MongoDB (no SQL)
 
 exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost, no right to write),
   2 bad arguments or settings (also: a day after today, a database that does not look like LibreChat's)
@@ -143,6 +146,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="export the last N complete days in TIMEZONE (ends yesterday)",
     )
+    parser.add_argument(
+        "--this",
+        choices=("week", "month"),
+        help="the current ISO week (from Monday) or month in TIMEZONE, up to today (partial)",
+    )
     parser.add_argument("--force", action="store_true", help="recompute days that are already stored")
     parser.add_argument(
         "--csv",
@@ -150,6 +158,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TABLE",
         help="print one table's rows for the range as CSV to stdout (from MongoDB; no SQL database): "
         + ", ".join(csvout.NAMES),
+    )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print one report over the range to stdout (from MongoDB; no SQL database); see --format",
+    )
+    parser.add_argument(
+        "--format",
+        choices=render.FORMATS,
+        default="text",
+        help="the report's format: " + ", ".join(render.FORMATS) + " (default: text)",
     )
     parser.add_argument("--timezone", type=zone, metavar="ZONE", help="override TIMEZONE for this run")
     parser.add_argument(
@@ -166,6 +185,11 @@ def day_range(args: argparse.Namespace, tz: str, now: datetime) -> tuple[date, d
 
     Days after today (in `tz`) are refused: they have no data yet, and rows written for them would
     read as real zeros. Today is allowed; it is stored as a partial day that a later run completes."""
+    if getattr(args, "this", None) is not None:
+        if args.start is not None or args.days is not None:
+            raise ValueError("give one of START END, --days N or --this week|month")
+        today = now.astimezone(ZoneInfo(tz)).date()
+        return (week_start(today) if args.this == "week" else month_start(today)), today
     if args.days is not None:
         if args.start is not None:
             raise ValueError("give either START END or --days N, not both")
@@ -335,6 +359,7 @@ def run(
     force: bool,
     csv_table: str | None = None,
     user_details: bool = False,
+    report_format: str | None = None,
 ) -> Summary:
     """Connect to both databases and export; any database failure becomes Fatal.
 
@@ -359,6 +384,9 @@ def run(
         if csv_table is not None:
             n = csvout.write_csv(src, csv_table, start, end, sys.stdout)
             log.info("%d rows of %s for %s to %s written as CSV", n, csv_table, start, end)
+            return Summary()
+        if report_format is not None:
+            write_report(src, start, end, report_format, reader.tenant)
             return Summary()
         store = _open(target)
         scope = {"mongodb_database": settings.mongodb_database, "tenant_id": reader.tenant or ""}
@@ -390,6 +418,17 @@ def run(
             store.close()
         if client is not None:
             client.close()
+
+
+def write_report(src: compute.Source, start: date, end: date, fmt: str, tenant: str | None) -> None:
+    """Build the report of start..end (a progress bar on a terminal's stderr) and print it."""
+    progress = Progress(build.steps(start, end))
+    try:
+        report = build.build(src, start, end, step=progress.step, tenant=tenant)
+    finally:
+        progress.close()
+    sys.stdout.write(render.render(report, fmt))
+    log.info("report for %s to %s written as %s", start, end, fmt)
 
 
 DENIED = re.compile(r"command denied|permission denied|must be owner|denied for user .* to database", re.I)
@@ -424,6 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    if args.report and (args.csv or args.force):
+        print(f"{prog}: error: --report cannot be combined with --csv or --force", file=sys.stderr)
+        return 2
     if args.timezone:
         settings = settings.replace(timezone=args.timezone)
     try:
@@ -438,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     try:
         with values.running("export"):
-            summary = run(settings, target, start, end, args.force, args.csv, user_details)
+            fmt = args.format if args.report else None
+            summary = run(settings, target, start, end, args.force, args.csv, user_details, fmt)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code
@@ -449,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("export failed: unexpected %s: %s", type(err).__name__, _short(err))
         log.debug("traceback", exc_info=True)
         return 1
-    if args.csv is None:
+    if args.csv is None and not args.report:
         log.info("done in %.1f s: %s", time.monotonic() - began, summary.line())
     left_out = {f: n for (job, f), n in sorted(values.skipped().items()) if job == "export"}
     if left_out:  # as the exporter's librechat_exporter_skipped_values_total

@@ -66,13 +66,7 @@ def day_rows(src: Source, day: date) -> Rows:
     span = day_span(day, src.zone)
     reader = src.reader
     messages = tally.fold_messages(tally.message_rows(reader, span, {}))
-    per_model: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    for (assistant, model, error, *_), n in messages.count.items():
-        if assistant:
-            per_model[src.model(model)] += n
-        if error:
-            errors[src.model(model)] += n
+    per_model, errors = model_counts(src, messages)
     # Person messages only (docs: "Origin"); one read covers the 56 days the engagement rows read.
     people = origins.automated(reader, activity_span(src.zone, day)).person()
     users = tally.distinct_counts(reader, "messages", "user", span, {}, people)["all"]
@@ -108,6 +102,18 @@ def schedule_rows(src: Source, span: Span, day: date) -> list[tuple[Any, ...]]:
         ranks = percentiles(durations[status]) if status in durations else {}
         rows.append((day, storable(sanitise(status)), n, ranks.get("50"), ranks.get("90")))
     return rows
+
+
+def model_counts(src: Source, messages: tally.MessageTally) -> tuple[Counter[str], Counter[str]]:
+    """Assistant messages and error messages per model label (daily_messages_by_model, _errors_)."""
+    per_model: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for (assistant, model, error, *_), n in messages.count.items():
+        if assistant:
+            per_model[src.model(model)] += n
+        if error:
+            errors[src.model(model)] += n
+    return per_model, errors
 
 
 def user_rows(
