@@ -9,12 +9,13 @@ passes the target check (it looks like LibreChat's), and days after today are re
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TextIO
@@ -24,7 +25,7 @@ from dotenv import find_dotenv, load_dotenv
 from pymongo.errors import InvalidName, PyMongoError
 
 from .. import tally
-from ..mongo import Reader, connect, describe
+from ..mongo import Reader, connect, describe, transient
 from ..settings import (
     SETTINGS,
     Setting,
@@ -335,20 +336,28 @@ def run(
     force: bool,
     csv_table: str | None = None,
     user_details: bool = False,
+    prepare: Callable[[Settings], Settings] | None = None,
 ) -> Summary:
     """Connect to both databases and export; any database failure becomes Fatal.
 
-    The MongoDB database must pass the target check before the SQL database is even opened: a wrong
+    The SQL database is opened first (and created when missing and allowed), so a target that cannot
+    work stops the run before any MongoDB work (`prepare`, the demo's seeding, runs after it). The
+    MongoDB database must pass the target check before any table is created or row written: a wrong
     database name or server reads as an empty LibreChat, and its zeros must never replace real rows."""
     client = None
     store: sql.Store | None = None
     try:
+        if csv_table is None:
+            store = _open(target)
+        if prepare is not None:
+            settings = prepare(settings)
         client = connect(settings)
         reader = Reader.from_settings(client, settings)
         try:
             reader.ping()
         except PyMongoError as err:
-            raise Fatal(f"MongoDB at {redact(settings.mongodb_uri)}: {describe(err, 500)}") from None
+            where = redact(settings.mongodb_uri)
+            raise Fatal(f"MongoDB at {where}: {describe(err, 500)}{_again(transient(err))}") from None
         check = check_target(client, settings.mongodb_database, reader.tenant)
         if not check.ok:
             where = redact(settings.mongodb_uri)
@@ -360,12 +369,14 @@ def run(
             n = csvout.write_csv(src, csv_table, start, end, sys.stdout)
             log.info("%d rows of %s for %s to %s written as CSV", n, csv_table, start, end)
             return Summary()
-        store = _open(target)
+        assert store is not None
         scope = {"mongodb_database": settings.mongodb_database, "tenant_id": reader.tenant or ""}
         try:
             store.ensure_schema(scope)
         except sql.ScopeMismatch as err:
             raise Fatal(f"SQL database {target.describe()} {err}; nothing exported", code=2) from None
+        except sql.ColumnMismatch as err:
+            raise Fatal(f"SQL database {target.describe()}: {err}; nothing exported", code=2) from None
         log.info(
             "exporting %s to %s (zone %s, token source %s) from %s database %r into %s",
             start,
@@ -380,16 +391,27 @@ def run(
     except InvalidName as err:  # a.b, $x, empty: a bad setting
         raise Fatal(f"MONGODB_DATABASE {settings.mongodb_database!r}: {_short(err)}", code=2) from None
     except PyMongoError as err:
-        raise Fatal(f"MongoDB: {describe(err, 500)}") from None
+        raise Fatal(f"MongoDB: {describe(err, 500)}{_again(transient(err))}") from None
+    except sql.MissingDatabase as err:
+        raise Fatal(f"SQL database {target.describe()} {err}", code=2) from None
     except sql.errors() as err:
         text = target.hide(_short(sql.describe_error(err)))
         hint = f"; {RIGHTS_HINT}" if DENIED.search(text) else ""
-        raise Fatal(f"SQL database {target.describe()}: {text}{hint}") from None
+        raise Fatal(f"SQL database {target.describe()}: {text}{hint}{_again(sql.transient(err))}") from None
     finally:
         if store is not None:
             store.close()
         if client is not None:
             client.close()
+
+
+AGAIN = "; repeat the run (it resumes where it stopped)"
+
+
+def _again(repeatable: bool) -> str:
+    """The advice to repeat, for errors a later run may not meet (a lost connection, a timeout), and
+    only for those: a deterministic failure would fail the same way again."""
+    return AGAIN if repeatable else ""
 
 
 DENIED = re.compile(r"command denied|permission denied|must be owner|denied for user .* to database", re.I)
@@ -431,13 +453,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    prepare: Callable[[Settings], Settings] | None = None
     if args.demo:
+        from ..demo.hooks import check
         from ..demo.hooks import export as demo
 
-        settings = demo(settings, start)
+        check("export_metrics.py", live=False)  # mongoeco missing: exit 2 before anything is opened
+        prepare = functools.partial(demo, first=start)  # seeds after the SQL database is opened
     began = time.monotonic()
     try:
-        summary = run(settings, target, start, end, args.force, args.csv, user_details)
+        summary = run(settings, target, start, end, args.force, args.csv, user_details, prepare)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code
