@@ -6,10 +6,15 @@ Expected rows come from tests.oracle only.
 
 from __future__ import annotations
 
+import csv
+import io
+import math
+import os
 import struct
 import subprocess
 import time
 import uuid
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -17,8 +22,10 @@ import psycopg
 import pymysql
 import pytest
 from bson import ObjectId
+from pymongo.errors import AutoReconnect
 
-from librechat_metrics.history import sql
+from librechat_metrics.history import cli, compute, sql
+from librechat_metrics.mongo import Reader
 from librechat_metrics.synthetic import generate
 from tests import test_history_e2e as e2e
 from tests.oracle import history_rows
@@ -259,3 +266,115 @@ def test_a_missing_sql_database_the_user_may_not_create_is_one_line_with_the_sql
     collections, server = served
     export(server, missing.db, START, START, HISTORY_DATABASE_URL=missing.limited)
     assert_rows_equal(missing.db.snapshot(), history_rows(collections, START, START, "UTC", "auto"))
+
+
+# --- --csv: only its table, streamed, numbers without binary noise -------------------------------------
+
+
+@pytest.fixture
+def in_process(served, monkeypatch, tmp_path) -> Any:
+    """Run export_metrics.py's main() in this process against `served` (so reads can be watched);
+    returns run(*argv) -> (exit status, stdout)."""
+    _, server = served
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    for name, value in env_for(server, None).items():
+        monkeypatch.setenv(name, value)
+    for name in [n for n in os.environ if e2e.OWN_SETTINGS.match(n) and n not in env_for(server, None)]:
+        monkeypatch.delenv(name)
+
+    def run(*argv: Any, capsys: Any) -> tuple[int, str]:
+        code = cli.main([str(a) for a in argv])
+        return code, capsys.readouterr().out
+
+    return run
+
+
+def watch_reads(monkeypatch) -> list[str]:
+    """The collection of every MongoDB read made from now on, in order."""
+    seen: list[str] = []
+    for method in ("aggregate", "each", "count", "find"):
+        original = getattr(Reader, method)
+
+        def spy(self: Reader, collection: str, *args: Any, _original: Any = original) -> Any:
+            seen.append(collection)
+            return _original(self, collection, *args)
+
+        monkeypatch.setattr(Reader, method, spy)
+    return seen
+
+
+def parse_csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_csv_reads_only_what_its_table_needs(served, in_process, monkeypatch, capsys):
+    collections, _ = served
+    reads = watch_reads(monkeypatch)
+    code, one_day = in_process("--csv", "daily_users", START, START, capsys=capsys)
+    assert code == 0
+    setup = len(reads)
+    code, four_days = in_process("--csv", "daily_users", START, START + timedelta(days=3), capsys=capsys)
+    assert code == 0
+    per_day = Counter(reads[setup:]) - Counter(reads[:setup])  # the three days the second run adds
+    assert set(per_day) == {"messages"} and per_day["messages"] <= 3 * 2, per_day  # distinct users only
+    want = history_rows(collections, START, START + timedelta(days=3), "UTC", "auto")["daily_users"]
+    header, *rows = parse_csv(four_days)
+    assert header == ["date", "unique_users"]
+    assert {(date.fromisoformat(d), int(n)) for d, n in rows} == want
+    assert parse_csv(one_day)[1:] == rows[:1]
+
+
+def test_the_daily_tables_are_grouped_without_gaps():
+    groups = (
+        ("daily_users",),
+        compute.ENGAGEMENT,
+        compute.FROM_MESSAGES,
+        compute.FROM_TRANSACTIONS,
+        compute.COST,
+    )
+    names = [name for group in groups for name in group]
+    assert sorted(names) == sorted(t.name for t in sql.DAILY)  # each daily table in exactly one group
+
+
+def test_csv_streams_each_day_and_keeps_them_when_a_later_day_fails(served, in_process, monkeypatch, capsys):
+    collections, _ = served
+    original = compute.day_rows
+    done: list[date] = []
+
+    def fail_on_the_third_day(src: Any, day: date, *args: Any) -> Any:
+        if len(done) == 2:
+            raise AutoReconnect("connection lost (simulated)")
+        done.append(day)
+        return original(src, day, *args)
+
+    monkeypatch.setattr(compute, "day_rows", fail_on_the_third_day)
+    code, out = in_process("--csv", "daily_messages", START, END, capsys=capsys)
+    assert code == 1
+    want = history_rows(collections, START, START + timedelta(days=1), "UTC", "auto")["daily_messages"]
+    header, *rows = parse_csv(out)
+    assert header == ["date", "total_messages", "total_conversations"]
+    assert {(date.fromisoformat(d), int(m), int(c)) for d, m, c in rows} == want  # the two complete days
+
+
+def significant(text: str) -> int:
+    """Significant digits of a number as written (1.2300e-05 -> 3)."""
+    mantissa = text.lower().split("e")[0].lstrip("-").replace(".", "").lstrip("0").rstrip("0")
+    return len(mantissa)
+
+
+def test_csv_floats_have_no_binary_noise(served, in_process, capsys):
+    collections, _ = served
+    code, out = in_process("--csv", "daily_cost_by_model", START, END, capsys=capsys)
+    assert code == 0
+    want = {
+        row[:2]: row[2:]
+        for row in history_rows(collections, START, END, "UTC", "auto")["daily_cost_by_model"]
+    }
+    assert any(significant(repr(v)) > 15 for values in want.values() for v in values)  # noise to remove
+    header, *rows = parse_csv(out)
+    assert header == [name for name, _ in sql.DAILY[6].columns] and len(rows) == len(want)
+    for day, model, *values in rows:
+        expected = want[(date.fromisoformat(day), model)]
+        for text, value in zip(values, expected, strict=True):
+            assert significant(text) <= 15, (day, model, text)
+            assert math.isclose(float(text), value, rel_tol=1e-14, abs_tol=1e-300), (text, value)
