@@ -51,8 +51,10 @@ EPILOG_HEAD = """examples:
   export_metrics.py --days 2                 yesterday and the day before, in TIMEZONE (e.g. from cron)
   export_metrics.py --force 2024-03-01 2024-03-31   recompute days already stored
 
-exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost, no right to write),
-  2 bad arguments or settings (also: a day after today, a database that does not look like LibreChat's)
+exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost, no right to write;
+  the line says "repeat the run" only when a later run may succeed), 2 bad arguments or settings (also:
+  a day after today, a database that does not look like LibreChat's, a SQL database that does not exist
+  and may not be created, a column whose type would change the values)
 """
 FIRST_DAY = date(1970, 1, 2)  # ObjectId times (transactions) start at 1970-01-01 00:00 UTC
 LAST_DAY = date(2106, 1, 31)  # ... and end in February 2106
@@ -369,7 +371,7 @@ def run(
             n = csvout.write_csv(src, csv_table, start, end, sys.stdout)
             log.info("%d rows of %s for %s to %s written as CSV", n, csv_table, start, end)
             return Summary()
-        assert store is not None
+        assert store is not None  # opened above: only --csv runs without it
         scope = {"mongodb_database": settings.mongodb_database, "tenant_id": reader.tenant or ""}
         try:
             store.ensure_schema(scope)
