@@ -17,6 +17,7 @@ from pymongo.errors import PyMongoError
 
 from . import __version__, mongo, uri
 from .collector import SnapshotCollector, registries
+from .demo.options import pace_help
 from .engagement import collect_engagement
 from .groups import (
     UsageGroup,
@@ -24,6 +25,7 @@ from .groups import (
     collect_balances,
     collect_inventory,
     collect_recent_ratings,
+    collect_schedules,
 )
 from .indexes import MissingIndexes, missing_indexes_report
 from .mongo import Reader, connect
@@ -100,6 +102,8 @@ def build_jobs(
         jobs.append(Job("recent_ratings", slow, bind(collect_recent_ratings), retry=fast))
     if on("user"):
         jobs.append(Job("balances", slow, bind(collect_balances), retry=fast))
+    if on("schedule"):
+        jobs.append(Job("schedules", slow, bind(collect_schedules), retry=fast))
     jobs.append(Job("indexes", slow, gate(missing.refresh), retry=fast))
     return jobs
 
@@ -183,7 +187,8 @@ def _cli(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="serve synthetic LibreChat data from an embedded, live database (needs requirements-demo.txt)",
+        help="serve synthetic LibreChat data from an embedded, live database (needs requirements-demo.txt); "
+        + pace_help(),
     )
 
 

@@ -12,10 +12,10 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from . import __version__
+from . import __version__, values
 from .families import FAMILIES, Family
 from .labels import cap
-from .responses import BOUNDS, WaitHistogram
+from .responses import WaitHistogram
 from .scheduler import Scheduler
 from .settings import Settings
 
@@ -92,8 +92,8 @@ def build(family: Family, samples: dict[tuple[str, ...], Any]) -> Metric:
 
 def _histogram(family: Family, samples: dict[tuple[str, ...], WaitHistogram]) -> Metric:
     metric = HistogramMetricFamily(family.name, family.help, labels=list(family.labels))
-    bounds = [floatToGoString(b) for b in BOUNDS] + ["+Inf"]
     for labels, histogram in sorted(samples.items(), key=lambda item: item[0]):
+        bounds = [floatToGoString(b) for b in histogram.bounds] + ["+Inf"]
         metric.add_metric(list(labels), list(zip(bounds, histogram.buckets, strict=True)), histogram.total)
     return metric
 
@@ -128,6 +128,14 @@ def self_metrics(scheduler: Scheduler, answered: Callable[[], bool | None] | Non
         if state.success_time is not None:
             success.add_metric([name], state.success_time)
     yield from (duration, errors, success)
+    skipped = CounterMetricFamily(
+        "librechat_exporter_skipped_values",
+        "Values of a field a group could not use since start (left out, as documented)",
+        labels=["group", "field"],
+    )
+    for (group, field_name), count in sorted(values.skipped().items()):
+        skipped.add_metric([group or "none", field_name], count)
+    yield skipped
     ping = scheduler.states.get("ping")
     if ping is not None and ping.runs:
         reached: bool | None = ping.ok

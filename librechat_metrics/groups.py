@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import tally as t
+from .balances import Balances, balances
 from .mongo import AnyOf, Reader, Span
 from .responses import (
     WaitHistogram,
@@ -28,6 +29,7 @@ from .responses import (
     inside,
     merge,
 )
+from .schedules import Schedules, schedules
 from .settings import Settings
 from .windows import calendar_starts
 
@@ -272,6 +274,12 @@ def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) ->
     return t.recent_ratings(reader, now - RECENT)
 
 
-def collect_balances(reader: Reader, settings: Settings, now: datetime) -> t.Balances | None:
-    """Outstanding credits, users at or below zero and auto-refill users of LibreChat's balances."""
-    return t.balances(reader)
+def collect_balances(reader: Reader, settings: Settings, now: datetime) -> Balances | None:
+    """Outstanding and reserved credits, users at or below zero and auto-refill users of LibreChat's
+    balances, from each user's effective document."""
+    return balances(reader, now)
+
+
+def collect_schedules(reader: Reader, settings: Settings, now: datetime) -> Schedules:
+    """Schedules per state, stored runs per status, durations and MCP statuses of LibreChat's runs."""
+    return schedules(reader, now)

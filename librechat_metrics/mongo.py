@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -15,6 +17,8 @@ from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionT
 
 from . import uri
 from .settings import Settings
+
+log = logging.getLogger("librechat_metrics.mongo")
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -82,31 +86,56 @@ class Reader:
         return [{"$match": self.scoped({})}, *pipeline]
 
     def aggregate(self, collection: str, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        started = time.monotonic()
         scoped = self.scoped_pipeline(pipeline)
         cursor = self.db[collection].aggregate(scoped, maxTimeMS=self.time_limit_ms, allowDiskUse=True)
-        return list(cursor)
+        result = list(cursor)
+        _ran("aggregate", collection, _stages(scoped), len(result), started)
+        return result
 
     def each(self, collection: str, pipeline: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Like aggregate, one batch at a time (for results too large to hold at once)."""
+        started, n = time.monotonic(), 0
         scoped = self.scoped_pipeline(pipeline)
         with self.db[collection].aggregate(scoped, maxTimeMS=self.time_limit_ms, allowDiskUse=True) as cursor:
-            yield from cursor
+            for n, doc in enumerate(cursor, 1):  # noqa: B007 - n is the count read so far
+                yield doc
+        _ran("aggregate (streamed)", collection, _stages(scoped), n, started)
 
     def count(self, collection: str) -> int:
+        started = time.monotonic()
         if self.tenant is None:
-            return self.db[collection].estimated_document_count(maxTimeMS=self.time_limit_ms)
-        return self.db[collection].count_documents(self.scoped({}), maxTimeMS=self.time_limit_ms)
+            n = self.db[collection].estimated_document_count(maxTimeMS=self.time_limit_ms)
+        else:
+            n = self.db[collection].count_documents(self.scoped({}), maxTimeMS=self.time_limit_ms)
+        _ran("count", collection, "", n, started)
+        return n
 
     def find(
         self, collection: str, query: dict[str, Any], projection: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        started = time.monotonic()
         cursor = self.db[collection].find(self.scoped(query), projection, max_time_ms=self.time_limit_ms)
-        return list(cursor)
+        result = list(cursor)
+        _ran("find", collection, f" of {', '.join(map(str, projection))}", len(result), started)
+        return result
 
     def ping(self) -> None:
         """Ping a server the reads may use: with readPreference primary (pymongo's default for commands)
         a replica set without a primary would read as down although secondaries serve every query."""
         self.db.client.admin.command("ping", read_preference=self.db.read_preference)
+
+
+def _stages(pipeline: list[dict[str, Any]]) -> str:
+    """The stage names of a pipeline (` $match $group`): which query ran, none of its values."""
+    return "".join(f" {name}" for stage in pipeline for name in stage)
+
+
+def _ran(kind: str, collection: str, what: str, n: int, started: float) -> None:
+    """The debug line of one read: its kind, collection and shape, documents returned, duration. Never
+    a value of the query or of the answer (those hold ids, e-mails, names)."""
+    took = time.monotonic() - started
+    log.debug("%s on %s%s: %d documents in %.3f s", kind, collection, what, n, took)
 
 
 @dataclass(frozen=True)
@@ -133,9 +162,10 @@ class Span:
     def match(self, by_id: bool = False) -> dict[str, Any]:
         """The $match filter on `createdAt`, or on `_id` (ObjectId time) when `by_id` or `inserted`."""
         field = self._field(by_id)
-        # MongoDB compares an ObjectId bound only with ObjectIds; saying so keeps a test server that
-        # compares across types (mongoeco: a date `_id` is "after" every ObjectId) from differing.
-        kind: dict[str, Any] = {"$type": "objectId"} if field == "_id" else {}
+        # MongoDB compares an ObjectId bound only with ObjectIds, a date only with dates; saying so keeps
+        # a test server that compares across types (mongoeco: a date `_id` is "after" every ObjectId, a
+        # regex createdAt "after" every date) from differing.
+        kind = {"$type": "objectId" if field == "_id" else "date"}
         if self.lo is not None:
             rng = {**kind, "$gte": self._bound(self.lo, by_id)}
             if self.hi is not None:

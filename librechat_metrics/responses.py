@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from . import values
 from .labels import name_label
 from .mongo import AnyOf, Reader, Span
 from .tally import ASSISTANT_EXPR, ASSISTANT_QUERY
@@ -65,7 +65,8 @@ def first_reply_times(reader: Reader, span: Span | AnyOf, ids: list[str] | None 
             ],
         )
         timed: list[Timed] = []
-        for conversation_id, messages in itertools.groupby(every, key=lambda doc: doc["conversationId"]):
+        by_conversation = itertools.groupby(every, key=lambda doc: values.key(doc["conversationId"]))
+        for conversation_id, messages in by_conversation:
             if conversation_id in wanted:
                 timed += _waits(list(messages), span)
         return timed
@@ -91,24 +92,28 @@ def conversation_stages(limit: int | None = None) -> list[dict[str, Any]]:
 
 
 def conversation_ids(rows: list[dict[str, Any]]) -> list[str]:
-    return sorted(row["_id"] for row in rows)
+    """The string ids (`$type: "string"` also matches an array of strings, which is no id)."""
+    return sorted(cid for row in rows if (cid := values.text(row["_id"], "conversationId")) is not None)
 
 
 def _waits(conversation: list[dict[str, Any]], span: Span | AnyOf) -> list[Timed]:
     """(model, seconds, when) of the first replies in the span, from one conversation's sorted messages."""
     asked: dict[str, list[Any]] = {}
     for doc in conversation:
-        if isinstance(doc.get("messageId"), str):  # a reply's parent is a string, so only these can match
-            asked.setdefault(doc["messageId"], []).append(None if doc["assistant"] else doc.get("createdAt"))
+        message_id = values.text(doc.get("messageId"))  # a reply's parent is a string: only these match
+        if message_id is not None:
+            asked.setdefault(message_id, []).append(
+                None if doc["assistant"] else values.date(doc.get("createdAt"))
+            )
     answered: set[str] = set()
     waits = []
     for reply in conversation:
-        parent, when = reply.get("parentMessageId"), reply.get("createdAt")
-        if not reply["assistant"] or not isinstance(parent, str) or parent in answered:
+        parent, when = values.text(reply.get("parentMessageId")), values.date(reply.get("createdAt"))
+        if not reply["assistant"] or parent is None or parent in answered:
             continue  # not a reply, or a regeneration: its wait started at a click not recorded
         answered.add(parent)
         question = asked.get(parent, [])
-        if len(question) != 1 or not isinstance(question[0], datetime) or not isinstance(when, datetime):
+        if len(question) != 1 or question[0] is None or when is None:
             continue  # no single user question with a date
         if inside(span, reply) and when >= question[0]:
             waits.append((name_label(reply.get("model")), (when - question[0]).total_seconds(), reply))
@@ -124,13 +129,19 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 @dataclass
 class WaitHistogram:
-    """Cumulative response-time histogram of one model: counts per upper bound (BOUNDS, then +Inf)."""
+    """Cumulative histogram (response times of one model by default): counts per upper bound (`bounds`,
+    then +Inf) and the sum of the observed values."""
 
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS) + 1))
+    buckets: list[int] = field(default_factory=list)
     total: float = 0.0
+    bounds: tuple[float, ...] = BOUNDS
+
+    def __post_init__(self) -> None:
+        if not self.buckets:
+            self.buckets = [0] * (len(self.bounds) + 1)
 
     def observe(self, seconds: float) -> None:
-        for i, bound in enumerate(BOUNDS):
+        for i, bound in enumerate(self.bounds):
             if seconds <= bound:
                 self.buckets[i] += 1
         self.buckets[-1] += 1
@@ -138,7 +149,9 @@ class WaitHistogram:
 
     def __add__(self, other: WaitHistogram) -> WaitHistogram:
         return WaitHistogram(
-            [a + b for a, b in zip(self.buckets, other.buckets, strict=True)], self.total + other.total
+            [a + b for a, b in zip(self.buckets, other.buckets, strict=True)],
+            self.total + other.total,
+            self.bounds,
         )
 
 

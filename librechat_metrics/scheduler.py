@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from . import values
+
 log = logging.getLogger("librechat_metrics")
 
 
@@ -75,7 +77,8 @@ class Scheduler:
         state = self.states[job.name]
         started, as_of = time.monotonic(), self.wall()
         try:
-            result = job.run(datetime.fromtimestamp(as_of, timezone.utc))
+            with values.running(job.name):  # values it cannot read are counted for this job
+                result = job.run(datetime.fromtimestamp(as_of, timezone.utc))
         except Blocked as err:  # nothing was collected: no duration, no error
             state.ok, state.last_error = False, str(err)
             state.failing_since, state.failed_runs = None, 0

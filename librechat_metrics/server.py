@@ -242,6 +242,9 @@ class Server(WSGIServer):
     SCAN_INTERVAL = 0.25  # how often the deadlines are checked
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext | None, client_cert_required: bool):
+        # Before binding: a failed bind calls server_close(), which closes these, and the caller then
+        # sees the bind's own OSError (e.g. the port is in use).
+        self._wake_r, self._wake_w = socket.socketpair()
         super().__init__(address, _Handler)
         self.context, self.client_cert_required = context, client_cert_required
         self._pending: dict[socket.socket, _Pending] = {}  # accept order: oldest first
@@ -253,7 +256,6 @@ class Server(WSGIServer):
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self._stopped.set()
-        self._wake_r, self._wake_w = socket.socketpair()
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self._stopped.clear()

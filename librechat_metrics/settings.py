@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import find_dotenv, load_dotenv
 
-from . import uri
+from . import logs, uri
 from .uri import redact
 
 
@@ -156,7 +156,7 @@ class Setting:
         return self.env.lower()
 
 
-GROUP_TOGGLES = ("basic", "token", "user", "model", "time_window", "rating", "tool", "file")
+GROUP_TOGGLES = ("basic", "token", "user", "model", "time_window", "rating", "tool", "file", "schedule")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -177,6 +177,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOGGING_LEVEL", "info", parse_log_level, "debug, info, warning, error or critical"),
     Setting(
         "LOGGING_FORMAT", "%(asctime)s - %(levelname)s - %(message)s", parse_log_format, "Python log format"
+    ),
+    Setting(
+        "LOGGING_DRIVER",
+        "false",
+        parse_bool,
+        "true: also log the MongoDB driver's events (commands, timings, connections; never documents)",
     ),
     Setting("METRICS_PORT", "8000", parse_port, "HTTP port for / and /metrics"),
     Setting(
@@ -293,5 +299,5 @@ def parse_cli(
     except SettingError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    logging.basicConfig(level=settings.logging_level, format=settings.logging_format)
+    logs.configure(settings.logging_level, settings.logging_format, settings.logging_driver)
     return args, settings

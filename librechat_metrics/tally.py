@@ -8,18 +8,34 @@ fold can then keep only the rows in one of them.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bson import ObjectId
+
+from . import values
 from .labels import name_label, tag_label
 from .mongo import AnyOf, Reader, Span, since
+from .values import LIMIT
 
-INF = float("inf")
 RATINGS = ("thumbsUp", "thumbsDown")
-FAILED_TOOL_OUTPUT = "error processing tool"
+# A failed tool call's output, in the shapes LibreChat's agents write it: "Error processing tool…" (a
+# tool error the graph handles), "Error: …\n Please fix your mistakes." (a tool that threw, or one
+# LibreChat ran that reported an error: MCP), either as a string or as an array of parts holding one
+# (a string, or a {type: "text", text} part).
+FAILED_TOOL_PATTERNS = (
+    {"$regex": "error processing tool", "$options": "i"},
+    {"$regex": r"^Error: [\s\S]*\n Please fix your mistakes\."},
+)
+_OUTPUT = "content.tool_call.output"
+FAILED_TOOL_QUERY = {
+    "$or": [
+        *({_OUTPUT: pattern} for pattern in FAILED_TOOL_PATTERNS),
+        *({_OUTPUT: {"$elemMatch": {"type": "text", "text": pattern}}} for pattern in FAILED_TOOL_PATTERNS),
+    ]
+}
 
 # A message is an assistant message when isCreatedByUser is false, or (when that is not a boolean)
 # when its sender is not "User".
@@ -30,24 +46,44 @@ ASSISTANT_EXPR = {
         {"$ne": ["$sender", "User"]},
     ]
 }
+# The same in the query language, which matches an array by its elements: an array isCreatedByUser
+# is no boolean, an array sender is not the string "User" (as the expression and the rules say).
 ASSISTANT_QUERY = {
     "$or": [
-        {"isCreatedByUser": False},
-        {"isCreatedByUser": {"$not": {"$type": "bool"}}, "sender": {"$ne": "User"}},
+        {"isCreatedByUser": {"$eq": False, "$not": {"$type": "array"}}},
+        {
+            "$and": [
+                {
+                    "$or": [
+                        {"isCreatedByUser": {"$not": {"$type": "bool"}}},
+                        {"isCreatedByUser": {"$type": "array"}},
+                    ]
+                },
+                {"$or": [{"sender": {"$ne": "User"}}, {"sender": {"$type": "array"}}]},
+            ]
+        },
     ]
 }
 _CONTENT_TYPES = {"$cond": [{"$eq": [{"$type": "$content"}, "array"]}, "$content.type", []]}
 ERROR_EXPR = {"$or": [{"$eq": ["$error", True]}, {"$in": ["error", _CONTENT_TYPES]}]}
 HAS_TOOLS_EXPR = {"$in": ["tool_call", _CONTENT_TYPES]}
+# A number is valid up to LIMIT in magnitude (values.number): larger ones, like NaN and ±inf, are
+# left out in the query, so a sum MongoDB makes of valid numbers stays finite.
+NUMBER_TYPES = ["double", "int", "long", "decimal"]
 VALID_TOKENS_EXPR = {
     "$and": [
-        {"$in": [{"$type": "$tokenCount"}, ["double", "int", "long"]]},
+        {"$in": [{"$type": "$tokenCount"}, NUMBER_TYPES]},
         {"$gte": ["$tokenCount", 0]},
-        {"$lt": ["$tokenCount", INF]},
+        {"$lte": ["$tokenCount", LIMIT]},
     ]
 }
-# A transaction that counts: prompt or completion with a finite numeric rawAmount (never credits).
-COUNTED_TRANSACTION = {"tokenType": {"$in": ["prompt", "completion"]}, "rawAmount": {"$gt": -INF, "$lt": INF}}
+# A transaction that counts: prompt or completion with a valid numeric rawAmount (never credits).
+# The query language also matches an array holding such a value: arrays are said not to count.
+_NO_ARRAY = {"$not": {"$type": "array"}}
+COUNTED_TRANSACTION = {
+    "tokenType": {"$in": ["prompt", "completion"], **_NO_ARRAY},
+    "rawAmount": {"$gte": -LIMIT, "$lte": LIMIT, **_NO_ARRAY},
+}
 _RATED_EXPR = {"$in": [{"$ifNull": ["$feedback.rating", None]}, list(RATINGS)]}
 # An unfinished reply: an assistant message with unfinished: true or finish_reason: "incomplete".
 UNFINISHED_EXPR = {
@@ -59,9 +95,9 @@ UNFINISHED_EXPR = {
 
 
 def _valid_number(path: str) -> dict[str, Any]:
-    """A finite number: in MongoDB's comparison order null/missing and NaN sort below -inf, strings,
-    objects, booleans and dates above +inf, so two comparisons leave only finite numbers."""
-    return {"$and": [{"$gt": [path, -INF]}, {"$lt": [path, INF]}]}
+    """A valid number (|value| <= LIMIT): in MongoDB's comparison order null/missing and NaN sort below
+    every number, strings, objects, booleans and dates above, so two comparisons leave only numbers."""
+    return {"$and": [{"$gte": [path, -LIMIT]}, {"$lte": [path, LIMIT]}]}
 
 
 def _magnitude(path: str) -> dict[str, Any]:
@@ -88,14 +124,6 @@ def _marks(marks: dict[str, Span], by_id: bool = False) -> dict[str, Any]:
 
 def _keep(row_id: dict[str, Any], mark: str | None) -> bool:
     return mark is None or bool(row_id.get(f"at_{mark}"))
-
-
-def _hashable(value: Any) -> Any:
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -155,7 +183,7 @@ def fold_messages(rows: list[dict[str, Any]], mark: str | None = None) -> Messag
             bool(k["f"]),
         )
         tally.count[key] += row["n"]
-        tally.tokens[key] += row["k"]
+        tally.tokens[key] = values.add(tally.tokens[key], row["k"])
     return tally
 
 
@@ -198,9 +226,9 @@ def tool_parts(marks: dict[str, Span], users_for: str | None = None) -> dict[str
         {"$match": {"content": {"$type": "array"}, "content.type": "tool_call"}},
         {"$project": {"model": 1, "endpoint": 1, "user": 1, "createdAt": 1, "content": 1}},
         {"$unwind": "$content"},
-        {"$match": {"content": {"$type": "object"}, "content.type": "tool_call"}},
+        {"$match": {"content": {"$type": "object"}, "content.type": {"$eq": "tool_call", **_NO_ARRAY}}},
     ]
-    failed = {"$match": {"content.tool_call.output": {"$regex": FAILED_TOOL_OUTPUT, "$options": "i"}}}
+    failed = {"$match": FAILED_TOOL_QUERY}
     group = {"$group": {"_id": key, "n": {"$sum": 1}}}
     return {"tool_calls": [*calls, group], "tool_failures": [*calls, failed, group]}
 
@@ -225,7 +253,7 @@ def fold_tools(rows: list[dict[str, Any]], mark: str | None = None) -> ToolTally
         key = (name_label(k["n"]), name_label(k["m"]), name_label(k["p"]), bool(k["f"]))
         tally.calls[key] += row["n"]
         if not k["f"] and k.get("u") is not None:
-            tally.users.add(_hashable(k["u"]))
+            tally.users.add(values.key(k["u"]))
     return tally
 
 
@@ -279,23 +307,22 @@ def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> Tx
             continue
         user = k.get("u")
         key = (k["k"], name_label(k["m"]), None if user is None else str(user))
-        tally.tokens[key] += row["s"]
+        tally.tokens[key] = values.add(tally.tokens[key], row["s"])
         tally.count[key] += row["n"]
-        tally.value[key] += row.get("v", 0)
-        tally.cache_read[key] += row.get("r", 0)
-        tally.cache_write[key] += row.get("w", 0)
+        tally.value[key] = values.add(tally.value[key], row.get("v"))
+        tally.cache_read[key] = values.add(tally.cache_read[key], row.get("r"))
+        tally.cache_write[key] = values.add(tally.cache_write[key], row.get("w"))
     return tally
 
 
 # --- agents: spend joined through transactions.messageId, distinct users ----------------------------
 
-AGENT_ID = {"$regex": "^agent_"}  # a model that is an agent id (only strings match)
+AGENT_ID = {"$regex": "^agent_"}  # a model that is an agent id (arrays match too: dropped in Python)
 
 
-def _agent_reply(prefix: str = "") -> dict[str, Any]:
-    """Query: an assistant message whose model is an agent id (fields under `prefix`)."""
-    assistant = {"$or": [{f"{prefix}{k}": v for k, v in part.items()} for part in ASSISTANT_QUERY["$or"]]}
-    return {"$and": [assistant, {f"{prefix}model": AGENT_ID}]}
+def _agent_reply() -> dict[str, Any]:
+    """Query: an assistant message whose model is an agent id."""
+    return {"$and": [ASSISTANT_QUERY, {"model": AGENT_ID}]}
 
 
 REPLY_CHUNK = 5_000  # up to this many replies, agent_spend asks for their messageIds; above, one grouped pass
@@ -319,7 +346,13 @@ def reply_map(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
     """messageId -> agent ids, from agent reply documents (messageId and model)."""
     out: dict[str, list[str]] = {}
     for doc in docs:
-        out.setdefault(doc["messageId"], []).append(doc["model"])
+        # `$type: "string"` and `$regex` also match arrays of strings: only strings are ids
+        message_id, agent_id = (
+            values.text(doc.get("messageId"), "messageId"),
+            values.text(doc.get("model"), "model"),
+        )
+        if message_id is not None and agent_id is not None:
+            out.setdefault(message_id, []).append(agent_id)
     return out
 
 
@@ -336,8 +369,9 @@ def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Co
     rows = reader.each("transactions", [{"$match": match}, {"$group": group}])
     out: Counter[str] = Counter()
     for row in rows:
-        for agent_id in replies.get(row["_id"], ()):
-            out[agent_id] += row["v"]
+        message_id = values.text(row["_id"], "messageId")  # `$type: "string"` also matches arrays
+        for agent_id in replies.get(message_id, ()) if message_id is not None else ():
+            out[agent_id] = values.add(out[agent_id], row["v"])
     return out
 
 
@@ -358,7 +392,9 @@ def agent_user_stages(marks: dict[str, datetime]) -> list[dict[str, Any]]:
 
 
 def agent_user_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> dict[str, Counter[str]]:
-    return {name: Counter({row["_id"]: int(row[name]) for row in rows if row[name]}) for name in marks}
+    """A model that is an array of strings passes `$regex`: only string agent ids are kept."""
+    agents = [(agent_id, row) for row in rows if (agent_id := values.text(row["_id"], "model")) is not None]
+    return {name: Counter({a: int(row[name]) for a, row in agents if row[name]}) for name in marks}
 
 
 # --- input tokens attributed to the model of the earliest reply (token source "messages") ---------
@@ -377,12 +413,12 @@ def reply_models(reader: Reader, span: Span | AnyOf | None) -> dict[str, str]:
             {"$group": {"_id": "$parentMessageId", "m": {"$first": _raw("model")}}},
         ],
     )
-    return {row["_id"]: name_label(row["m"]) for row in rows}
+    return {parent: name_label(row["m"]) for row in rows if (parent := values.text(row["_id"])) is not None}
 
 
 def user_token_rows(reader: Reader, span: Span | AnyOf) -> list[dict[str, Any]]:
     """User messages with a valid tokenCount: _id, messageId, tokenCount, createdAt, user."""
-    match = {"$and": [span.match(), {"$nor": [ASSISTANT_QUERY]}, {"tokenCount": {"$gte": 0, "$lt": INF}}]}
+    match = {"$and": [span.match(), {"$nor": [ASSISTANT_QUERY]}, {"tokenCount": {"$gte": 0, "$lte": LIMIT}}]}
     projection = {"messageId": 1, "tokenCount": 1, "createdAt": 1, "user": 1}
     return reader.find("messages", match, projection)
 
@@ -395,11 +431,12 @@ def fold_inputs(
     for row in rows:
         if within is not None and not within.holds(row):
             continue
-        tokens = row["tokenCount"]
-        if isinstance(tokens, bool) or not math.isfinite(tokens):
+        tokens = values.number(row.get("tokenCount"), "tokenCount")
+        if tokens is None:
             continue
-        parent = row.get("messageId")
-        totals[replies.get(parent, "unknown") if isinstance(parent, str) else "unknown"] += tokens
+        parent = values.text(row.get("messageId"))
+        model = replies.get(parent, "unknown") if parent is not None else "unknown"
+        totals[model] = values.add(totals[model], row["tokenCount"])
     return totals
 
 
@@ -453,24 +490,24 @@ def recent_ratings(reader: Reader, since_when: datetime) -> Counter[str]:
             {"$group": {"_id": "$feedback.rating", "n": {"$sum": 1}}},
         ],
     )
-    return Counter({row["_id"]: row["n"] for row in rows})
+    # `$in` also matches an array holding a rating: only the plain strings count
+    return Counter({rating: row["n"] for row in rows if (rating := values.text(row["_id"])) in RATINGS})
 
 
 def agent_models(reader: Reader) -> dict[str, str]:
-    """agent id -> underlying model, for agents whose model is a non-empty string."""
-    query = {"id": {"$type": "string"}, "model": {"$type": "string", "$ne": ""}}
-    return {doc["id"]: doc["model"] for doc in reader.find("agents", query, {"_id": 0, "id": 1, "model": 1})}
+    """agent id -> underlying model, for agents whose model is a non-empty string (see agent_map)."""
+    return agent_map(reader)[0]
 
 
 def _plus(a: Counter[Any], b: Counter[Any]) -> Counter[Any]:
     """Counter addition that keeps zero-valued keys (a message with 0 tokens still exists)."""
     out = Counter(a)
     for key, value in b.items():
-        out[key] += value
+        out[key] = values.add(out[key], value)
     return out
 
 
-# --- agents and balances (slow jobs) ---------------------------------------------------------------
+# --- agents (slow job) ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -483,38 +520,27 @@ class AgentInfo:
 
 
 def agent_map(reader: Reader) -> tuple[dict[str, str], dict[str, AgentInfo]]:
-    """In one read: agent_models() and agent id (`agent_…`) -> its labels (the first document wins)."""
-    fields = {"_id": 0, "id": 1, "name": 1, "provider": 1, "model": 1}
+    """In one read: agent id -> underlying model (when a non-empty string), and agent id (`agent_…`) ->
+    its labels. An id is one agent: when several documents share it, the oldest (smallest ObjectId
+    `_id`, documents without one after those) decides its model and its labels."""
+    fields = {"_id": 1, "id": 1, "name": 1, "provider": 1, "model": 1}
     models: dict[str, str] = {}
     infos: dict[str, AgentInfo] = {}
-    for doc in reader.find("agents", {"id": {"$type": "string"}}, fields):
-        model = doc.get("model")
-        if isinstance(model, str) and model != "":
-            models[doc["id"]] = model
-        if doc["id"].startswith("agent_") and doc["id"] not in infos:
-            infos[doc["id"]] = AgentInfo(*(name_label(doc.get(f)) for f in ("name", "provider", "model")))
+    seen: set[str] = set()
+    for doc in sorted(reader.find("agents", {"id": {"$type": "string"}}, fields), key=_age):
+        agent_id = values.text(doc.get("id"), "id")  # `$type: "string"` also matches arrays of strings
+        if agent_id is None or agent_id in seen:
+            continue
+        seen.add(agent_id)
+        model = values.text(doc.get("model"))
+        if model:
+            models[agent_id] = model
+        if agent_id.startswith("agent_"):
+            infos[agent_id] = AgentInfo(*(name_label(doc.get(f)) for f in ("name", "provider", "model")))
     return models, infos
 
 
-@dataclass(frozen=True)
-class Balances:
-    """The balances collection in one row: valid positive credits, users at or below 0, auto-refill."""
-
-    credits: float
-    at_or_below_zero: int
-    auto_refill: int
-
-
-def balances(reader: Reader) -> Balances | None:
-    """One grouped read of `balances` (one document per user); None when it is empty (feature off)."""
-    valid = _valid_number("$tokenCredits")
-    positive = {"$and": [valid, {"$gt": ["$tokenCredits", 0]}]}
-    low = {"$and": [valid, {"$lte": ["$tokenCredits", 0]}]}
-    group = {
-        "_id": None,
-        "c": {"$sum": {"$cond": [positive, "$tokenCredits", 0]}},
-        "z": {"$sum": {"$cond": [low, 1, 0]}},
-        "a": {"$sum": {"$cond": [{"$eq": ["$autoRefillEnabled", True]}, 1, 0]}},
-    }
-    rows = reader.aggregate("balances", [{"$group": group}])
-    return Balances(float(rows[0]["c"]), int(rows[0]["z"]), int(rows[0]["a"])) if rows else None
+def _age(doc: dict[str, Any]) -> tuple[int, bytes]:
+    """Sort key: ObjectId `_id`s oldest first, then every other document in the order read."""
+    oid = doc.get("_id")
+    return (0, oid.binary) if isinstance(oid, ObjectId) else (1, b"")

@@ -63,7 +63,10 @@ def number(value: Any, field: str | None = None) -> float | None:
     if isinstance(value, bool):
         result = None
     elif isinstance(value, (int, Int64)):
-        result = float(value) if abs(value) < 10**300 else None
+        try:
+            result = float(value)
+        except OverflowError:  # beyond any double
+            result = None
     elif isinstance(value, float):
         result = value
     elif isinstance(value, Decimal128):
@@ -85,8 +88,13 @@ def clamp(total: float) -> float:
     return max(-LIMIT, min(LIMIT, total))
 
 
-def add(a: float, b: Any) -> float:
-    """a + b (b read by `number`, 0 when unreadable), clamped."""
+def add(a: float, b: Any) -> Any:
+    """a + b (b read by `number`, 0 when unreadable), clamped; two ints stay an exact int, else a
+    float (typed Any: the tallies keep both in Counters)."""
+    if b is None:
+        return a
+    if isinstance(a, int) and isinstance(b, int) and not isinstance(b, bool) and abs(a + b) <= LIMIT:
+        return int(a + b)
     return clamp(a + (number(b) or 0.0))
 
 

@@ -33,6 +33,8 @@ def half(title: str, kind: str, expr: str, legend: str, unit: str = "short", des
     return Panel(title, kind, ((expr, legend),), unit, 12, description)
 
 
+RUN_BUCKETS = "sum by (le) (librechat_schedule_run_duration_seconds_bucket)"
+
 ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
     (
         "Usage",
@@ -84,9 +86,9 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "{{model}}",
             ),
             half(
-                "Share of error messages (5 min)",
+                "Share of replies that are errors (5 min)",
                 "timeseries",
-                "librechat_error_messages_5m / clamp_min(librechat_messages_5m, 1)",
+                "librechat_error_replies_5m / clamp_min(librechat_replies_5m, 1)",
                 "errors",
                 unit="percentunit",
             ),
@@ -180,6 +182,49 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "{{model}}",
                 unit="s",
                 description="From the histogram; rate(..._bucket[window]) gives any other window.",
+            ),
+        ),
+    ),
+    (
+        "Scheduled chats",
+        (
+            Panel(
+                "Schedules by state",
+                "bargauge",
+                (("librechat_schedules", "{{state}}"),),
+                width=6,
+                description="enabled, the reason LibreChat disabled a schedule, or disabled by its owner.",
+            ),
+            Panel(
+                "Stored runs by status",
+                "bargauge",
+                (("librechat_schedule_runs", "{{status}}"),),
+                width=6,
+                description="Runs LibreChat keeps; settled runs expire after 90 days.",
+            ),
+            Panel(
+                "Run duration",
+                "stat",
+                (
+                    (
+                        f"histogram_quantile(0.5, {RUN_BUCKETS})",
+                        "p50",
+                    ),
+                    (
+                        f"histogram_quantile(0.9, {RUN_BUCKETS})",
+                        "p90",
+                    ),
+                ),
+                unit="s",
+                width=6,
+                description="Finished runs (success, error, interrupted) LibreChat keeps.",
+            ),
+            Panel(
+                "Failed runs by MCP server status",
+                "bargauge",
+                (("librechat_schedule_failed_runs_by_mcp_status", "{{mcp_status}}"),),
+                width=6,
+                description="A failed run counts once for each status among the MCP servers it used.",
             ),
         ),
     ),

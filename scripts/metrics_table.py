@@ -16,6 +16,7 @@ REFRESH = {
     "recent_ratings": "slow (needs `updatedAt`, unindexed in stock LibreChat)",
     "engagement": "slow",
     "balances": "slow",
+    "schedules": "slow",
 }
 
 
@@ -25,6 +26,8 @@ def source(family: Family) -> str:
         return {"conversations": "conversations", "registered": "users", "uploaded": "files"}[
             name.split("_")[1]
         ]
+    if family.group == "schedules":
+        return "schedules" if name == "librechat_schedules" else "scheduleruns"
     if family.group == "balances" or name == "librechat_agent_info":
         return family.group if family.group == "balances" else "agents"
     if "spend" in name or "cache" in name:

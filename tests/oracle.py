@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
+from bson.decimal128 import Decimal128
 
 UTC = timezone.utc
 
@@ -57,6 +58,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_messages_per_model_5m": ("model",),
     "librechat_error_messages_5m": (),
     "librechat_errors_per_model_5m": ("model",),
+    "librechat_replies_5m": (),
+    "librechat_error_replies_5m": (),
     "librechat_input_tokens_5m": (),
     "librechat_output_tokens_5m": (),
     "librechat_model_input_tokens_5m": ("model",),
@@ -112,8 +115,16 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_response_time_seconds_sum": ("model",),
     "librechat_response_time_seconds_count": ("model",),
     "librechat_balance_credits_usd": (),
+    "librechat_balance_reserved_usd": (),
     "librechat_balance_users_at_or_below_zero": (),
     "librechat_balance_auto_refill_users": (),
+    # issue #20: scheduled chats
+    "librechat_schedules": ("state",),
+    "librechat_schedule_runs": ("status",),
+    "librechat_schedule_failed_runs_by_mcp_status": ("mcp_status",),
+    "librechat_schedule_run_duration_seconds_bucket": ("le", "status"),
+    "librechat_schedule_run_duration_seconds_sum": ("status",),
+    "librechat_schedule_run_duration_seconds_count": ("status",),
 }
 
 # Upper bounds of the response-time histogram (OpenTelemetry gen_ai.client.operation.duration), as
@@ -123,6 +134,12 @@ HISTOGRAM_BOUNDS = (
     ("0.64", 0.64), ("1.28", 1.28), ("2.56", 2.56), ("5.12", 5.12), ("10.24", 10.24), ("20.48", 20.48),
     ("40.96", 40.96), ("81.92", 81.92), ("+Inf", math.inf),
 )  # fmt: skip
+
+# Upper bounds (seconds) of the schedule-run duration histogram, as prometheus_client writes them.
+RUN_BOUNDS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+RUN_STATUSES = ("started", "requires_action", "success", "error", "interrupted", "skipped_overlap",
+                "skipped_balance")  # fmt: skip
+FINISHED_RUNS = ("success", "error", "interrupted")
 
 HISTORY_TABLES = (
     "daily_users",
@@ -144,9 +161,11 @@ HISTORY_TABLES = (
     "daily_replies_by_agent",
     "daily_response_time_by_model",
     "daily_spend_by_agent",
+    "daily_schedule_runs",
 )
 
 TOOL_ERROR_RE = re.compile(re.escape("error processing tool"), re.IGNORECASE)
+TOOL_THREW_RE = re.compile(r"^Error: [\s\S]*\n Please fix your mistakes\.")  # @librechat/agents ToolNode
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,32 +249,59 @@ def tool_call_body(part: Doc) -> Doc:
     return {}
 
 
+def failed_text(value: Any) -> bool:
+    """A string in one of the failed-call shapes @librechat/agents writes: it contains "error processing
+    tool" (any case; Graph's tool-error handler), or starts with "Error: " and holds
+    "\\n Please fix your mistakes." (ToolNode: a tool that threw or reported an error, e.g. MCP)."""
+    if not isinstance(value, str):
+        return False
+    return TOOL_ERROR_RE.search(value) is not None or TOOL_THREW_RE.search(value) is not None
+
+
 def tool_call_failed(part: Doc) -> bool:
-    """Failed: output is a str containing 'error processing tool' (any case), or a list with one."""
+    """Failed: output is a failed-call string, or a list holding one as a string element or as the
+    ``text`` of a ``{type: "text"}`` part (an output given as an array of content parts)."""
     output = tool_call_body(part).get("output")
-    if isinstance(output, str):
-        return TOOL_ERROR_RE.search(output) is not None
     if isinstance(output, list):
-        for element in output:
-            if isinstance(element, str) and TOOL_ERROR_RE.search(element) is not None:
-                return True
-    return False
+        return any(
+            failed_text(element)
+            or (
+                isinstance(element, dict)
+                and element.get("type") == "text"
+                and failed_text(element.get("text"))
+            )
+            for element in output
+        )
+    return failed_text(output)
+
+
+NUMBER_LIMIT = 1e300  # semantics.md: a valid number is at most 1e300 in magnitude
+
+
+def as_number(value: Any) -> int | float | None:
+    """A valid number: an int (Int64 is one) or float, never a boolean, or a Decimal128 as float;
+    finite and at most NUMBER_LIMIT in magnitude. None for anything else."""
+    if isinstance(value, Decimal128):
+        try:
+            value = float(value.to_decimal())
+        except (ArithmeticError, ValueError, OverflowError):
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value if abs(value) <= NUMBER_LIMIT else None
 
 
 def valid_token_count(value: Any) -> bool:
-    """A tokenCount is valid when it is an int/float (not bool), finite and >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if not math.isfinite(value):
-        return False
-    return value >= 0
+    """A tokenCount is valid when it is a valid number (as_number) and >= 0."""
+    number = as_number(value)
+    return number is not None and number >= 0
 
 
 def valid_raw_amount(value: Any) -> bool:
-    """A rawAmount is valid when it is an int/float (not bool) and finite (any sign)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value)
+    """A rawAmount is valid when it is a valid number (as_number), any sign."""
+    return as_number(value) is not None
 
 
 def counted_transactions(collections: Collections) -> list[tuple[Doc, str, int | float]]:
@@ -268,7 +314,7 @@ def counted_transactions(collections: Collections) -> list[tuple[Doc, str, int |
         raw = tx.get("rawAmount")
         if not valid_raw_amount(raw):
             continue  # the document is ignored entirely
-        counted.append((tx, kind, abs(raw)))
+        counted.append((tx, kind, abs(as_number(raw))))
     return counted
 
 
@@ -308,15 +354,28 @@ def plain_label(value: Any) -> str:
     return sanitise(str(value))
 
 
-def agent_models(collections: Collections) -> dict[str, str]:
-    """agents.id -> agents.model, for agents whose model is a non-empty string (first one wins)."""
-    mapping: dict[str, str] = {}
-    for agent in collections.get("agents", []):
+def agents_by_id(collections: Collections) -> dict[str, Doc]:
+    """The agents document of each string id: of several sharing an id, the oldest (smallest ObjectId
+    `_id`; documents without an ObjectId `_id` after those, in collection order) decides everything."""
+
+    def age(agent: Doc) -> tuple[int, bytes]:
+        oid = agent.get("_id")
+        return (0, oid.binary) if isinstance(oid, ObjectId) else (1, b"")
+
+    chosen: dict[str, Doc] = {}
+    for agent in sorted(collections.get("agents", []), key=age):
         agent_id = agent.get("id")
+        if isinstance(agent_id, str) and agent_id not in chosen:
+            chosen[agent_id] = agent
+    return chosen
+
+
+def agent_models(collections: Collections) -> dict[str, str]:
+    """agents.id -> agents.model of the id's document (agents_by_id), when a non-empty string."""
+    mapping: dict[str, str] = {}
+    for agent_id, agent in agents_by_id(collections).items():
         model = agent.get("model")
-        if not isinstance(agent_id, str) or not isinstance(model, str) or model == "":
-            continue
-        if agent_id not in mapping:  # JUDGEMENT: duplicate ids (other tenants): first document wins
+        if isinstance(model, str) and model != "":
             mapping[agent_id] = model
     return mapping
 
@@ -465,6 +524,8 @@ def exporter_samples(
     n_messages_5m = 0
     n_errors = 0
     n_errors_5m = 0
+    n_replies_5m = 0  # assistant messages in the window ("Assistant message"), and those that are errors
+    n_error_replies_5m = 0
     errors_per_model: dict[LabelKey, list] = {}
     errors_per_model_5m: dict[LabelKey, list] = {}
     messages_per_model: dict[LabelKey, list] = {}
@@ -484,10 +545,14 @@ def exporter_samples(
             add(messages_per_model, label, 1)
             if in_5m(msg):
                 add(messages_per_model_5m, label, 1)
+                n_replies_5m += 1
+                n_error_replies_5m += is_error(msg)
     out["librechat_messages_total"][()] = float(n_messages)
     out["librechat_messages_5m"][()] = float(n_messages_5m)
     out["librechat_error_messages_total"][()] = float(n_errors)
     out["librechat_error_messages_5m"][()] = float(n_errors_5m)
+    out["librechat_replies_5m"][()] = float(n_replies_5m)
+    out["librechat_error_replies_5m"][()] = float(n_error_replies_5m)
     out["librechat_errors_per_model_total"] = labelled_sums(errors_per_model)
     out["librechat_errors_per_model_5m"] = labelled_sums(errors_per_model_5m)
     out["librechat_messages_per_model_total"] = labelled_sums(messages_per_model)
@@ -525,7 +590,7 @@ def exporter_samples(
     else:
         reply_models = earliest_reply_models(messages, agents)
         for msg in messages:
-            tokens = msg.get("tokenCount")
+            tokens = as_number(msg.get("tokenCount"))
             if not valid_token_count(tokens):
                 continue  # counts as 0 tokens
             if is_assistant(msg):
@@ -719,15 +784,114 @@ def exporter_samples(
     return out
 
 
+def schedule_state(doc: Doc) -> str:
+    """`enabled` when enabled is the boolean true, else a non-empty string disabledReason, else `disabled`."""
+    if doc.get("enabled") is True:
+        return "enabled"
+    reason = doc.get("disabledReason")
+    return sanitise(reason) if isinstance(reason, str) and reason != "" else "disabled"
+
+
+def schedule_samples(out: Samples, collections: Collections) -> None:
+    """Schedules per state (not `deleting`, not `erased`: LibreChat hides them), stored runs per status
+    (statuses of LibreChat's enum), failed runs per MCP status, durations of finished runs."""
+    for doc in collections.get("schedules", []):
+        if doc.get("deleting") is True or doc.get("erased") is True:
+            continue
+        label = key(state=schedule_state(doc))
+        out["librechat_schedules"][label] = out["librechat_schedules"].get(label, 0.0) + 1
+    durations: dict[str, list] = {}
+    for run in collections.get("scheduleruns", []):
+        status = run.get("status")
+        if not isinstance(status, str) or status not in RUN_STATUSES:
+            continue
+        runs = out["librechat_schedule_runs"]
+        runs[key(status=status)] = runs.get(key(status=status), 0.0) + 1
+        if status == "error" and isinstance(run.get("mcp"), list):
+            seen = set()
+            for server in run["mcp"]:
+                value = server.get("status") if isinstance(server, dict) else None
+                seen.add(sanitise(value) if isinstance(value, str) and value != "" else "unknown")
+            failed = out["librechat_schedule_failed_runs_by_mcp_status"]
+            for value in seen:
+                failed[key(mcp_status=value)] = failed.get(key(mcp_status=value), 0.0) + 1
+        millis = exact_number(run.get("durationMs"))
+        if status in FINISHED_RUNS and millis is not None and millis >= 0:
+            durations.setdefault(status, []).append(millis / 1000)
+    for status, seconds in durations.items():
+        for bound in RUN_BOUNDS:
+            below = sum(1 for s in seconds if s <= Fraction(bound))
+            out["librechat_schedule_run_duration_seconds_bucket"][key(status=status, le=str(bound))] = float(
+                below
+            )
+        out["librechat_schedule_run_duration_seconds_bucket"][key(status=status, le="+Inf")] = float(
+            len(seconds)
+        )
+        out["librechat_schedule_run_duration_seconds_sum"][key(status=status)] = float(sum(seconds))
+        out["librechat_schedule_run_duration_seconds_count"][key(status=status)] = float(len(seconds))
+
+
+def bson_order(value: Any) -> tuple[int, Any]:
+    """A sort key in MongoDB's order of BSON types (numbers, strings, documents, ..., ObjectId, bool,
+    date) for the `_id`s the fixtures use."""
+    if isinstance(value, bool):
+        return (8, value)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    if isinstance(value, ObjectId):
+        return (7, value.binary)
+    if isinstance(value, datetime):
+        return (9, as_utc(value))
+    return (3, repr(value))  # JUDGEMENT: other _id types are not written by LibreChat
+
+
+def effective_balances(balances: list[Doc]) -> list[Doc]:
+    """The document LibreChat reads for each user: the oldest by _id (findOne({user}).sort({_id: 1}));
+    documents without a user are never read."""
+    oldest: dict[Any, Doc] = {}
+    for doc in balances:
+        user = doc.get("user")
+        if user is None:
+            continue
+        mine = oldest.get(distinct_key(user))
+        if mine is None or bson_order(doc.get("_id")) < bson_order(mine.get("_id")):
+            oldest[distinct_key(user)] = doc
+    return list(oldest.values())
+
+
+def reserved_credits(balance: Doc, now: datetime) -> Fraction:
+    """Credits held by unexpired reservations (findBalanceByUser with includeReservedCredits): the sum
+    of `amount` over `reservations` whose `expiresAt` is after now; `reservedCredits` is not read."""
+    reservations = balance.get("reservations")
+    if not isinstance(reservations, list):
+        return Fraction(0)
+    held = Fraction(0)
+    for part in reservations:
+        amount = exact_number(part.get("amount")) if isinstance(part, dict) else None
+        expires = as_utc(part.get("expiresAt")) if isinstance(part, dict) else None
+        if amount is not None and expires is not None and expires > now:
+            held += amount
+    return held
+
+
+def exact_number(value: Any) -> Fraction | None:
+    """The exact value of a valid number (as_number), else None."""
+    if as_number(value) is None:
+        return None
+    return Fraction(value.to_decimal() if isinstance(value, Decimal128) else value)
+
+
 def valid_number(value: Any) -> bool:
-    """An int or float (never a boolean), finite: tokenValue, readTokens, writeTokens, tokenCredits."""
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    """A valid number (as_number): tokenValue, readTokens, writeTokens, tokenCredits."""
+    return as_number(value) is not None
 
 
 def magnitude(doc: Doc, field: str) -> int | float:
     """|doc[field]| when it is a valid number, else 0."""
-    value = doc.get(field)
-    return abs(value) if valid_number(value) else 0
+    value = as_number(doc.get(field))
+    return abs(value) if value is not None else 0
 
 
 def is_unfinished(msg: Doc) -> bool:
@@ -822,12 +986,9 @@ def cost_samples(
     out["librechat_agent_errors_total"] = labelled_sums(errors)
     out["librechat_agent_errors_5m"] = labelled_sums(errors_5m)
 
-    seen: set[str] = set()
-    for agent in collections.get("agents", []):
-        agent_id = agent.get("id")
-        if not isinstance(agent_id, str) or not agent_id.startswith("agent_") or agent_id in seen:
-            continue  # JUDGEMENT: as for the model lookup, the first document of an id wins
-        seen.add(agent_id)
+    for agent_id, agent in agents_by_id(collections).items():
+        if not agent_id.startswith("agent_"):
+            continue  # as for the model lookup, the id's oldest document decides (agents_by_id)
         labels = {f: plain_label(agent.get(f)) for f in ("name", "provider", "model")}
         out["librechat_agent_info"][key(agent_id=sanitise(agent_id), **labels)] = 1.0
 
@@ -839,12 +1000,18 @@ def cost_samples(
         out["librechat_response_time_seconds_sum"][key(model=model)] = math.fsum(seconds)
         out["librechat_response_time_seconds_count"][key(model=model)] = float(len(seconds))
 
-    balances = collections.get("balances", [])
+    schedule_samples(out, collections)
+
+    balances = effective_balances(collections.get("balances", []))
     if balances:
-        credits = [b.get("tokenCredits") for b in balances if valid_number(b.get("tokenCredits"))]
-        positive = sum(Fraction(c) for c in credits if c > 0)
+        held = [reserved_credits(b, bound_5m + timedelta(seconds=300)) for b in balances]
+        credits = [(exact_number(b.get("tokenCredits")), r) for b, r in zip(balances, held, strict=True)]
+        credits = [(c, r) for c, r in credits if c is not None]
+        positive = sum(Fraction(c) for c, _ in credits if c > 0)
         out["librechat_balance_credits_usd"][()] = float(positive / 1_000_000)
-        out["librechat_balance_users_at_or_below_zero"][()] = float(sum(1 for c in credits if c <= 0))
+        out["librechat_balance_reserved_usd"][()] = float(sum(held, Fraction(0)) / 1_000_000)
+        low = sum(1 for c, r in credits if Fraction(c) - r <= 0)
+        out["librechat_balance_users_at_or_below_zero"][()] = float(low)
         auto = sum(1 for b in balances if b.get("autoRefillEnabled") is True)
         out["librechat_balance_auto_refill_users"][()] = float(auto)
 
@@ -1010,7 +1177,7 @@ def history_rows(
     else:
         reply_models = earliest_reply_models(messages, agents)
         for msg in messages:
-            tokens = msg.get("tokenCount")
+            tokens = as_number(msg.get("tokenCount"))
             if not valid_token_count(tokens):
                 continue
             i = window_index(day_bounds, created_at(msg))
@@ -1318,6 +1485,23 @@ def cost_history(
             agent_spend[(days[i], agent)] = agent_spend.get((days[i], agent), Fraction(0)) + usd
     out["daily_spend_by_agent"] = {(d, a, float(v)) for (d, a), v in agent_spend.items() if v != 0}
 
+    runs: dict[tuple[date, str], int] = {}
+    run_seconds: dict[tuple[date, str], list[Fraction]] = {}
+    for run in collections.get("scheduleruns", []):  # by the day of firedAt; statuses LibreChat writes
+        i = window_index(day_bounds, as_utc(run.get("firedAt")))
+        status = run.get("status")
+        if i is None or not isinstance(status, str) or status not in RUN_STATUSES:
+            continue
+        runs[(days[i], status)] = runs.get((days[i], status), 0) + 1
+        millis = exact_number(run.get("durationMs"))
+        if status in FINISHED_RUNS and millis is not None and millis >= 0:
+            run_seconds.setdefault((days[i], status), []).append(millis / 1000)
+    for (d, status), n in runs.items():
+        ordered = sorted(run_seconds.get((d, status), []))
+        ranks = [math.ceil(Fraction(p, 100) * len(ordered)) for p in (50, 90)]
+        p50, p90 = (float(ordered[r - 1]) if ordered else None for r in ranks)
+        out["daily_schedule_runs"].add((d, sanitise(status), n, p50, p90))
+
     for i, d in enumerate(days):
         waits = response_times(messages, lambda m, i=i: window_index(day_bounds, created_at(m)) == i, agents)
         for model, seconds in waits.items():
@@ -1337,7 +1521,8 @@ JUDGEMENT_CALLS = """
 3. The earliest reply is searched among all messages (any conversation, any date) also for the 5m
    families and the history days; only the user message itself must be in the window/day.
 4. The agent lookup applies wherever a model label is built, including transactions.model. If several
-   agents documents share an id, the first one (collection order) with a non-empty string model wins.
+   agents documents share an id, the oldest (smallest ObjectId `_id`) decides model and labels; the
+   other documents are not looked at, even when the oldest has no usable model.
 5. Sanitising happens before grouping: raw values that sanitise to the same label are summed into one
    series (ratios/success rates are then computed from the merged counts). The history export uses the
    same (sanitised) model label; the history `user` column is plain str(user), not sanitised.

@@ -6,6 +6,7 @@ live one must show the LibreChat families, then grow between two scrapes a minut
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -16,7 +17,8 @@ from datetime import date, datetime, timedelta, timezone
 import pymongo
 import pytest
 
-from librechat_metrics.synthetic.generator import COLLECTIONS
+from librechat_metrics.demo.options import MAX_PACE
+from librechat_metrics.synthetic.generator import COLLECTIONS, SCHEDULE_COLLECTIONS
 from tests.support.compare import assert_samples_equal, expected
 from tests.support.demo import PYTHON, SEEDER, Demo, clean_env
 from tests.support.exporter import ROOT, Exposition
@@ -46,7 +48,7 @@ def value(page: Exposition, name: str) -> float:
 def read_back(uri: str) -> dict[str, list[dict]]:
     with pymongo.MongoClient(uri, tz_aware=True) as client:
         db = client.get_default_database()
-        return {name: list(db[name].find()) for name in COLLECTIONS}
+        return {name: list(db[name].find()) for name in (*COLLECTIONS, *SCHEDULE_COLLECTIONS)}
 
 
 # --- metrics.py --demo ---------------------------------------------------------------------------------
@@ -101,6 +103,31 @@ def test_bad_pace_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("metrics.py: error: DEMO_PACE='fast'")
     assert "Traceback" not in done.stderr
+
+
+def test_pace_is_bounded_by_what_the_embedded_database_sustains():
+    measured = json.loads((ROOT / "bench" / "results" / "demo_pace.json").read_text())["runs"]
+    sustained = [run["pace"] for run in measured if run["sustained"]]
+    failed = [run["pace"] for run in measured if not run["sustained"]]
+    assert MAX_PACE in sustained and min(failed) > MAX_PACE, measured  # the bound was measured to hold
+    for pace in (f"{MAX_PACE + 1:g}", "6000"):
+        done = subprocess.run(
+            [PYTHON, str(ROOT / "metrics.py"), "--demo"],
+            cwd=ROOT / "tests",
+            env=clean_env(DEMO_PACE=pace),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().splitlines() == [
+            f"metrics.py: error: DEMO_PACE='{pace}': expected messages per minute from 0 to {MAX_PACE:g} "
+            "(the most the embedded database keeps up with)"
+        ]
+    shown = subprocess.run(
+        [PYTHON, str(ROOT / "metrics.py"), "--help"], env=clean_env(), capture_output=True, text=True
+    )
+    assert f"0 to {MAX_PACE:g}" in " ".join(shown.stdout.split())
 
 
 # --- without mongoeco -----------------------------------------------------------------------------------

@@ -306,9 +306,10 @@ def test_chart_renders_a_locked_down_exporter(helm):
     context = container["securityContext"]
     assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
     assert context["capabilities"]["drop"] == ["ALL"]
-    # Probes on the health endpoints of the port the Service targets.
+    # Probes on the port the Service targets; readiness is "serves", not "every group succeeds" (/readyz):
+    # one failing group must not take the exporter and its error counters out of the Service.
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
     [port] = container["ports"]
     service = kinds["Service"]["spec"]
     assert service["ports"][0]["targetPort"] == port["name"] == container["livenessProbe"]["httpGet"]["port"]
@@ -324,6 +325,32 @@ def test_chart_renders_a_locked_down_exporter(helm):
     assert URI not in json.dumps(kinds["Deployment"])
     assert set(env) <= KNOWN_SETTINGS, set(env) - KNOWN_SETTINGS
     assert env["METRICS_PORT"]["value"] == str(port["containerPort"])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "use"),
+    [
+        ("METRICS_PORT", "9000", "service.port"),
+        ("MONGODB_URI", URI, "mongodb.uri or mongodb.existingSecret"),
+        ("MONGODB_DATABASE", "Other", "mongodb.database"),
+    ],
+)
+def test_chart_refuses_env_keys_it_sets_itself(helm, name, value, use):
+    with pytest.raises(Exception, match=rf"env\.{name}: the chart sets {name} itself; set {re.escape(use)}"):
+        render(helm, mongodb={"uri": URI}, env={name: value})
+
+
+def test_chart_env_renders_each_variable_once_and_leaves_null_unset(helm):
+    kinds = render(helm, mongodb={"uri": URI}, env={"LOGGING_LEVEL": None, "METRICS_CACHE_TTL": 30})
+    [container] = kinds["Deployment"]["spec"]["template"]["spec"]["containers"]
+    names = [e["name"] for e in container["env"]]
+    assert len(names) == len(set(names)), names
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert "LOGGING_LEVEL" not in env and env["METRICS_CACHE_TTL"] == "30" and env["TIMEZONE"] == "UTC"
+    assert all(set(e) in ({"name", "value"}, {"name", "valueFrom"}) for e in container["env"])
+    assert all(e["value"] is not None for e in container["env"] if "value" in e)
+    with pytest.raises(Exception, match=r"env\.TIMEZONE: expected a string, number or boolean"):
+        render(helm, mongodb={"uri": URI}, env={"TIMEZONE": {"zone": "UTC"}})
 
 
 def test_chart_uses_an_existing_secret_when_named(helm):

@@ -49,8 +49,8 @@ def test_recording_rules_record_the_series_the_exporter_feeds_them(live):
     served = exporter.scrape().samples
     # Rates of unlabelled 5-minute families always have a sample; shares have one when there was traffic.
     always = {"librechat:messages:rate5m", "librechat:input_tokens:rate5m", "librechat:output_tokens:rate5m"}
-    if served["librechat_messages_5m"][()] > 0:
-        always.add("librechat:error_messages:ratio_5m")
+    if served["librechat_replies_5m"][()] > 0:
+        always.add("librechat:error_replies:ratio_5m")
     deadline = time.monotonic() + 30
     while missing := {name for name in always if not prometheus.query(name)}:
         assert time.monotonic() < deadline, f"not recorded: {missing}"
@@ -73,6 +73,17 @@ def test_the_committed_dashboard_is_the_generated_one():
     assert DASHBOARD.read_text() == render(), "run scripts/grafana_dashboard.py --write"
     panels = json.loads(DASHBOARD.read_text())["panels"]
     assert [t["expr"] for p in panels for t in p.get("targets", [])] == queries()
+
+
+def test_every_error_share_divides_error_replies_by_replies():
+    """Alert, recording rule and dashboard: a share of replies; user messages are never errors' peers."""
+    shares = [q for q in queries() if "error" in q and " / " in q]
+    shares += [r["expr"] for r in RULES + RECORDING if "error" in r["expr"] and "tool" not in r["expr"]]
+    shares = [q for q in shares if "librechat_exporter_" not in q and "agent" not in q]
+    assert len(shares) == 3, shares
+    for expr in shares:
+        assert "librechat_error_replies_5m / " in expr and "librechat_replies_5m" in expr, expr
+        assert "librechat_messages_5m" not in expr and "librechat_error_messages_5m" not in expr, expr
 
 
 @pytest.fixture(scope="module")

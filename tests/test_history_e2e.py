@@ -135,8 +135,8 @@ def mariadb() -> Iterator[SqlDb]:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[dict, Any]]:
-    """A v0.8.7 dataset (transactions, agents) that nobody changes, served over the wire."""
-    collections = generate(profile="v0.8.7", seed=11, n_messages=1800, now=NOW, zones=ZONES, history_days=90)
+    """A v0.8.8 dataset (transactions, agents, schedule runs) that nobody changes, served over the wire."""
+    collections = generate(profile="v0.8.8", seed=11, n_messages=1800, now=NOW, zones=ZONES, history_days=90)
     server = start_mongoeco(collections.collections)
     yield collections.collections, server
     server.stop()

@@ -105,10 +105,11 @@ def by(samples: dict, family: str) -> dict:
 
 def test_empty_collections_give_every_family():
     s = exporter_samples({}, NOW)
-    assert set(s) == set(FAMILIES)  # all 82 sample names are present
-    # semantics.md: 50 families, 24 of issue #12 (the histogram as 3 sample names: +2), and the 6
-    # rolling engagement gauges of issue #10.
-    assert len(FAMILIES) == 50 + 24 + 2 + 6
+    assert set(s) == set(FAMILIES)  # all 91 sample names are present
+    # semantics.md: 50 families, 24 of issue #12 (the histogram as 3 sample names: +2), the 6
+    # rolling engagement gauges of issue #10, the 2 reply gauges of the error share (issue #17), the
+    # reserved balance and 4 schedule families of issue #20 (the histogram as 3 sample names).
+    assert len(FAMILIES) == 50 + 24 + 2 + 6 + 2 + 1 + 6
     no_balances = {name for name in FAMILIES if name.startswith("librechat_balance_")}
     for name, labels in FAMILIES.items():
         if name == "librechat_overall_rating_ratio" or name in no_balances:
@@ -174,6 +175,8 @@ def test_5m_errors_and_models():
     assert by(s, "librechat_errors_per_model_5m") == {"m1": 1, "unknown": 1}
     assert by(s, "librechat_errors_per_model_total") == {"m1": 2, "unknown": 1}  # all time
     assert by(s, "librechat_messages_per_model_5m") == {"m1": 1, "unknown": 1}  # assistants in window
+    assert one(s, "librechat_replies_5m") == 2  # the m1 error at -1 and the unknown one at -2
+    assert one(s, "librechat_error_replies_5m") == 1  # the user error is not a reply
 
 
 def test_5m_transactions_use_objectid_time():
@@ -583,6 +586,28 @@ def test_tool_failures_and_success_rates():
     }
 
 
+def test_tool_failures_in_every_shape_the_agents_write():
+    mcp = "get_issue_mcp_github"
+    threw = "Error: MCP error -32603: rate limited\n Please fix your mistakes."
+    parts = [{"type": "text", "text": "Error processing tool get_issue_mcp_github: 401"}]
+    msg = ai_msg(
+        at(-60),
+        content=[
+            call(mcp, parts),  # an array of content parts holding the error text: failed
+            call(mcp, [{"type": "text", "text": threw}]),  # the same with ToolNode's shape: failed
+            call(mcp, threw),  # ToolNode's shape as a string: failed
+            call(mcp, "Error: not the end"),  # no "Please fix your mistakes.": not failed
+            call(mcp, "See Error: x\n Please fix your mistakes."),  # not at the start: not failed
+            call(mcp, [{"type": "image", "text": "error processing tool"}]),  # not a text part
+            call(mcp, [{"type": "text", "text": "all good"}]),  # a text part without an error
+            call(mcp, {"type": "text", "text": "error processing tool"}),  # a part, not an array
+        ],
+    )
+    s = exporter_samples({"messages": [msg]}, NOW)
+    assert one(s, "librechat_tool_calls_total") == 8
+    assert one(s, "librechat_tool_call_errors_total") == 3  # the first three
+
+
 def test_tool_success_rate_zero_is_kept():
     msgs = [ai_msg(at(-60), content=[call("broken", "Error processing tool broken")])]
     s = exporter_samples({"messages": msgs}, NOW)
@@ -955,6 +980,7 @@ def test_response_time_histogram_is_cumulative_over_all_time():
 
 
 def test_balances():
+    users = [ObjectId() for _ in range(8)]
     balances = [
         {"tokenCredits": 1_500_000, "autoRefillEnabled": True},
         {"tokenCredits": 500_000.5},
@@ -964,10 +990,38 @@ def test_balances():
         {"tokenCredits": "9"},
         {"tokenCredits": True},
     ]
+    for doc, user in zip(balances, users, strict=False):
+        doc |= {"_id": oid(NOW), "user": user}
+    balances.append({"_id": oid(NOW), "user": None, "tokenCredits": 7_000_000})  # no user: never read
     s = exporter_samples({"balances": balances}, NOW)
     assert one(s, "librechat_balance_credits_usd") == 2.0000005  # (1,500,000 + 500,000.5) / 1e6
     assert one(s, "librechat_balance_users_at_or_below_zero") == 2  # 0 and -20
     assert one(s, "librechat_balance_auto_refill_users") == 1
+    assert one(s, "librechat_balance_reserved_usd") == 0
+
+
+def test_balances_read_the_oldest_document_and_unexpired_reservations():
+    a, b, c = ObjectId(), ObjectId(), ObjectId()
+    held = [
+        {"id": "r1", "amount": 300_000, "expiresAt": at(5)},  # held
+        {"id": "r2", "amount": 200_000, "expiresAt": at(-1)},  # expired: not held any more
+        {"id": "r3", "amount": "9", "expiresAt": at(5)},  # unreadable amount
+    ]
+    balances = [
+        # a: two documents; LibreChat reads the older (_id), 1,000,000 credits, 300,000 reserved
+        {"_id": oid(at(-60)), "user": a, "tokenCredits": 2_000_000, "autoRefillEnabled": True},
+        {"_id": oid(at(-120)), "user": a, "tokenCredits": 1_000_000, "reservations": held},
+        # b: everything it has is reserved (stale reservedCredits is not read)
+        {"_id": oid(at(-10)), "user": b, "tokenCredits": 400_000, "reservedCredits": 1,
+         "reservations": [{"id": "r4", "amount": 400_000, "expiresAt": at(1)}]},
+        # c: 0 credits, nothing reserved
+        {"_id": oid(at(-10)), "user": c, "tokenCredits": 0},
+    ]  # fmt: skip
+    s = exporter_samples({"balances": balances}, NOW)
+    assert one(s, "librechat_balance_credits_usd") == 1.4  # (1,000,000 + 400,000) / 1e6
+    assert one(s, "librechat_balance_reserved_usd") == 0.7  # (300,000 + 400,000) / 1e6
+    assert one(s, "librechat_balance_users_at_or_below_zero") == 2  # b (400,000 - 400,000) and c
+    assert one(s, "librechat_balance_auto_refill_users") == 0  # a's newer document is not read
 
 
 def test_history_cost_endpoint_unfinished_agent_and_response_time_rows():

@@ -21,6 +21,7 @@ from librechat_metrics.synthetic.malformed import (
     USER_ODDITIES,
 )
 from librechat_metrics.synthetic.profiles import NO_PARENT, THUMBS_DOWN_TAGS, THUMBS_UP_TAGS
+from tests.oracle import RUN_STATUSES, tool_call_failed
 from tests.support.mongo import start_mongoeco
 
 NOW = datetime(2026, 3, 30, 0, 20, 7, 250000, tzinfo=UTC)  # Monday, just after midnight in Berlin (CEST)
@@ -48,10 +49,18 @@ CONTENT_SHAPES = {
     *(f"feedback_tag:{t}" for t in THUMBS_UP_TAGS + THUMBS_DOWN_TAGS),
 }  # fmt: skip
 V087_SHAPES = {"tx_structured_prompt", "tx_with_message_id", "metadata_usage", "subagent_conversation"}
+V088_SHAPES = {
+    "balance_duplicate", "balance_reservation", "balance_all_reserved", "balance_part_reserved",
+    "tool_call_failed_threw", "tool_call_failed_parts", "schedule", "schedule_run", "schedule_run_mcp",
+    *(f"schedule_{state}" for state in ("enabled", "disabled", "deleting", "too_many_failures",
+                                        "insufficient_balance", "mcp_reauth_required")),
+    *(f"schedule_run_{status}" for status in RUN_STATUSES),
+}  # fmt: skip
 REQUIRED = {
     "v0.6": COMMON_SHAPES,
     "v0.7.9": COMMON_SHAPES | CONTENT_SHAPES,
     "v0.8.7": COMMON_SHAPES | CONTENT_SHAPES | V087_SHAPES,
+    "v0.8.8": COMMON_SHAPES | CONTENT_SHAPES | V087_SHAPES | V088_SHAPES,
 }
 
 
@@ -94,7 +103,9 @@ def test_required_shapes_are_generated(ds):
     missing = sorted(s for s in REQUIRED[ds.profile] if ds.shapes[s] <= 0)
     assert not missing, missing
     if ds.profile == "v0.6":
-        assert not set(ds.shapes) & (CONTENT_SHAPES | V087_SHAPES)
+        assert not set(ds.shapes) & (CONTENT_SHAPES | V087_SHAPES | V088_SHAPES)
+    if ds.profile != "v0.8.8":
+        assert not set(ds.shapes) & V088_SHAPES and "schedules" not in ds.collections
 
 
 def test_shape_counts_match_the_documents(ds):
@@ -117,7 +128,7 @@ def test_shape_counts_match_the_documents(ds):
         feedback_null=sum("feedback" in m and m["feedback"] is None for m in msgs),
         feedback_tag_object=sum(isinstance((m.get("feedback") or {}).get("tag"), dict) for m in msgs),
         tool_call=len(calls),
-        tool_call_failed=sum("error processing tool" in c["output"].lower() for c in calls),
+        tool_call_failed=sum(tool_call_failed({"tool_call": c}) for c in calls),
         tool_call_mcp=sum("_mcp_" in c.get("name", "") for c in calls),
         tool_call_no_name=sum("name" not in c for c in calls),
         message_with_tools=sum(any(p["type"] == "tool_call" for p in content_parts(m)) for m in msgs),
@@ -207,7 +218,7 @@ def test_field_names_types_and_references(ds):
             assert tx["rawAmount"] > 0 and "model" not in tx and tx["context"] in ("admin", "autoRefill")
         else:
             assert tx["rawAmount"] < 0 and isinstance(tx["model"], str)
-            assert ("messageId" in tx) == (ds.profile == "v0.8.7" and tx["context"] != "title")
+            assert ("messageId" in tx) == (ds.profile in ("v0.8.7", "v0.8.8") and tx["context"] != "title")
         if "inputTokens" in tx:
             assert tx["rawAmount"] == tx["inputTokens"] + tx["writeTokens"] + tx["readTokens"]
             assert tx["inputTokens"] < 0 and tx["readTokens"] < 0 and tx["writeTokens"] <= 0
@@ -431,3 +442,36 @@ def test_short_histories_generate(days):
     for agent in ds.collections["agents"]:
         times = [version["updatedAt"] for version in agent.get("versions", [])]
         assert times == sorted(times) and all(t <= NOW for t in times)
+
+
+def test_v088_schedules_runs_and_balances_follow_the_schema():
+    ds = generate(profile="v0.8.8", seed=3, n_messages=1500, now=NOW, zones=ZONES, history_days=45)
+    c = ds.collections
+    users = {u["_id"] for u in c["users"]}
+    schedules = {s["id"]: s for s in c["schedules"]}
+    assert len(schedules) == len(c["schedules"]) == ds.shapes["schedule"]
+    for s in c["schedules"]:
+        assert s["user"] in users and s["cadence"]["frequency"] == "daily" and s["target"] == "new"
+        assert not (
+            s["enabled"] and ("disabledReason" in s or s["deleting"])
+        )  # disabled by LibreChat or deleted
+        assert ("nextRunAt" in s) == s["enabled"]
+    pairs = [(r["scheduleId"], r["scheduledFor"]) for r in c["scheduleruns"]]
+    assert len(set(pairs)) == len(pairs) == ds.shapes["schedule_run"]  # unique {scheduleId, scheduledFor}
+    started = Counter(r["scheduleId"] for r in c["scheduleruns"] if r["status"] == "started")
+    assert all(n == 1 for n in started.values())  # LibreChat's partial unique index
+    for r in c["scheduleruns"]:
+        assert r["scheduleId"] in schedules and r["user"] == schedules[r["scheduleId"]]["user"]
+        assert r["status"] in RUN_STATUSES
+        assert ("settledAt" in r) == (r["status"] not in ("started", "requires_action"))  # the TTL field
+        assert ("durationMs" in r) == (r["status"] in ("success", "error", "interrupted"))
+        assert ("conversationId" in r) == (not r["status"].startswith("skipped_"))
+    assert Counter(r["status"] for r in c["scheduleruns"]) == Counter(
+        {s: ds.shapes[f"schedule_run_{s}"] for s in RUN_STATUSES}
+    )
+    per_user = Counter(b["user"] for b in c["balances"])
+    assert sum(n - 1 for n in per_user.values()) == ds.shapes["balance_duplicate"] > 0
+    held = [b for b in c["balances"] if "reservations" in b]
+    assert len(held) == ds.shapes["balance_reservation"]
+    for b in held:
+        assert b["reservedCredits"] == sum(r["amount"] for r in b["reservations"])

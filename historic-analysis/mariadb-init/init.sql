@@ -106,6 +106,16 @@ CREATE TABLE IF NOT EXISTS `daily_response_time_by_model` (
   PRIMARY KEY (`date`, `model`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+-- p50_seconds, p90_seconds: NULL for a status without finished runs (skipped runs have no duration).
+CREATE TABLE IF NOT EXISTS `daily_schedule_runs` (
+  `date` DATE NOT NULL,
+  `status` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `run_count` BIGINT NOT NULL,
+  `p50_seconds` DOUBLE NULL,
+  `p90_seconds` DOUBLE NULL,
+  PRIMARY KEY (`date`, `status`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
 CREATE TABLE IF NOT EXISTS `daily_registrations` (
   `date` DATE NOT NULL,
   `new_users` BIGINT NOT NULL,

@@ -27,7 +27,7 @@ from ..settings import parse_database
 from ..uri import parse as parse_uri
 from ..uri import redact
 from .live import start_writer
-from .options import DEFAULT_DB, pace_setting
+from .options import DEFAULT_DB, MAX_PACE_REAL, pace_setting
 from .seed import Refused, seed
 
 PROG = "python -m librechat_metrics.demo"
@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Fill a MongoDB database with synthetic LibreChat data (a few weeks of history) and,\n"
         "with --live, keep writing live activity until stopped. Refuses a database that holds data it\n"
         "did not write; running it again does not duplicate the history.",
-        epilog=__doc__.split("\n\n", 1)[1] + "\nenvironment: DEMO_PACE  messages per minute with --live "
-        "(default 20)",
+        epilog=__doc__.split("\n\n", 1)[1] + "\nenvironment: DEMO_PACE  messages per minute with --live, "
+        f"0 to {MAX_PACE_REAL:g} (default 20)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(message)s")
     load_dotenv(find_dotenv(usecwd=True), override=False)  # as the exporter does
     try:
-        pace = pace_setting()
+        pace = pace_setting(limit=MAX_PACE_REAL)
         name = database_name(args.into, os.environ)
         options = {"serverSelectionTimeoutMS": 10_000, "connectTimeoutMS": 60_000, "tz_aware": True}
         client: MongoClient = MongoClient(args.into, **options)

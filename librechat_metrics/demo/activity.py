@@ -14,7 +14,9 @@ from datetime import datetime, timezone
 from ..synthetic.generator import COLLECTIONS, _Generator, _User
 from ..synthetic.timeplan import DAY, Clock, to_dt, to_ms
 
-PROFILE = "v0.8.7"  # the newest LibreChat shapes: agents, tool calls, feedback, structured transactions
+PROFILE = (
+    "v0.8.8"  # the newest LibreChat shapes: agents, tool calls, feedback, structured transactions, schedules
+)
 SEED = 11
 MESSAGES_PER_DAY = 50  # a small team; mongoeco seeds ~1000 documents a second, the exporter reads them once
 
@@ -109,6 +111,8 @@ class Activity:
             }
             if "lastRefill" in balance:
                 balance["lastRefill"] = at
+            balance.pop("reservations", None)  # a new user has no request in flight
+            balance.pop("reservedCredits", None)
             out["balances"] = [balance]
         return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import socket
 import sys
 from datetime import date, datetime, timezone
 
@@ -58,9 +59,28 @@ def start(settings: Settings, prog: str, days: int, pace: float) -> Settings:
     return settings.replace(mongodb_uri=uri, mongodb_database=DEFAULT_DB)
 
 
+def port_in_use(address: str, port: int) -> str | None:
+    """Why the exporter could not listen on address:port (the bind's own reason), or None when it can;
+    the test binds and lets go at once, as the HTTP server binds (address reuse on)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError as err:
+            return err.strerror or str(err)
+    return None
+
+
 def exporter(settings: Settings) -> Settings:
-    """metrics.py --demo: say what this is, then serve the exporter on a live embedded database."""
+    """metrics.py --demo: say what this is, then serve the exporter on a live embedded database.
+    A port that cannot be bound is one line and exit 1 before anything is seeded."""
     pace = check("metrics.py", live=True)
+    address, port = settings.metrics_listen_address, settings.metrics_port
+    busy = port_in_use(address, port)
+    if busy:
+        print(f"metrics.py: error: cannot listen on {address}:{port}: {busy}", file=sys.stderr)
+        raise SystemExit(1)
     host = settings.metrics_listen_address
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     print(

@@ -18,6 +18,7 @@ from . import (
     messages,
     ratings,
     responses,
+    schedules,
     tokens,
     tools,
 )
@@ -35,6 +36,7 @@ MODULES = (
     endpoints,
     agents,
     balances,
+    schedules,
     exporter,
 )
 

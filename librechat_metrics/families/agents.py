@@ -90,6 +90,7 @@ FAMILIES: tuple[Family, ...] = (
         ("user", "model"),
         ACTIVITY,
         lambda a: users(a, "recent"),
+        additive=False,  # distinct users: a user of two agents is one user, never summed into "other"
     ),
     Family(
         "librechat_agent_daily_users",
@@ -99,6 +100,7 @@ FAMILIES: tuple[Family, ...] = (
         ("user", "model"),
         ACTIVITY,
         lambda a: users(a, "day"),
+        additive=False,  # distinct users: a user of two agents is one user, never summed into "other"
     ),
     Family(
         "librechat_agent_weekly_users",
@@ -108,6 +110,7 @@ FAMILIES: tuple[Family, ...] = (
         ("user", "model"),
         ACTIVITY,
         lambda a: users(a, "week"),
+        additive=False,  # distinct users: a user of two agents is one user, never summed into "other"
     ),
     Family(
         "librechat_agent_monthly_users",
@@ -117,6 +120,7 @@ FAMILIES: tuple[Family, ...] = (
         ("user", "model"),
         ACTIVITY,
         lambda a: users(a, "month"),
+        additive=False,  # distinct users: a user of two agents is one user, never summed into "other"
     ),
     Family(
         "librechat_agent_info",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..tally import Balances
+from ..balances import Balances
 from .base import Family, Samples, one
 from .cost import CREDITS_PER_USD
 
@@ -24,6 +24,16 @@ FAMILIES: tuple[Family, ...] = (
         ("user",),
         BALANCES,
         of(lambda b: b.credits / CREDITS_PER_USD),
+    ),
+    Family(
+        "librechat_balance_reserved_usd",
+        "gauge",
+        "US dollars held by requests in flight: the sum of unexpired balance reservations "
+        "(credits / 1,000,000)",
+        (),
+        ("user",),
+        BALANCES,
+        of(lambda b: b.reserved / CREDITS_PER_USD),
     ),
     Family(
         "librechat_balance_users_at_or_below_zero",

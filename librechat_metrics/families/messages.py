@@ -27,6 +27,7 @@ def flag(position: int) -> Callable[[tuple], bool]:
 
 
 ANY = lambda key: True  # noqa: E731
+ERROR_REPLY = lambda key: bool(key[ASSISTANT] and key[ERROR])  # noqa: E731
 
 FAMILIES: tuple[Family, ...] = (
     Family(
@@ -91,6 +92,24 @@ FAMILIES: tuple[Family, ...] = (
         ("time_window", "basic"),
         USAGE,
         lambda u: count(u, True, False, flag(ERROR)),
+    ),
+    Family(
+        "librechat_replies_5m",
+        "gauge",
+        "Number of replies (assistant messages) in the last 5 minutes",
+        (),
+        ("time_window", "basic"),
+        USAGE,
+        lambda u: count(u, True, False, flag(ASSISTANT)),
+    ),
+    Family(
+        "librechat_error_replies_5m",
+        "gauge",
+        "Number of replies (assistant messages) in the last 5 minutes that are error messages",
+        (),
+        ("time_window", "basic"),
+        USAGE,
+        lambda u: count(u, True, False, ERROR_REPLY),
     ),
     Family(
         "librechat_errors_per_model_5m",

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from dotenv import find_dotenv, load_dotenv
 from pymongo.errors import InvalidName, PyMongoError
 
-from .. import tally
+from .. import tally, values
 from ..mongo import Reader, connect, describe, transient
 from ..settings import (
     SETTINGS,
@@ -464,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare = functools.partial(demo, first=start)  # seeds after the SQL database is opened
     began = time.monotonic()
     try:
-        summary = run(settings, target, start, end, args.force, args.csv, user_details, prepare)
+        with values.running("export"):
+            summary = run(settings, target, start, end, args.force, args.csv, user_details, prepare)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code
@@ -477,4 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.csv is None:
         log.info("done in %.1f s: %s", time.monotonic() - began, summary.line())
+    left_out = {f: n for (job, f), n in sorted(values.skipped().items()) if job == "export"}
+    if left_out:  # as the exporter's librechat_exporter_skipped_values_total
+        shown = ", ".join(f"{f} {n}" for f, n in left_out.items())
+        log.info("values left out (not a number, id or date where one belongs): %s", shown)
     return 0

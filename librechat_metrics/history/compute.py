@@ -18,6 +18,8 @@ from .. import tally
 from ..labels import resolve_agent, sanitise
 from ..mongo import Reader, Span
 from ..responses import first_reply_times, percentiles
+from ..schedules import FINISHED
+from ..values import number
 from ..windows import day_span, month_span, week_span
 from . import queries
 from .engagement import engagement_rows, user_details, user_messages
@@ -72,6 +74,7 @@ COST = (
     "daily_spend_by_agent",
     "daily_response_time_by_model",
 )
+SCHEDULES = ("daily_schedule_runs",)
 
 
 def day_rows(src: Source, day: date, tables: frozenset[str] | None = None) -> Rows:
@@ -90,6 +93,8 @@ def day_rows(src: Source, day: date, tables: frozenset[str] | None = None) -> Ro
         rows.update(engagement_rows(reader, src.zone, day))
     if wanted(FROM_MESSAGES + FROM_TRANSACTIONS + COST):
         rows.update(_message_day_rows(src, span, day, wanted))
+    if wanted(SCHEDULES):
+        rows["daily_schedule_runs"] = schedule_rows(src, span, day)
     return rows
 
 
@@ -120,6 +125,23 @@ def _message_day_rows(src: Source, span: Span, day: date, wanted: Callable[[tupl
         rows["daily_user_messages"] = user_rows(src, span, day, by_user, txs)
     if wanted(COST):
         rows.update(cost_rows(src, span, day, messages, txs))
+    return rows
+
+
+def schedule_rows(src: Source, span: Span, day: date) -> list[tuple[Any, ...]]:
+    """daily_schedule_runs: runs fired that day per status, and the nearest-rank p50 and p90 of the
+    durations (seconds) of the finished ones (None without one)."""
+    runs: Counter[str] = Counter()
+    durations: dict[str, list[float]] = {}
+    for run in queries.schedule_runs(src.reader, span):
+        runs[run["status"]] += 1
+        millis = number(run.get("durationMs"), "durationMs")
+        if run["status"] in FINISHED and millis is not None and millis >= 0:
+            durations.setdefault(run["status"], []).append(millis / 1000)
+    rows = []
+    for status, n in sorted(runs.items()):
+        ranks = percentiles(durations[status]) if status in durations else {}
+        rows.append((day, storable(sanitise(status)), n, ranks.get("50"), ranks.get("90")))
     return rows
 
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
-from .. import tally
+from .. import tally, values
 from ..labels import name_label
 from ..mongo import Reader, Span
 from ..windows import day_span, local_midnight, week_span, week_start
@@ -42,7 +42,8 @@ def active_users(reader: Reader, span: Span) -> set[str]:
     """The string `user` values of the span's messages (LibreChat stores a user's hex id there)."""
     match = {"$and": [span.match(), {"user": {"$type": "string"}}]}
     rows = reader.aggregate("messages", [{"$match": match}, {"$group": {"_id": "$user"}}])
-    return {row["_id"] for row in rows}
+    # `$type: "string"` also matches an array of strings, which is no user id
+    return {user for row in rows if (user := values.text(row["_id"], "user")) is not None}
 
 
 def engagement_rows(reader: Reader, zone: str, day: date) -> dict[str, list[tuple[Any, ...]]]:
@@ -106,7 +107,7 @@ def weekly_retention_row(reader: Reader, zone: str, monday: date, now: datetime)
             out.append(0)
             continue
         found = reader.aggregate("messages", [{"$match": {"$or": branches}}, {"$group": {"_id": "$user"}}])
-        out.append(len(found))
+        out.append(sum(1 for row in found if values.text(row["_id"]) is not None))  # `$in` matches arrays
     return tuple(out)
 
 
@@ -152,9 +153,9 @@ def user_details(
         match = {"_id": {"$in": wanted[i : i + queries.REPLY_CHUNK]}}
         rows = reader.aggregate("users", [{"$match": match}, {"$project": {"email": 1, "name": 1}}])
         for row in rows:
-            email, name = (row.get(f) for f in ("email", "name"))
+            email, name = (values.text(row.get(f)) for f in ("email", "name"))
             out[str(row["_id"])] = (
-                key(email) if isinstance(email, str) else None,
-                key(name) if isinstance(name, str) else None,
+                key(email) if email is not None else None,
+                key(name) if name is not None else None,
             )
     return out

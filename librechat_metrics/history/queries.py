@@ -10,8 +10,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from .. import values
 from ..labels import name_label
 from ..mongo import Reader, Span
+from ..schedules import STATUSES
 from ..tally import ASSISTANT_EXPR, ASSISTANT_QUERY, COUNTED_TRANSACTION, VALID_TOKENS_EXPR
 
 # How many messageIds one reply lookup sends (keeps each command far below MongoDB's 16 MB limit).
@@ -45,7 +47,10 @@ def earliest_reply_models(reader: Reader, message_ids: Iterable[str]) -> dict[st
                 {"$group": {"_id": "$parentMessageId", "m": {"$first": {"$ifNull": ["$model", None]}}}},
             ],
         )
-        out.update((row["_id"], name_label(row["m"])) for row in rows)
+        # `$in` also matches an array holding a wanted id: only string parents are replies' parents
+        out.update(
+            (parent, name_label(row["m"])) for row in rows if (parent := values.text(row["_id"])) is not None
+        )
     return out
 
 
@@ -71,5 +76,14 @@ def message_tokens_by_user(reader: Reader, span: Span) -> tuple[Counter[str], Co
     outputs: Counter[str] = Counter()
     for row in rows:
         side = outputs if row["_id"]["a"] else inputs
-        side[str(row["_id"]["u"])] += row["k"]
+        user = str(row["_id"]["u"])
+        side[user] = values.add(side[user], row["k"])
     return inputs, outputs
+
+
+def schedule_runs(reader: Reader, span: Span) -> list[dict[str, Any]]:
+    """status and durationMs of the schedule runs fired in the span (bounded by LibreChat's
+    `{status, firedAt}` index on `scheduleruns`)."""
+    assert span.lo is not None and span.hi is not None
+    query = {"status": {"$in": list(STATUSES)}, "firedAt": {"$gte": span.lo, "$lt": span.hi}}
+    return reader.find("scheduleruns", query, {"_id": 0, "status": 1, "durationMs": 1})

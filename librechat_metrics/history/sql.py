@@ -195,6 +195,18 @@ DAILY: tuple[Table, ...] = (
         ),
         2,
     ),
+    Table(
+        "daily_schedule_runs",
+        (
+            ("date", "date"),
+            ("status", "text"),
+            ("run_count", "count"),
+            ("p50_seconds", "tokens"),
+            ("p90_seconds", "tokens"),
+        ),
+        2,
+        optional=("p50_seconds", "p90_seconds"),  # NULL for a status without finished runs (skipped)
+    ),
     # issue #10: users registered that day (time in the user's ObjectId; users has no createdAt index)
     Table("daily_registrations", (("date", "date"), ("new_users", "count")), 1),
     Table(

@@ -31,6 +31,7 @@ from .profiles import (
 from .timeplan import DAY, HOUR, MINUTE, SECOND, Clock, Seasonality, boundaries, to_dt, to_ms
 
 COLLECTIONS = ("users", "conversations", "messages", "transactions", "files", "agents", "balances")
+SCHEDULE_COLLECTIONS = ("schedules", "scheduleruns")  # v0.8.8 profile only
 NANOID = string.ascii_letters + string.digits + "_-"
 WORDS = (
     "the", "report", "budget", "summary", "meeting", "python", "error", "deploy", "customer", "quarterly",
@@ -493,6 +494,8 @@ class _Generator:
         if fail:
             reason = rng.choice(("Request timed out", "HTTP 500", "Invalid arguments", "Connection refused"))
             call["output"] = f"Error processing tool {name}: {reason}"
+            if self.p.schedules:  # v0.8.8: the shapes @librechat/agents writes besides Graph's
+                call["output"] = self.failed_output(c, name, reason)
             c.shapes["tool_call_failed"] += 1
         else:
             call["output"] = self.words(5, 30)
@@ -503,6 +506,22 @@ class _Generator:
         elif "_mcp_" in name:
             c.shapes["tool_call_mcp"] += 1
         return call
+
+    def failed_output(self, c: _Conv, name: str, reason: str) -> str | list[dict]:
+        """A failed call's output: Graph's string, ToolNode's "Error: …\\n Please fix your mistakes."
+        (a tool that threw, or an MCP tool that reported an error), or an array of content parts."""
+        seen = self.shapes + c.shapes
+        kind = (
+            1 if seen["tool_call_failed_threw"] == 0 else 2 if seen["tool_call_failed_parts"] == 0 else None
+        )
+        kind = self.rng.randrange(3) if kind is None else kind
+        if kind == 1:
+            c.shapes["tool_call_failed_threw"] += 1
+            return f"Error: {reason}\n Please fix your mistakes."
+        if kind == 2:
+            c.shapes["tool_call_failed_parts"] += 1
+            return [{"type": "text", "text": f"Error processing tool {name}: {reason}"}]
+        return f"Error processing tool {name}: {reason}"
 
     # ---- transactions ------------------------------------------------------------------------
     def transaction(self, c: _Conv, t: int, token_type: str, model: str, context: str, **fields) -> dict:
@@ -670,7 +689,142 @@ class _Generator:
         self.feedback()
         self.balances()
         self.subagent_threads()
+        if self.p.schedules:
+            self.more_balances()
+            self.schedules()
         return marks
+
+    # ---- v0.8.8: several balances per user, reservations, scheduled chats -----------------------
+    def more_balances(self) -> None:
+        """Balances as LibreChat v0.8.8 leaves them: some users with a second, newer document (only
+        the oldest is read) and reservations held by requests in flight, some expired."""
+        for i, doc in enumerate(list(self.out["balances"])):
+            user = next(u for u in self.users if u.oid == doc["user"])
+            if i % 4 == 0:  # a newer duplicate (a racing create before records were keyed by user id)
+                later = self.clock.before(user.created + self.rng.randint(DAY, 30 * DAY))
+                extra = {
+                    "_id": self.oid(later),
+                    "user": user.oid,
+                    "tokenCredits": self.rng.randint(1, 9) * 100_000,
+                }
+                self.out["balances"].append(self.tenant({**extra, "__v": 0}))
+                self.shapes["balance"] += 1
+                self.shapes["balance_duplicate"] += 1
+            credits = doc["tokenCredits"]
+            if i % 3 == 1 and credits > 0:
+                held = credits if i % 2 else self.rng.randint(1, max(1, credits // 2))  # all, or part
+                ahead = to_dt(self.now_ms + self.rng.randint(MINUTE, 10 * MINUTE))
+                gone = to_dt(self.now_ms - self.rng.randint(HOUR, DAY))
+                doc["reservations"] = [
+                    {"id": self.uuid(), "amount": held, "expiresAt": ahead},
+                    {"id": self.uuid(), "amount": 5_000, "expiresAt": gone},  # crashed request: expired
+                ]
+                doc["reservedCredits"] = held + 5_000
+                self.shapes["balance_reservation"] += 1
+                self.shapes["balance_all_reserved" if held == credits else "balance_part_reserved"] += 1
+
+    SCHEDULE_STATES = (
+        "enabled", "too_many_failures", "enabled", "insufficient_balance", "mcp_reauth_required", "disabled",
+        "deleting",
+    )  # fmt: skip
+
+    def schedules(self) -> None:
+        """`schedules` and `scheduleruns` as @librechat/data-schemas 0.0.71 declares them: daily
+        schedules of a few users' agents and one run per day, of every status."""
+        self.out.update({name: [] for name in SCHEDULE_COLLECTIONS})
+        owners = self.users[: min(len(self.users), len(self.SCHEDULE_STATES))]
+        slots: Counter = Counter()
+        for i, (user, state) in enumerate(zip(owners, self.SCHEDULE_STATES, strict=False)):
+            created = self.clock.before(max(user.created, self.now_ms - 40 * DAY) + HOUR)
+            agent = self.agents[i % len(self.agents)]["id"] if self.agents else "agent_" + self.nanoid()
+            hour, minute = 6 + i, 5 * i
+            doc = {"_id": self.oid(created), "id": self.uuid(), "user": user.oid, "name": f"Daily {WORDS[i]}"}
+            doc.update({"prompt": self.words(6, 14), "agent_id": agent})
+            doc.update({"cadence": {"frequency": "daily", "hour": hour, "minute": minute}, "timezone": "UTC"})
+            doc.update({"target": "new", "enabled": state == "enabled", "configRevision": 0})
+            doc.update({"deleting": state == "deleting", "slot": slots[user.oid]})
+            slots[user.oid] += 1
+            if state not in ("enabled", "disabled", "deleting"):
+                doc["disabledReason"] = state
+            runs = self.schedule_runs(doc, i, state, created, hour, minute)
+            doc.update(
+                {"runCount": sum(r["status"] not in ("skipped_overlap", "skipped_balance") for r in runs)}
+            )
+            doc["failureCount"] = 3 if state == "too_many_failures" else 0
+            doc["balanceSkipCount"] = sum(r["status"] == "skipped_balance" for r in runs)
+            updated = created
+            if runs:
+                last = max(runs, key=lambda r: r["scheduledFor"])
+                doc["lastRun"] = {key: last[key] for key in ("conversationId", "status") if key in last}
+                doc["lastRun"].update({"firedAt": last["firedAt"], "scheduledFor": last["scheduledFor"]})
+                updated = self.clock.before(to_ms(last["firedAt"]) + SECOND)
+                if state == "enabled":
+                    doc["nextRunAt"] = to_dt(to_ms(last["scheduledFor"]) + DAY)
+            doc["__v"] = 0
+            self.out["schedules"].append(self.tenant(self.stamp(doc, created, max(created, updated))))
+            self.shapes["schedule"] += 1
+            self.shapes[f"schedule_{state}"] += 1
+
+    def schedule_runs(
+        self, schedule: dict, i: int, state: str, created: int, hour: int, minute: int
+    ) -> list[dict]:
+        """One run a day from the day after `created`; statuses follow the schedule's state."""
+        midnight = self.now_ms - self.now_ms % DAY
+        first = (created - created % DAY) + DAY
+        runs = []
+        days = [d for d in range(first, midnight, DAY)][-12:]
+        for k, day in enumerate(days):
+            due = day + hour * HOUR + minute * MINUTE
+            newest = k == len(days) - 1
+            status = self.run_status(i, state, k, newest)
+            fired = due + self.rng.randint(0, 20) * SECOND
+            run = {"_id": self.oid(fired), "scheduleId": schedule["id"], "user": schedule["user"]}
+            run.update({"scheduledFor": to_dt(due), "firedAt": to_dt(fired), "status": status})
+            if status not in ("skipped_overlap", "skipped_balance"):
+                run["conversationId"] = self.uuid()
+            duration = None
+            if status in ("success", "error", "interrupted"):
+                duration = 60_000 if k == 2 else self.lognorm(25_000, 1.0)  # one exactly on a bucket bound
+                run["durationMs"] = duration
+            if status == "error":
+                run["error"] = (
+                    "MCP server requires re-authentication"
+                    if state == "mcp_reauth_required"
+                    else "Run failed"
+                )
+                if state == "mcp_reauth_required" or k % 2:
+                    mcp = [
+                        {
+                            "server": "github",
+                            "status": "mcp_reauth_required" if state == "mcp_reauth_required" else "ready",
+                        }
+                    ]
+                    if k % 3 == 0:
+                        mcp.append({"server": "jira", "status": "mcp_unavailable"})
+                    run["mcp"] = mcp
+                    self.shapes["schedule_run_mcp"] += 1
+            settled = fired + (duration or 0) + SECOND
+            if status not in ("started", "requires_action"):
+                run.update({"bookkept": True, "settledAt": to_dt(settled)})
+            run.update({"configRevision": 0, "__v": 0})
+            self.out["scheduleruns"].append(self.tenant(self.stamp(run, fired, settled)))
+            self.shapes["schedule_run"] += 1
+            self.shapes[f"schedule_run_{status}"] += 1
+            runs.append(run)
+        return runs
+
+    def run_status(self, i: int, state: str, k: int, newest: bool) -> str:
+        if state == "too_many_failures":
+            return "error" if k % 4 else "success"
+        if state == "insufficient_balance":
+            return "skipped_balance" if k % 3 == 0 else "success"
+        if state == "mcp_reauth_required":
+            return "error" if newest or k % 5 == 0 else "success"
+        if newest and i == 0:
+            return "started"
+        if newest and i == 2:
+            return "requires_action"
+        return ("success", "success", "success", "interrupted", "success", "skipped_overlap", "error")[k % 7]
 
     def subagent_threads(self) -> None:
         """Profiles with isTemporary (v0.8.6+, like sub-agents): every 8th agent conversation becomes a

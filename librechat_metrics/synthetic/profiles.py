@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-PROFILES = ("v0.6", "v0.7.9", "v0.8.7")
+PROFILES = ("v0.6", "v0.7.9", "v0.8.7", "v0.8.8")
 
 NO_PARENT = "00000000-0000-0000-0000-000000000000"
 
@@ -116,6 +116,9 @@ class Profile:
     agent_id_style: str  # conversations.agent_id for non-agent chats: "", "ephemeral", "encoded"
     title_model: str
     chats: tuple[Chat, ...]
+    schedules: bool = (
+        False  # v0.8.8: scheduled chats, several balances per user, reservations, tool-error shapes
+    )
 
 
 _LEGACY_CHATS = (
@@ -203,7 +206,8 @@ _V087 = Profile(
     title_model="gpt-4.1-mini",
     chats=_V087_CHATS,
 )
-PROFILE_SPECS = {p.name: p for p in (_V06, _V079, _V087)}
+_V088 = replace(_V087, name="v0.8.8", schedules=True)
+PROFILE_SPECS = {p.name: p for p in (_V06, _V079, _V087, _V088)}
 
 
 def rates(model: str) -> tuple[float, float, float, float]:
