@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bson import ObjectId
@@ -213,17 +213,42 @@ class AnyOf:
         return {"$or": [span.match(by_id) for span in self.spans]}
 
 
+OID_FIRST = ObjectId("0" * 24)  # time 1970-01-01 00:00:00 UTC, the first an ObjectId can hold
+OID_AFTER_LAST = ObjectId("f" * 24)  # no ObjectId's time is after 2106-02-07 06:28:15 UTC
+
+
 def oid_bound(when: datetime) -> ObjectId:
-    """The smallest ObjectId whose (whole-second) time is at or after `when`."""
+    """The smallest ObjectId whose (whole-second) time is at or after `when`, clamped to the times
+    an ObjectId holds (4 bytes of seconds since 1970): a bound before 1970 (a day's lookback, a zone
+    west of UTC) is the first ObjectId, one after 2106 the last."""
     whole = when.replace(microsecond=0)
     if whole < when:
         whole += timedelta(seconds=1)
+    seconds = (whole if whole.tzinfo else whole.replace(tzinfo=timezone.utc)).timestamp()  # naive: UTC
+    if seconds <= 0:
+        return OID_FIRST
+    if seconds > 0xFFFFFFFF:
+        return OID_AFTER_LAST
     return ObjectId.from_datetime(whole)
 
 
 def since(field: str, when: datetime) -> dict[str, Any]:
     """Aggregation expression: is the date `field` at or after `when` (a string or missing one is not)."""
     return {"$and": [{"$eq": [{"$type": f"${field}"}, "date"]}, {"$gte": [f"${field}", when]}]}
+
+
+# Server errors a later attempt may not meet: shutdowns, elections, network trouble, time limits.
+TRANSIENT_CODES = {6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+
+
+def transient(err: BaseException) -> bool:
+    """Whether repeating the operation may succeed: no server reached, a connection lost, a time limit,
+    a primary stepping down. A refused command, a bad query or a bad value fails the same way again."""
+    if isinstance(err, ConnectionFailure):
+        return True
+    if isinstance(err, OperationFailure):
+        return err.code in TRANSIENT_CODES or err.has_error_label("RetryableError")
+    return False
 
 
 def describe(err: BaseException, limit: int = 200) -> str:

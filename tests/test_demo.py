@@ -198,8 +198,8 @@ def counts(client: pymongo.MongoClient, db: str) -> dict[str, int]:
 
 def test_seeder_fills_an_empty_database_once_then_goes_live():
     with start_mongoeco() as server, server.client() as client:
-        uri = server.uri.replace("/?", "/DemoChat?")
-        done = seeder(uri, "--weeks", "1")
+        uri = server.uri.replace("/?", "/DemoChat?")  # a path naming MONGODB_DATABASE's database
+        done = seeder(uri, "--weeks", "1", MONGODB_DATABASE="DemoChat")
         assert done.returncode == 0, done.stderr
         seeded = counts(client, "DemoChat")
         assert seeded["messages"] > 200 and seeded["transactions"] > seeded["messages"] / 2
@@ -209,14 +209,14 @@ def test_seeder_fills_an_empty_database_once_then_goes_live():
         oldest = client.DemoChat.messages.find_one(sort=[("createdAt", 1)])["createdAt"]
         assert datetime.now(timezone.utc) - oldest > timedelta(days=6)
 
-        again = seeder(uri, "--weeks", "1")
+        again = seeder(uri, "--weeks", "1", MONGODB_DATABASE="DemoChat")
         assert again.returncode == 0 and "already seeded" in again.stdout, again.stderr
         assert counts(client, "DemoChat") == seeded
 
         live = subprocess.Popen(
             [*SEEDER, "--into", uri, "--live"],
             cwd=ROOT,
-            env=clean_env(DEMO_PACE="600"),
+            env=clean_env(DEMO_PACE="600", MONGODB_DATABASE="DemoChat"),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -9,12 +9,13 @@ passes the target check (it looks like LibreChat's), and days after today are re
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TextIO
@@ -24,7 +25,7 @@ from dotenv import find_dotenv, load_dotenv
 from pymongo.errors import InvalidName, PyMongoError
 
 from .. import tally, values
-from ..mongo import Reader, connect, describe
+from ..mongo import Reader, connect, describe, transient
 from ..report import build, render
 from ..settings import (
     SETTINGS,
@@ -53,8 +54,10 @@ EPILOG_HEAD = """examples:
   export_metrics.py --report 2024-03-01 2024-03-31   spend, tokens, errors, users per model, agent,
                                                      group for the range, from MongoDB (no SQL)
 
-exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost, no right to write),
-  2 bad arguments or settings (also: a day after today, a database that does not look like LibreChat's)
+exit status: 0 done, 1 fatal error (MongoDB or SQL unreachable, connection lost, no right to write;
+  the line says "repeat the run" only when a later run may succeed), 2 bad arguments or settings (also:
+  a day after today, a database that does not look like LibreChat's, a SQL database that does not exist
+  and may not be created, a column whose type would change the values)
 """
 FIRST_DAY = date(1970, 1, 2)  # ObjectId times (transactions) start at 1970-01-01 00:00 UTC
 LAST_DAY = date(2106, 1, 31)  # ... and end in February 2106
@@ -359,21 +362,29 @@ def run(
     force: bool,
     csv_table: str | None = None,
     user_details: bool = False,
+    prepare: Callable[[Settings], Settings] | None = None,
     report_format: str | None = None,
 ) -> Summary:
     """Connect to both databases and export; any database failure becomes Fatal.
 
-    The MongoDB database must pass the target check before the SQL database is even opened: a wrong
+    The SQL database is opened first (and created when missing and allowed), so a target that cannot
+    work stops the run before any MongoDB work (`prepare`, the demo's seeding, runs after it). The
+    MongoDB database must pass the target check before any table is created or row written: a wrong
     database name or server reads as an empty LibreChat, and its zeros must never replace real rows."""
     client = None
     store: sql.Store | None = None
     try:
+        if csv_table is None and report_format is None:  # the report needs no SQL database
+            store = _open(target)
+        if prepare is not None:
+            settings = prepare(settings)
         client = connect(settings)
         reader = Reader.from_settings(client, settings)
         try:
             reader.ping()
         except PyMongoError as err:
-            raise Fatal(f"MongoDB at {redact(settings.mongodb_uri)}: {describe(err, 500)}") from None
+            where = redact(settings.mongodb_uri)
+            raise Fatal(f"MongoDB at {where}: {describe(err, 500)}{_again(transient(err))}") from None
         check = check_target(client, settings.mongodb_database, reader.tenant)
         if not check.ok:
             where = redact(settings.mongodb_uri)
@@ -388,12 +399,14 @@ def run(
         if report_format is not None:
             write_report(src, start, end, report_format, reader.tenant)
             return Summary()
-        store = _open(target)
+        assert store is not None  # opened above: only --csv and --report run without it
         scope = {"mongodb_database": settings.mongodb_database, "tenant_id": reader.tenant or ""}
         try:
             store.ensure_schema(scope)
         except sql.ScopeMismatch as err:
             raise Fatal(f"SQL database {target.describe()} {err}; nothing exported", code=2) from None
+        except sql.ColumnMismatch as err:
+            raise Fatal(f"SQL database {target.describe()}: {err}; nothing exported", code=2) from None
         log.info(
             "exporting %s to %s (zone %s, token source %s) from %s database %r into %s",
             start,
@@ -408,11 +421,13 @@ def run(
     except InvalidName as err:  # a.b, $x, empty: a bad setting
         raise Fatal(f"MONGODB_DATABASE {settings.mongodb_database!r}: {_short(err)}", code=2) from None
     except PyMongoError as err:
-        raise Fatal(f"MongoDB: {describe(err, 500)}") from None
+        raise Fatal(f"MongoDB: {describe(err, 500)}{_again(transient(err))}") from None
+    except sql.MissingDatabase as err:
+        raise Fatal(f"SQL database {target.describe()} {err}", code=2) from None
     except sql.errors() as err:
         text = target.hide(_short(sql.describe_error(err)))
         hint = f"; {RIGHTS_HINT}" if DENIED.search(text) else ""
-        raise Fatal(f"SQL database {target.describe()}: {text}{hint}") from None
+        raise Fatal(f"SQL database {target.describe()}: {text}{hint}{_again(sql.transient(err))}") from None
     finally:
         if store is not None:
             store.close()
@@ -429,6 +444,15 @@ def write_report(src: compute.Source, start: date, end: date, fmt: str, tenant: 
         progress.close()
     sys.stdout.write(render.render(report, fmt))
     log.info("report for %s to %s written as %s", start, end, fmt)
+
+
+AGAIN = "; repeat the run (it resumes where it stopped)"
+
+
+def _again(repeatable: bool) -> str:
+    """The advice to repeat, for errors a later run may not meet (a lost connection, a timeout), and
+    only for those: a deterministic failure would fail the same way again."""
+    return AGAIN if repeatable else ""
 
 
 DENIED = re.compile(r"command denied|permission denied|must be owner|denied for user .* to database", re.I)
@@ -473,15 +497,18 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    prepare: Callable[[Settings], Settings] | None = None
     if args.demo:
+        from ..demo.hooks import check
         from ..demo.hooks import export as demo
 
-        settings = demo(settings, start)
+        check("export_metrics.py", live=False)  # mongoeco missing: exit 2 before anything is opened
+        prepare = functools.partial(demo, first=start)  # seeds after the SQL database is opened
     began = time.monotonic()
     try:
         with values.running("export"):
             fmt = args.format if args.report else None
-            summary = run(settings, target, start, end, args.force, args.csv, user_details, fmt)
+            summary = run(settings, target, start, end, args.force, args.csv, user_details, prepare, fmt)
     except Fatal as err:
         log.error("export failed: %s", err)
         return err.code

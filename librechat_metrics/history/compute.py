@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -61,30 +62,71 @@ def storable(text: str) -> str:
     return text.replace("\x00", " ")[:TEXT_LIMIT]
 
 
-def day_rows(src: Source, day: date) -> Rows:
-    """Every daily table's rows for `day` (all-zero by_model/by_user rows left out)."""
+# The daily tables computed together (from one message tally, one transaction tally, one engagement read)
+ENGAGEMENT = ("daily_registrations", "daily_retention", "daily_churn")
+FROM_MESSAGES = ("daily_messages", "daily_messages_by_model", "daily_errors_by_model")
+FROM_TRANSACTIONS = ("daily_tokens_by_model", "daily_tokens_by_user", "daily_user_messages")
+COST = (
+    "daily_cost_by_model",
+    "daily_messages_by_endpoint",
+    "daily_unfinished_by_model",
+    "daily_replies_by_agent",
+    "daily_spend_by_agent",
+    "daily_response_time_by_model",
+)
+SCHEDULES = ("daily_schedule_runs",)
+
+
+def day_rows(src: Source, day: date, tables: frozenset[str] | None = None) -> Rows:
+    """Every daily table's rows for `day` (all-zero by_model/by_user rows left out); with `tables`
+    (--csv), only what those need: the group of tables each is computed with, nothing else."""
+
+    def wanted(group: tuple[str, ...]) -> bool:
+        return tables is None or not tables.isdisjoint(group)
+
     span = day_span(day, src.zone)
+    reader = src.reader
+    rows: Rows = {}
+    people: dict[str, Any] = {}
+    if wanted(("daily_users", "daily_user_messages", *ENGAGEMENT)):
+        # Person messages only (docs: "Origin"); one read covers the 56 days the engagement rows read.
+        people = origins.automated(reader, activity_span(src.zone, day)).person()
+    if wanted(("daily_users",)):
+        users = tally.distinct_counts(reader, "messages", "user", span, {}, people)["all"]
+        rows["daily_users"] = [(day, users)]
+    if wanted(ENGAGEMENT):
+        rows.update(engagement_rows(reader, src.zone, day, people))
+    if wanted(FROM_MESSAGES + FROM_TRANSACTIONS + COST):
+        rows.update(_message_day_rows(src, span, day, wanted, people))
+    if wanted(SCHEDULES):
+        rows["daily_schedule_runs"] = schedule_rows(src, span, day)
+    return rows
+
+
+def _message_day_rows(
+    src: Source, span: Span, day: date, wanted: Callable[[tuple[str, ...]], bool], people: dict[str, Any]
+) -> Rows:
+    """The daily tables read from the day's message tally (and transaction tally, when `wanted`)."""
     reader = src.reader
     messages = tally.fold_messages(tally.message_rows(reader, span, {}))
     per_model, errors = model_counts(src, messages)
-    # Person messages only (docs: "Origin"); one read covers the 56 days the engagement rows read.
-    people = origins.automated(reader, activity_span(src.zone, day)).person()
-    users = tally.distinct_counts(reader, "messages", "user", span, {}, people)["all"]
-    conversations = tally.count_in(reader, "conversations", span)
+    rows: Rows = {}
+    if wanted(FROM_MESSAGES):
+        conversations = tally.count_in(reader, "conversations", span)
+        rows["daily_messages"] = [(day, sum(messages.count.values()), conversations)]
+        rows["daily_messages_by_model"] = [(day, m, n) for m, n in sorted(per_model.items()) if n]
+        rows["daily_errors_by_model"] = [(day, m, n) for m, n in sorted(errors.items()) if n]
+    if not wanted(FROM_TRANSACTIONS + COST):
+        return rows
     txs = tally.fold_transactions(tally.transaction_rows(reader, span, {}, by_user=True))
-    by_model, by_user = _tokens(src, span, messages, txs)
-    return {
-        "daily_users": [(day, users)],
-        "daily_messages": [(day, sum(messages.count.values()), conversations)],
-        "daily_messages_by_model": [(day, m, n) for m, n in sorted(per_model.items()) if n],
-        "daily_tokens_by_model": _token_rows(day, by_model),
-        "daily_tokens_by_user": _token_rows(day, by_user),
-        "daily_errors_by_model": [(day, m, n) for m, n in sorted(errors.items()) if n],
-        **engagement_rows(reader, src.zone, day, people),
-        "daily_user_messages": user_rows(src, span, day, by_user, txs, people),
-        **cost_rows(src, span, day, messages, txs),
-        "daily_schedule_runs": schedule_rows(src, span, day),
-    }
+    if wanted(FROM_TRANSACTIONS):
+        by_model, by_user = _tokens(src, span, messages, txs)
+        rows["daily_tokens_by_model"] = _token_rows(day, by_model)
+        rows["daily_tokens_by_user"] = _token_rows(day, by_user)
+        rows["daily_user_messages"] = user_rows(src, span, day, by_user, txs, people)
+    if wanted(COST):
+        rows.update(cost_rows(src, span, day, messages, txs))
+    return rows
 
 
 def schedule_rows(src: Source, span: Span, day: date) -> list[tuple[Any, ...]]:

@@ -12,6 +12,9 @@ The drivers are imported when a connection is opened: a broken libpq does not st
 from __future__ import annotations
 
 import contextlib
+import getpass
+import logging
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -27,6 +30,10 @@ SCHEMA_LOCK = "librechat_metrics_schema:"  # serialises schema changes of concur
 SCHEMA_LOCK_TIMEOUT = 120  # seconds
 WRITE_LOCK = "librechat_metrics_write:"  # serialises the day and period transactions of concurrent runs
 LOCK_NAME = "LEFT(CONCAT(%s, DATABASE()), 64)"  # MariaDB/MySQL: named locks are server-wide
+UNKNOWN_DATABASE = 1049  # MariaDB/MySQL error: the database does not exist
+DATABASE_DENIED = 1044  # ... access denied to a database (also said when it does not exist)
+
+log = logging.getLogger("librechat_metrics.history")
 
 
 class SchemaBusy(Exception):
@@ -35,6 +42,14 @@ class SchemaBusy(Exception):
 
 class ScopeMismatch(Exception):
     """The history database holds another MongoDB database's or tenant's rows; its message says whose."""
+
+
+class ColumnMismatch(Exception):
+    """A table's column is missing or of a type that would change the values; the message says which."""
+
+
+class MissingDatabase(Exception):
+    """The SQL database does not exist and this user may not create it; the message gives the SQL."""
 
 
 def errors() -> tuple[type[BaseException], ...]:
@@ -46,6 +61,29 @@ def errors() -> tuple[type[BaseException], ...]:
     if psycopg is not None and hasattr(psycopg, "Error"):
         found.append(psycopg.Error)
     return tuple(found)
+
+
+# MariaDB/MySQL errors a later run may not meet: no server, connection lost, too many connections,
+# server shutting down, lock wait timeout, deadlock. PostgreSQL: SQLSTATE classes 08 (connection), 40
+# (serialization, deadlock), 53 (resources), 57P (shutdown, cannot connect now), 55P03 (lock timeout).
+MYSQL_TRANSIENT = {1040, 1053, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
+PG_TRANSIENT = ("08", "40", "53", "57P", "55P03")
+
+
+def transient(err: BaseException) -> bool:
+    """Whether repeating the run may succeed: the server unreachable or gone, a lock or deadlock, too
+    many connections. A missing right, a bad password or a bad value fails the same way again."""
+    if isinstance(err, SchemaBusy):
+        return True
+    code = getattr(err, "args", (None,))[:1]
+    if type(err).__module__.startswith("pymysql"):
+        return bool(code) and code[0] in MYSQL_TRANSIENT
+    state = getattr(err, "sqlstate", None)
+    if state:
+        return str(state).startswith(PG_TRANSIENT)
+    # psycopg's own connection errors carry no SQLSTATE: unreachable or lost, unless the server refused
+    refused = re.search(r"authentication failed|does not exist|no pg_hba\.conf entry|permission", str(err))
+    return type(err).__name__ == "OperationalError" and not refused
 
 
 def describe_error(err: BaseException) -> str:
@@ -215,6 +253,27 @@ STAMP = "computed_at"  # extra column of daily_users
 SCOPE = Table("history_scope", (("name", "text"), ("value", "text")), 1)
 
 
+# Column types that hold what the export writes without changing it, by kind (information_schema's
+# data_type, MariaDB/MySQL and PostgreSQL spellings). Counts may be 32-bit: the original export's INT.
+FITS = {
+    "date": {"date"},
+    "count": {"bigint", "int", "integer"},
+    "tokens": {"double", "double precision"},
+    "text": {"varchar", "character varying", "char", "character", "text", "mediumtext", "longtext"},
+    "stamp": {"datetime", "timestamp", "timestamp without time zone"},
+}
+
+
+PG_SHORT = {"character varying": "varchar", "character": "char", "timestamp without time zone": "timestamp"}
+
+
+def _type_fits(kind: str, data_type: str, length: int | None) -> bool:
+    """Whether a column of `data_type` (and character `length`) holds the values of `kind` unchanged."""
+    if data_type not in FITS[kind]:
+        return False
+    return kind != "text" or length is None or length >= 255 or data_type.endswith("text")
+
+
 def describe_scope(scope: dict[str, str]) -> str:
     """`MongoDB database 'LibreChat', tenant 'acme'` (or `..., every tenant`)."""
     tenant = scope.get("tenant_id", "")
@@ -282,27 +341,116 @@ class Target:
         return re.sub(pattern, r"\1\2***\2", text, flags=re.I)
 
     def connect(self) -> Store:
-        """Open a connection (importing its driver now); driver errors, or Fatal-worthy ImportError."""
+        """Open a connection (importing its driver now); driver errors, or Fatal-worthy ImportError.
+
+        A database that does not exist is created first (MissingDatabase when this user may not)."""
         if self.dialect == "postgresql":
             import psycopg
 
-            conn: Any = psycopg.connect(self.url, autocommit=False, connect_timeout=CONNECT_TIMEOUT)
+            try:
+                conn: Any = self._pg_connect(self.url)
+            except psycopg.OperationalError as err:
+                if not self._pg_missing(err):
+                    raise
+                self._pg_create()
+                conn = self._pg_connect(self.url)
         else:
             import pymysql
 
-            conn = pymysql.connect(
-                host=self.host,
-                port=self.port,
-                user=self.user,
-                password=self.password,
-                database=self.database,
-                charset="utf8mb4",
-                autocommit=False,
-                connect_timeout=CONNECT_TIMEOUT,
-                read_timeout=IO_TIMEOUT,
-                write_timeout=IO_TIMEOUT,
-            )
+            try:
+                conn = self._my_connect(self.database)
+            except pymysql.err.OperationalError as err:
+                if err.args[:1] not in ((UNKNOWN_DATABASE,), (DATABASE_DENIED,)):
+                    raise
+                self._my_create(known=err.args[0] == UNKNOWN_DATABASE)
+                conn = self._my_connect(self.database)
         return Store(conn, self.dialect)
+
+    def _my_connect(self, database: str | None) -> Any:
+        import pymysql
+
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=database,
+            charset="utf8mb4",
+            autocommit=False,
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=IO_TIMEOUT,
+            write_timeout=IO_TIMEOUT,
+        )
+
+    def _my_create(self, known: bool) -> None:
+        """CREATE DATABASE IF NOT EXISTS, connected without a database; MissingDatabase when denied.
+
+        `known`: the server said the database does not exist; else it refused access to it, which
+        MariaDB/MySQL also say for a database that does not exist (to users with no rights on it)."""
+        import pymysql
+
+        name = "`" + self.database.replace("`", "``") + "`"
+        create = f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4"
+        conn = self._my_connect(None)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(create)
+        except pymysql.err.MySQLError as err:
+            grant = f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER ON {name}.* TO '{self.user}'@'%'"
+            what = (
+                "does not exist and"
+                if known
+                else f"does not exist or user {self.user!r} has no rights on it, and"
+            )
+            raise MissingDatabase(
+                f"{what} user {self.user!r} may not create it ({describe_error(err)}); "
+                f"create it once with an account that may: {create}; {grant};"
+            ) from None
+        finally:
+            conn.close()
+        log.info("created SQL database %s", self.describe())
+
+    @staticmethod
+    def _pg_connect(url: str, **options: Any) -> Any:
+        import psycopg
+
+        return psycopg.connect(url, autocommit=False, connect_timeout=CONNECT_TIMEOUT, **options)
+
+    def _pg_names(self) -> tuple[str, str]:
+        """(database, user) of the URL; the user libpq would pick when the URL has none."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(self.url)
+        user = str(info.get("user") or os.environ.get("PGUSER") or getpass.getuser())
+        return str(info.get("dbname") or user), user
+
+    def _pg_missing(self, err: BaseException) -> bool:
+        database, _ = self._pg_names()
+        return f'database "{database}" does not exist' in str(err)
+
+    def _pg_create(self) -> None:
+        """CREATE DATABASE, connected to the maintenance database `postgres`; MissingDatabase when
+        this user may not (or may not connect there)."""
+        import psycopg
+        from psycopg import sql as pgsql
+
+        database, user = self._pg_names()
+        create = f'CREATE DATABASE "{database.replace(chr(34), chr(34) * 2)}"'
+        try:
+            with self._pg_connect(self.url, dbname="postgres") as conn:
+                conn.autocommit = True
+                found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+                if found is None:
+                    conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(database)))
+        except psycopg.errors.DuplicateDatabase:  # another export created it at the same moment
+            return
+        except psycopg.Error as err:
+            owner = f'{create} OWNER "{user.replace(chr(34), chr(34) * 2)}"'
+            raise MissingDatabase(
+                f"does not exist and user {user!r} may not create it ({self.hide(describe_error(err))}); "
+                f"create it once with an account that may: {owner};"
+            ) from None
+        log.info("created SQL database %s", self.describe())
 
 
 class Store:
@@ -378,12 +526,9 @@ class Store:
                     f"{describe_scope(scope)}; use one history database per MongoDB database and tenant"
                 )
             missing = [table for table in (*TABLES, SCOPE) if table.name not in present]
-            columns = set(
-                self._fetch(
-                    "SELECT table_name, column_name FROM information_schema.columns "
-                    f"WHERE table_schema = {schema}"
-                )
-            )
+            found = self._column_types(schema)
+            columns = set(found)
+            self._check_columns(present, found)
             added = [
                 (table, name)
                 for table in TABLES
@@ -409,6 +554,62 @@ class Store:
             raise
         finally:
             self._unlock_schema()
+
+    def _column_types(self, schema: str) -> dict[tuple[str, str], tuple[str, int | None, str]]:
+        """{(table, column): (data type, character length, the type as written)} of the schema."""
+        written = "column_type" if self.dialect != "postgresql" else "data_type"
+        rows = self._fetch(
+            f"SELECT table_name, column_name, data_type, character_maximum_length, {written} "
+            f"FROM information_schema.columns WHERE table_schema = {schema}"
+        )
+        types = {}
+        for table, column, kind, length, text in rows:
+            text = PG_SHORT.get(str(text), text)
+            shown = f"{text}({length})" if self.dialect == "postgresql" and length else str(text)
+            types[(str(table), str(column))] = (str(kind).lower(), length, shown.upper())
+        return types
+
+    def _check_columns(
+        self, present: set[str], found: dict[tuple[str, str], tuple[str, int | None, str]]
+    ) -> None:
+        """ColumnMismatch when a table that exists lacks a required column or has one whose type would
+        change the values written (INT for a DOUBLE rounds, a short VARCHAR cuts): such an export would
+        store wrong numbers without an error. Wider types (INT counts of older tables, TEXT) pass."""
+        problems = []
+        for table in (*TABLES, SCOPE):
+            if table.name not in present:
+                continue
+            wanted = list(table.columns) + ([(STAMP, "stamp")] if table.name == "daily_users" else [])
+            for name, kind in wanted:
+                expected = self._kind(kind, "") if kind != "stamp" else self._stamp_type()
+                got = found.get((table.name, name))
+                if got is None:
+                    if name not in table.optional and kind != "stamp":
+                        problems.append(f"table {table.name} has no column {name} (expected {expected})")
+                    continue
+                if not _type_fits(kind, got[0], got[1]):
+                    fix = self._modify_sql(table, name, kind)
+                    problems.append(
+                        f"column {table.name}.{name} is {got[2]}, expected {expected} (the values stored "
+                        f"would be rounded or cut); change it once: {fix}"
+                    )
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ColumnMismatch(problems[0] + more)
+
+    def _stamp_type(self) -> str:
+        return "TIMESTAMP" if self.dialect == "postgresql" else "DATETIME"
+
+    def _modify_sql(self, table: Table, name: str, kind: str) -> str:
+        """The ALTER TABLE that gives column `name` the type the export writes."""
+        if kind == "stamp":
+            wanted, null = self._stamp_type(), "NULL"
+        else:
+            collation = "" if self.dialect == "postgresql" or kind != "text" else self._text_collation()
+            wanted, null = self._kind(kind, collation), self._null(table, name)
+        if self.dialect == "postgresql":
+            return f"ALTER TABLE {self.q(table.name)} ALTER COLUMN {self.q(name)} TYPE {wanted}"
+        return f"ALTER TABLE {self.q(table.name)} MODIFY {self.q(name)} {wanted} {null}"
 
     def _lock_schema(self) -> None:
         self._lock(SCHEMA_LOCK)
