@@ -203,8 +203,7 @@ def check_indexes(settings: Settings) -> int:
     fails; one line on failure."""
     try:
         with connect(settings) as client:
-            tenant = settings.values.get("librechat_tenant_id") or None
-            check = check_target(client, settings.mongodb_database, tenant)
+            check = check_target(client, settings.mongodb_database, settings.tenant)
             if not check.ok:
                 _error(f"MongoDB at {where(settings)}: {check.reason()}")
                 return 2

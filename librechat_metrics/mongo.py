@@ -67,8 +67,9 @@ class Reader:
 
     @classmethod
     def from_settings(cls, client: MongoClient, settings: Settings) -> Reader:
-        tenant = settings.values.get("librechat_tenant_id") or None
-        return cls(client[settings.mongodb_database], int(settings.mongodb_query_timeout * 1000), tenant)
+        return cls(
+            client[settings.mongodb_database], int(settings.mongodb_query_timeout * 1000), settings.tenant
+        )
 
     def scoped(self, query: dict[str, Any]) -> dict[str, Any]:
         """`query` restricted to the tenant (unchanged without one)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -10,7 +11,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +19,8 @@ from dotenv import find_dotenv, load_dotenv
 
 from . import logs, uri
 from .uri import redact
+
+T = TypeVar("T")
 
 
 class SettingError(ValueError):
@@ -156,94 +159,131 @@ class Setting:
         return self.env.lower()
 
 
-GROUP_TOGGLES = ("basic", "token", "user", "model", "time_window", "rating", "tool", "file", "schedule")
+def setting(env: str, default: str, parse: Callable[[str], Any], help: str) -> Any:
+    """A typed settings field declared by its environment variable (the field name is `env` lower-cased)."""
+    return field(default=parse(default), metadata={"setting": Setting(env, default, parse, help)})
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "MONGODB_URI",
-        "mongodb://mongodb:27017/",
-        parse_mongo_uri,
-        "MongoDB connection URI (options written in it win over the MONGODB_* settings)",
-    ),
-    Setting("MONGODB_DATABASE", "LibreChat", parse_database, "LibreChat's database name (case-sensitive)"),
-    Setting(
-        "MONGODB_READ_PREFERENCE",
-        "secondaryPreferred",
-        _choice("primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest"),
-        "where reads go in a replica set",
-    ),
-    Setting("MONGODB_TIMEOUT", "5", _number(float, 0.1, 600), "seconds to find a MongoDB server"),
-    Setting("MONGODB_QUERY_TIMEOUT", "60", _number(float, 0.1, 3600), "server-side time limit per query (s)"),
-    Setting("LOGGING_LEVEL", "info", parse_log_level, "debug, info, warning, error or critical"),
-    Setting(
-        "LOGGING_FORMAT", "%(asctime)s - %(levelname)s - %(message)s", parse_log_format, "Python log format"
-    ),
-    Setting(
-        "LOGGING_DRIVER",
-        "false",
-        parse_bool,
-        "true: also log the MongoDB driver's events (commands, timings, connections; never documents)",
-    ),
-    Setting("METRICS_PORT", "8000", parse_port, "HTTP port for / and /metrics"),
-    Setting(
-        "METRICS_LISTEN_ADDRESS",
-        "0.0.0.0",
-        parse_listen_address,
-        "address to bind (0.0.0.0 = all interfaces)",
-    ),
-    Setting("METRICS_CACHE_TTL", "60", _number(float, 1, 86400), "seconds between fast collections"),
-    Setting("METRICS_SLOW_INTERVAL", "300", _number(float, 1, 86400), "seconds between slow collections"),
-    Setting(
-        "METRICS_RESYNC_INTERVAL",
-        "3600",
-        _number(float, 10, 7 * 86400),
-        "seconds between full recounts of all-time numbers",
-    ),
-    Setting(
-        "METRICS_MAX_STALENESS",
-        "900",
-        _number(float, 1, 7 * 86400),
-        "seconds a failing group keeps serving its last good values",
-    ),
-    Setting("METRICS_LABEL_LIMIT", "200", _number(int, 1, 100000), "distinct label sets per family"),
-    Setting("TIMEZONE", "UTC", parse_zone, "time zone of the day/week/month windows"),
-    Setting(
-        "LIBRECHAT_TENANT_ID",
-        "",
-        parse_tenant,
-        "count only this tenant's documents (tenantId); empty = the whole database",
-    ),
-    Setting(
-        "TOKEN_SOURCE",
-        "auto",
-        _choice("auto", "transactions", "messages"),
-        "where token numbers come from: auto, transactions or messages",
-    ),
-    Setting("WEB_CONFIG_FILE", "", parse_path, "exporter-toolkit style web config (TLS, basic/bearer auth)"),
-    *(
-        Setting(f"ENABLE_{name.upper()}_METRICS", "true", parse_bool, f"serve the {name} metric group")
-        for name in GROUP_TOGGLES
-    ),
-)
+
+def toggle(group: str) -> Any:
+    return setting(f"ENABLE_{group.upper()}_METRICS", "true", parse_bool, f"serve the {group} metric group")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The parsed configuration; attribute names are the lower-cased variable names."""
+    """The exporter's configuration: one typed field per environment variable, read once per process.
 
-    values: Mapping[str, Any] = field(default_factory=dict)
+    The fields are the one settings table: `--help`, `--check-config`, `.env.example` and the README's
+    table are derived from them (`table()`)."""
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    mongodb_uri: str = setting(
+        "MONGODB_URI",
+        "mongodb://mongodb:27017/",
+        parse_mongo_uri,
+        "MongoDB connection URI (options written in it win over the MONGODB_* settings)",
+    )
+    mongodb_database: str = setting(
+        "MONGODB_DATABASE", "LibreChat", parse_database, "LibreChat's database name (case-sensitive)"
+    )
+    mongodb_read_preference: str = setting(
+        "MONGODB_READ_PREFERENCE",
+        "secondaryPreferred",
+        _choice("primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest"),
+        "where reads go in a replica set",
+    )
+    mongodb_timeout: float = setting(
+        "MONGODB_TIMEOUT", "5", _number(float, 0.1, 600), "seconds to find a MongoDB server"
+    )
+    mongodb_query_timeout: float = setting(
+        "MONGODB_QUERY_TIMEOUT", "60", _number(float, 0.1, 3600), "server-side time limit per query (s)"
+    )
+    logging_level: str = setting(
+        "LOGGING_LEVEL", "info", parse_log_level, "debug, info, warning, error or critical"
+    )
+    logging_format: str = setting(
+        "LOGGING_FORMAT", "%(asctime)s - %(levelname)s - %(message)s", parse_log_format, "Python log format"
+    )
+    logging_driver: bool = setting(
+        "LOGGING_DRIVER",
+        "false",
+        parse_bool,
+        "true: also log the MongoDB driver's events (commands, timings, connections; never documents)",
+    )
+    metrics_port: int = setting("METRICS_PORT", "8000", parse_port, "HTTP port for / and /metrics")
+    metrics_listen_address: str = setting(
+        "METRICS_LISTEN_ADDRESS",
+        "0.0.0.0",
+        parse_listen_address,
+        "address to bind (0.0.0.0 = all interfaces)",
+    )
+    metrics_cache_ttl: float = setting(
+        "METRICS_CACHE_TTL", "60", _number(float, 1, 86400), "seconds between fast collections"
+    )
+    metrics_slow_interval: float = setting(
+        "METRICS_SLOW_INTERVAL", "300", _number(float, 1, 86400), "seconds between slow collections"
+    )
+    metrics_resync_interval: float = setting(
+        "METRICS_RESYNC_INTERVAL",
+        "3600",
+        _number(float, 10, 7 * 86400),
+        "seconds between full recounts of all-time numbers",
+    )
+    metrics_max_staleness: float = setting(
+        "METRICS_MAX_STALENESS",
+        "900",
+        _number(float, 1, 7 * 86400),
+        "seconds a failing group keeps serving its last good values",
+    )
+    metrics_label_limit: int = setting(
+        "METRICS_LABEL_LIMIT", "200", _number(int, 1, 100000), "distinct label sets per family"
+    )
+    timezone: str = setting("TIMEZONE", "UTC", parse_zone, "time zone of the day/week/month windows")
+    librechat_tenant_id: str = setting(
+        "LIBRECHAT_TENANT_ID",
+        "",
+        parse_tenant,
+        "count only this tenant's documents (tenantId); empty = the whole database",
+    )
+    token_source: str = setting(
+        "TOKEN_SOURCE",
+        "auto",
+        _choice("auto", "transactions", "messages"),
+        "where token numbers come from: auto, transactions or messages",
+    )
+    web_config_file: str = setting(
+        "WEB_CONFIG_FILE", "", parse_path, "exporter-toolkit style web config (TLS, basic/bearer auth)"
+    )
+    enable_basic_metrics: bool = toggle("basic")
+    enable_token_metrics: bool = toggle("token")
+    enable_user_metrics: bool = toggle("user")
+    enable_model_metrics: bool = toggle("model")
+    enable_time_window_metrics: bool = toggle("time_window")
+    enable_rating_metrics: bool = toggle("rating")
+    enable_tool_metrics: bool = toggle("tool")
+    enable_file_metrics: bool = toggle("file")
+    enable_schedule_metrics: bool = toggle("schedule")
 
-    def enabled(self, toggle: str) -> bool:
-        return bool(self.values[f"enable_{toggle}_metrics"])
+    def enabled(self, group: str) -> bool:
+        """Whether the ENABLE_<GROUP>_METRICS toggle is on."""
+        return bool(getattr(self, f"enable_{group}_metrics"))
+
+    @property
+    def tenant(self) -> str | None:
+        """The tenant every read is scoped to, or None for the whole database."""
+        return self.librechat_tenant_id or None
 
     def replace(self, **changes: Any) -> Settings:
-        return Settings({**self.values, **changes})
+        return dataclasses.replace(self, **changes)
+
+
+def table(cls: type) -> tuple[Setting, ...]:
+    """The settings table of a settings dataclass, in declaration order."""
+    return tuple(f.metadata["setting"] for f in dataclasses.fields(cls))
+
+
+SETTINGS: tuple[Setting, ...] = table(Settings)
+GROUP_TOGGLES = tuple(
+    s.attr[len("enable_") : -len("_metrics")] for s in SETTINGS if s.attr.startswith("enable_")
+)
 
 
 def _shown(setting: Setting, raw: str, limit: int | None = 80) -> str:
@@ -254,27 +294,27 @@ def _shown(setting: Setting, raw: str, limit: int | None = 80) -> str:
     return repr(shown if limit is None or len(shown) <= limit else shown[: limit - 3] + "...")
 
 
-def effective(settings: Settings, table: tuple[Setting, ...] = SETTINGS) -> list[str]:
-    """`NAME=value` per setting as parsed, passwords hidden, for `--check-config`."""
+def effective(settings: Any) -> list[str]:
+    """`NAME=value` per setting of a settings dataclass as parsed, passwords hidden, for `--check-config`."""
     lines = []
-    for setting in table:
-        value = settings.values[setting.attr]
+    for setting in table(type(settings)):
+        value = getattr(settings, setting.attr)
         raw = value if isinstance(value, str) else setting.default if value is None else str(value)
         lines.append(f"{setting.env}={_shown(setting, raw, limit=None)}")
     return lines
 
 
-def load(environ: Mapping[str, str] | None = None, table: tuple[Setting, ...] = SETTINGS) -> Settings:
-    """Parse every setting of `table` from `environ` (default: os.environ); raise SettingError."""
+def load(environ: Mapping[str, str] | None = None, cls: type[T] = Settings) -> T:  # type: ignore[assignment]
+    """Parse every setting of the dataclass `cls` from `environ` (default: os.environ); raise SettingError."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for setting in table:
+    for setting in table(cls):
         raw = env.get(setting.env, setting.default)
         try:
             values[setting.attr] = setting.parse(raw)
         except ValueError as err:
             raise SettingError(f"{setting.env}={_shown(setting, raw)}: {err}") from None
-    return Settings(values)
+    return cls(**values)
 
 
 def help_epilog() -> str:

@@ -84,7 +84,7 @@ def reader():
 
 
 def test_exporter_query_agrees_with_the_hand_count(reader):
-    got = collect_engagement(reader, Settings({}), NOW)
+    got = collect_engagement(reader, Settings(), NOW)
     flat = {f"librechat_active_users_{w}": n for w, n in got.active.items()}
     flat |= {f"librechat_new_users_{w}": n for w, n in got.registered.items()}
     assert flat == WANT
@@ -114,7 +114,7 @@ def test_temporary_and_subagent_chats_count_as_usage():
     server = start_mongoeco(data)
     try:
         with MongoClient(server.uri, tz_aware=True) as client:
-            got = collect_engagement(Reader(client["LibreChat"], 10_000), Settings({}), NOW)
+            got = collect_engagement(Reader(client["LibreChat"], 10_000), Settings(), NOW)
         assert got.active == {"1d": 2, "7d": 2, "30d": 2}
     finally:
         server.stop()

@@ -59,7 +59,7 @@ BALANCES = [
 def served_samples(mongoeco, balances: list[dict]) -> dict:
     server = mongoeco({"balances": balances})
     with server.client() as client:
-        result = collect_balances(Reader(client["LibreChat"], 10_000), Settings({}), NOW)
+        result = collect_balances(Reader(client["LibreChat"], 10_000), Settings(), NOW)
     return {f.name: f.value(result) for f in BALANCE_FAMILIES}
 
 
@@ -240,7 +240,7 @@ def test_schedules_and_runs_equal_the_oracle(mongoeco):
     data = {"schedules": SCHEDULES, "scheduleruns": RUNS}
     server = mongoeco(data)
     with server.client() as client:
-        result = collect_schedules(Reader(client["LibreChat"], 10_000), Settings({}), NOW)
+        result = collect_schedules(Reader(client["LibreChat"], 10_000), Settings(), NOW)
     got: dict[str, dict] = {}
     for family in SCHEDULE_FAMILIES:
         got |= flatten(family, family.value(result))

@@ -21,7 +21,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from dotenv import find_dotenv, load_dotenv
 from pymongo.errors import InvalidName, PyMongoError
 
 from .. import tally, values
@@ -29,20 +28,17 @@ from ..mongo import Reader, connect, describe, transient
 from ..report import build, render
 from ..settings import (
     SETTINGS,
-    Setting,
     SettingError,
     Settings,
     load,
-    parse_bool,
     parse_cli,
-    parse_port,
-    parse_text,
     parse_zone,
     redact,
 )
 from ..target import check_target
 from ..windows import local_midnight, month_start, next_month, next_week, week_start
 from . import compute, csvout, engagement, sql
+from .settings import HISTORY_SETTINGS, HistorySettings
 
 log = logging.getLogger("librechat_metrics.history")
 
@@ -64,33 +60,6 @@ LAST_DAY = date(2106, 1, 31)  # ... and end in February 2106
 SOURCE_SETTINGS = ("MONGODB_", "TIMEZONE", "TOKEN_SOURCE", "LOGGING_", "LIBRECHAT_TENANT_ID")
 
 
-def parse_database_url(raw: str) -> str:
-    if raw.strip():
-        sql.Target.from_url(raw.strip())
-    return raw.strip()
-
-
-HISTORY_SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "HISTORY_DATABASE_URL",
-        "",
-        parse_database_url,
-        "mysql://user:pass@host:3306/db or postgresql://…; when set, the MYSQL_* settings are ignored",
-    ),
-    Setting("MYSQL_HOST", "mariadb", parse_text, "MariaDB/MySQL host"),
-    Setting("MYSQL_PORT", "3306", parse_port, "MariaDB/MySQL port"),
-    Setting("MYSQL_USER", "metrics", parse_text, "MariaDB/MySQL user"),
-    Setting("MYSQL_PASSWORD", "metrics", parse_text, "MariaDB/MySQL password"),
-    Setting("MYSQL_DATABASE", "metrics", parse_text, "MariaDB/MySQL database"),
-    Setting(
-        "EXPORT_USER_DETAILS",
-        "false",
-        parse_bool,
-        "true: fill daily_user_messages.email and .name from users (personal data); false: NULL",
-    ),
-)
-
-
 class Fatal(Exception):
     """A run-ending error; its message is the one line the user sees, `code` the exit status."""
 
@@ -101,17 +70,7 @@ class Fatal(Exception):
 
 def load_target(environ: Mapping[str, str]) -> sql.Target:
     """The SQL target from HISTORY_DATABASE_URL or the MYSQL_* settings; SettingError when bad."""
-    values = load(environ, HISTORY_SETTINGS)
-    if values.history_database_url:
-        return sql.Target.from_url(values.history_database_url)
-    return sql.Target(
-        "mysql",
-        host=values.mysql_host,
-        port=values.mysql_port,
-        user=values.mysql_user,
-        password=values.mysql_password,
-        database=values.mysql_database,
-    )
+    return load(environ, HistorySettings).target()
 
 
 def parse_day(raw: str) -> date:
@@ -478,12 +437,11 @@ def _short(err: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    load_dotenv(find_dotenv(usecwd=True), override=False)
     args, settings = parse_cli(argv, DESCRIPTION, extra=add_arguments)
     prog = os.path.basename(sys.argv[0]) if argv is None else "export_metrics.py"
     try:
-        target = load_target(os.environ)
-        user_details = load(os.environ, HISTORY_SETTINGS).export_user_details
+        history = load(os.environ, HistorySettings)
+        target, user_details = history.target(), history.export_user_details
     except SettingError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
