@@ -4,7 +4,7 @@ custom collector), and the registries that add the process metrics."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +76,7 @@ class View:
         return self.metrics
 
 
-def _top(samples: dict[tuple[str, ...], float], limit: int) -> dict[tuple[str, ...], float]:
+def _top(samples: Mapping[tuple[str, ...], Any], limit: int) -> dict[tuple[str, ...], Any]:
     return dict(sorted(samples.items())[:limit])
 
 

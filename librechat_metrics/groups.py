@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from . import origins
 from . import tally as t
 from .balances import Balances, balances
+from .labels import is_agent_id
 from .mongo import AnyOf, Reader, Span
 from .responses import (
     WaitHistogram,
@@ -120,14 +121,14 @@ class UsageGroup:
 
     def _tallies(
         self, span: Span | AnyOf, marks: dict[str, Span], users_for: str | None, tx_marks: dict[str, Span]
-    ) -> tuple[list, ...]:
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None, list[dict[str, Any]]]:
         messages = t.message_rows(self.reader, span, marks)
         tools = t.tool_rows(self.reader, span, marks, users_for) if self.tools_on else None
         transactions = t.transaction_rows(self.reader, span, {**marks, **tx_marks})
         return messages, tools, transactions
 
     def _inputs(
-        self, span: Span | AnyOf, replies_in: AnyOf | None, marks: dict[str, Span | None]
+        self, span: Span | AnyOf, replies_in: AnyOf | None, marks: Mapping[str, Span | None]
     ) -> dict[str, Counter]:
         replies = t.reply_models(self.reader, replies_in)
         rows = t.user_token_rows(self.reader, span)
@@ -284,8 +285,8 @@ def agent_ids(tallies: Tallies) -> set[str]:
     """The agent ids (`agent_…` model labels) among the documents tallied.
 
     Tool calls, first replies and reply models come from the same messages, so these cover them."""
-    keys = [*tallies.messages.count, *tallies.transactions.count]
-    return {key[1] for key in keys if key[1].startswith("agent_")}
+    models = [key.model for key in tallies.messages.count] + [key.model for key in tallies.transactions.count]
+    return {model for model in models if is_agent_id(model)}
 
 
 @dataclass

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 UNKNOWN = "unknown"
+AGENT_PREFIX = "agent_"  # LibreChat's agent ids, which replies carry as their model
 OTHER = "other"
 MAX_LABEL_LENGTH = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -29,9 +30,14 @@ def tag_label(value: Any) -> str | None:
     return text or None
 
 
+def is_agent_id(value: object) -> bool:
+    """A string that is an agent id (`agent_…`)."""
+    return isinstance(value, str) and value.startswith(AGENT_PREFIX)
+
+
 def resolve_agent(model: str, agents: Mapping[str, str]) -> str:
     """An agent id (`agent_…`) stands for the agent's underlying model when we know it."""
-    if model.startswith("agent_"):
+    if is_agent_id(model):
         return agents.get(model, model)
     return model
 

@@ -84,7 +84,7 @@ def first_reply_times(reader: Reader, span: Span | AnyOf, ids: list[str] | None 
 def conversation_stages(limit: int | None = None) -> list[dict[str, Any]]:
     """Stages after a span's $match: the conversationIds of its replies (at most `limit`)."""
     reply = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
-    stages = [
+    stages: list[dict[str, Any]] = [
         {"$match": {**reply, "conversationId": {"$type": "string"}}},
         {"$group": {"_id": "$conversationId"}},
     ]

@@ -55,8 +55,8 @@ def make_app(
             if not waiting:
                 return _plain(start_response, "200 OK", b"ready\n")
             head = f"not ready (reading {scheduler.where})" if scheduler.where else "not ready"
-            body = head + "\n" + "".join(f"{line}\n" for line in waiting)
-            return _plain(start_response, "503 Service Unavailable", body.encode())
+            text = head + "\n" + "".join(f"{line}\n" for line in waiting)
+            return _plain(start_response, "503 Service Unavailable", text.encode())
         if path not in ("/", "/metrics"):
             return _plain(start_response, "404 Not Found", b"not found: try /metrics\n")
         if not web.authorized(environ.get("HTTP_AUTHORIZATION")):
@@ -186,9 +186,13 @@ class _Handler(WSGIRequestHandler):
             return
         if not self.parse_request():  # an error has been sent
             return
-        handler = _AppHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
-        handler.request_handler = self
-        handler.run(self.server.get_app())
+        stdin: Any = self.rfile  # a buffered socket reader: the IO[bytes] ServerHandler reads
+        stdout: Any = self.wfile
+        handler = _AppHandler(stdin, stdout, self.get_stderr(), self.get_environ(), multithread=True)
+        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref's own handler does this too
+        app = self.server.get_app()
+        assert app is not None  # set by serve() before the first request
+        handler.run(app)
 
     def _refuse(self, code: int, body: bytes) -> None:
         self.send_response(code)
@@ -256,7 +260,7 @@ class Server(WSGIServer):
         # Before binding: a failed bind calls server_close(), which closes these, and the caller then
         # sees the bind's own OSError (e.g. the port is in use).
         self._wake_r, self._wake_w = socket.socketpair()
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler)  # type: ignore[arg-type]  # socketserver's stub is too narrow
         self.context, self.client_cert_required = context, client_cert_required
         self._pending: dict[socket.socket, _Pending] = {}  # accept order: oldest first
         self._ready: queue.SimpleQueue[tuple[socket.socket, Any, bytes]] = queue.SimpleQueue()
@@ -345,7 +349,7 @@ class Server(WSGIServer):
         events = selectors.EVENT_READ
         try:
             if pending.handshaking:
-                pending.sock.do_handshake()
+                pending.sock.do_handshake()  # type: ignore[attr-defined]  # an SSLSocket while handshaking
                 pending.handshaking = False
             while True:
                 chunk = pending.sock.recv(16384)

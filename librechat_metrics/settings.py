@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -304,7 +304,11 @@ def effective(settings: Any) -> list[str]:
     return lines
 
 
-def load(environ: Mapping[str, str] | None = None, cls: type[T] = Settings) -> T:  # type: ignore[assignment]
+@overload
+def load(environ: Mapping[str, str] | None = None) -> Settings: ...
+@overload
+def load(environ: Mapping[str, str] | None, cls: type[T]) -> T: ...
+def load(environ: Mapping[str, str] | None = None, cls: type[Any] = Settings) -> Any:
     """Parse every setting of the dataclass `cls` from `environ` (default: os.environ); raise SettingError."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bson import ObjectId
 
 from . import values
-from .labels import name_label, tag_label
+from .labels import AGENT_PREFIX, is_agent_id, name_label, tag_label
 from .mongo import AnyOf, Reader, Span, since
 from .values import LIMIT
 
@@ -131,9 +131,18 @@ def _keep(row_id: dict[str, Any], mark: str | None) -> bool:
 
 # --- messages ----------------------------------------------------------------------------------
 
-MessageKey = tuple[bool, str, bool, bool, "str | None", "str | None", str, bool]
-"""(assistant, model, error, has tools, rating or None, tag or None, endpoint, unfinished reply);
-model not yet agent-resolved."""
+
+class MessageKey(NamedTuple):
+    """One kind of message the tally counts; `model` is the raw label (agent ids not yet resolved)."""
+
+    assistant: bool
+    model: str
+    error: bool
+    tools: bool  # has tool calls
+    rating: str | None
+    tag: str | None
+    endpoint: str
+    unfinished: bool  # an unfinished reply
 
 
 @dataclass
@@ -175,15 +184,15 @@ def fold_messages(rows: list[dict[str, Any]], mark: str | None = None) -> Messag
         k = row["_id"]
         if not _keep(k, mark):
             continue
-        key = (
-            bool(k["a"]),
-            name_label(k["m"]),
-            bool(k["e"]),
-            bool(k["t"]),
-            k["r"],
-            tag_label(k["g"]),
-            name_label(k["p"]),
-            bool(k["f"]),
+        key = MessageKey(
+            assistant=bool(k["a"]),
+            model=name_label(k["m"]),
+            error=bool(k["e"]),
+            tools=bool(k["t"]),
+            rating=k["r"],
+            tag=tag_label(k["g"]),
+            endpoint=name_label(k["p"]),
+            unfinished=bool(k["f"]),
         )
         tally.count[key] += row["n"]
         tally.tokens[key] = values.add(tally.tokens[key], row["k"])
@@ -192,8 +201,14 @@ def fold_messages(rows: list[dict[str, Any]], mark: str | None = None) -> Messag
 
 # --- tool calls --------------------------------------------------------------------------------
 
-ToolKey = tuple[str, str, str, bool]
-"""(tool name, model, api endpoint, failed)."""
+
+class ToolKey(NamedTuple):
+    """One kind of tool call."""
+
+    tool: str
+    model: str
+    endpoint: str
+    failed: bool
 
 
 @dataclass
@@ -262,7 +277,7 @@ def fold_tools(rows: list[dict[str, Any]], mark: str | None = None) -> ToolTally
         k = row["_id"]
         if not _keep(k, mark):
             continue
-        key = (name_label(k["n"]), name_label(k["m"]), name_label(k["p"]), bool(k["f"]))
+        key = ToolKey(name_label(k["n"]), name_label(k["m"]), name_label(k["p"]), bool(k["f"]))
         tally.calls[key] += row["n"]
         if not k["f"] and k.get("u") is not None:
             tally.users.add(values.key(k["u"]))
@@ -271,8 +286,13 @@ def fold_tools(rows: list[dict[str, Any]], mark: str | None = None) -> ToolTally
 
 # --- transactions ------------------------------------------------------------------------------
 
-TxKey = tuple[str, str, "str | None"]
-"""(prompt or completion, model, user hex or None)."""
+
+class TxKey(NamedTuple):
+    """One kind of ledger entry."""
+
+    kind: str  # "prompt" or "completion"
+    model: str
+    user: str | None  # the user's hex id, when tallied by user
 
 
 @dataclass
@@ -318,7 +338,7 @@ def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> Tx
         if not _keep(k, mark):
             continue
         user = k.get("u")
-        key = (k["k"], name_label(k["m"]), None if user is None else str(user))
+        key = TxKey(k["k"], name_label(k["m"]), None if user is None else str(user))
         tally.tokens[key] = values.add(tally.tokens[key], row["s"])
         tally.count[key] += row["n"]
         tally.value[key] = values.add(tally.value[key], row.get("v"))
@@ -329,7 +349,7 @@ def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> Tx
 
 # --- agents: spend joined through transactions.messageId, distinct users ----------------------------
 
-AGENT_ID = {"$regex": "^agent_"}  # a model that is an agent id (arrays match too: dropped in Python)
+AGENT_ID = {"$regex": f"^{AGENT_PREFIX}"}  # a model that is an agent id (arrays match too: dropped in Python)
 
 
 def _agent_reply() -> dict[str, Any]:
@@ -476,7 +496,7 @@ def distinct_counts(
 
 def distinct_stages(field_name: str, marks: dict[str, datetime]) -> list[dict[str, Any]]:
     """The stages after the span's $match that count distinct values (see distinct_counts)."""
-    counters = {"all": {"$sum": 1}}
+    counters: dict[str, Any] = {"all": {"$sum": 1}}
     counters |= {name: {"$sum": {"$cond": [since("last", when), 1, 0]}} for name, when in marks.items()}
     return [
         {"$match": {field_name: {"$ne": None}}},
@@ -568,7 +588,7 @@ def agent_map(reader: Reader) -> tuple[dict[str, str], dict[str, AgentInfo]]:
         model = values.text(doc.get("model"))
         if model:
             models[agent_id] = model
-        if agent_id.startswith("agent_"):
+        if is_agent_id(agent_id):
             infos[agent_id] = AgentInfo(*(name_label(doc.get(f)) for f in ("name", "provider", "model")))
     return models, infos
 

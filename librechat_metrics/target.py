@@ -112,7 +112,7 @@ def check_target(client: MongoClient, database: str, tenant: str | None = None) 
             read_preference=client.read_preference,
         )
     except OperationFailure as err:  # a user with rights on one database only
-        return TargetCheck(database, missing, listing_error=str(err.details.get("errmsg", err)))
+        return TargetCheck(database, missing, listing_error=str((err.details or {}).get("errmsg", err)))
     candidates = []
     for name in sorted(entry["name"] for entry in reply["databases"]):
         if name in SYSTEM_DATABASES or name == database:

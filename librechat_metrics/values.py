@@ -20,6 +20,9 @@ from typing import Any
 from bson.decimal128 import Decimal128
 from bson.int64 import Int64
 
+# LibreChat's ledger counts in credits: 1,000,000 credits are one US dollar (tokenValue, tokenCredits).
+CREDITS_PER_USD = 1_000_000
+
 # Sums are kept inside this bound: two documents of 1e308 must never add up to +Inf.
 LIMIT = 1e300
 
@@ -96,6 +99,11 @@ def add(a: float, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int) and not isinstance(b, bool) and abs(a + b) <= LIMIT:
         return int(a + b)
     return clamp(a + (number(b) or 0.0))
+
+
+def usd(credits: float) -> float:
+    """Credits in US dollars, kept finite."""
+    return clamp(credits / CREDITS_PER_USD)
 
 
 def text(value: Any, field: str | None = None) -> str | None:

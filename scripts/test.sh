@@ -6,4 +6,6 @@ bash scripts/bootstrap.sh
 bash scripts/services.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy
+bash scripts/unit.sh
 exec .venv/bin/python -m pytest "$@"

@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pace = pace_setting(limit=MAX_PACE_REAL)
         name = database_name(args.into, os.environ)
-        options = {"serverSelectionTimeoutMS": 10_000, "connectTimeoutMS": 60_000, "tz_aware": True}
-        client: MongoClient = MongoClient(args.into, **options)
+        client: MongoClient = MongoClient(
+            args.into, serverSelectionTimeoutMS=10_000, connectTimeoutMS=60_000, tz_aware=True
+        )
         db = client[name]
     except (ValueError, ConfigurationError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

@@ -29,10 +29,10 @@ START_TIMEOUT = 60.0  # seconds to seed and start serving
 def plain(value: object) -> bool:
     """True when `value` holds only types whose stored form needs no BSON normalisation (no Int64 etc.)."""
     kind = type(value)
-    if kind is dict:
+    if isinstance(value, dict) and kind is dict:
         keys_ok = all(type(k) is str and k[:1] != "$" and "." not in k and "\0" not in k for k in value)
         return keys_ok and all(plain(v) for v in value.values())
-    if kind is list:
+    if isinstance(value, list) and kind is list:
         return all(plain(v) for v in value)
     return kind in PLAIN
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..groups import Activity, Usage
+from ..labels import is_agent_id
 from ..tally import AgentInfo
+from ..values import usd
 from .base import ACTIVITY, USAGE, Family, Samples, add_up
-from .cost import CREDITS_PER_USD
-from .messages import ASSISTANT, ERROR
 
 A = ("agent_id",)
 
@@ -15,16 +15,14 @@ def replies(usage: Usage, recent: bool, errors_only: bool) -> Samples:
     """Assistant messages whose model is an agent id (`agent_…`), per agent id."""
     tallies = usage.recent if recent else usage.total
     return add_up(
-        ((k[1],), n)
+        ((k.model,), n)
         for k, n in tallies.messages.count.items()
-        if k[ASSISTANT] and k[1].startswith("agent_") and (k[ERROR] or not errors_only)
+        if k.assistant and is_agent_id(k.model) and (k.error or not errors_only)
     )
 
 
 def spend(usage: Usage) -> Samples:
-    return add_up(
-        ((agent_id,), v / CREDITS_PER_USD) for agent_id, v in (usage.total.agent_spend or {}).items()
-    )
+    return add_up(((agent_id,), usd(v)) for agent_id, v in (usage.total.agent_spend or {}).items())
 
 
 def users(activity: Activity, window: str) -> Samples:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..balances import Balances
+from ..values import usd
 from .base import Family, Samples, one
-from .cost import CREDITS_PER_USD
 
 BALANCES = "balances"
 
@@ -23,7 +23,7 @@ FAMILIES: tuple[Family, ...] = (
         (),
         ("user",),
         BALANCES,
-        of(lambda b: b.credits / CREDITS_PER_USD),
+        of(lambda b: usd(b.credits)),
     ),
     Family(
         "librechat_balance_reserved_usd",
@@ -33,7 +33,7 @@ FAMILIES: tuple[Family, ...] = (
         (),
         ("user",),
         BALANCES,
-        of(lambda b: b.reserved / CREDITS_PER_USD),
+        of(lambda b: usd(b.reserved)),
     ),
     Family(
         "librechat_balance_users_at_or_below_zero",

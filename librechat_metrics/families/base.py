@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,15 +28,16 @@ class Family:
     labels: tuple[str, ...]
     toggles: tuple[str, ...]
     group: str
-    value: Callable[[Any], Samples]
+    value: Callable[[Any], Mapping[tuple[str, ...], Any]]  # numbers, or WaitHistograms for a histogram
     additive: bool = True  # False for ratios: capped series are dropped, not summed into "other"
 
 
 def add_up(pairs: Iterable[tuple[tuple[str, ...], float]], labelled: bool = True) -> Samples:
     """Sum values per sanitised label set; unlabelled families always get their one sample."""
-    out: Counter[tuple[str, ...]] = Counter()
+    out: dict[tuple[str, ...], float] = {}
     for key, value in pairs:
-        out[tuple(sanitise(k) for k in key) if labelled else ()] += value
+        labels = tuple(sanitise(k) for k in key) if labelled else ()
+        out[labels] = out.get(labels, 0.0) + value
     if not labelled:
         return {(): float(out.get((), 0))}
     return {key: float(v) for key, v in out.items() if v != 0}

@@ -7,17 +7,17 @@ from collections.abc import Callable
 
 from ..groups import Usage
 from ..tally import TxKey
+from ..values import usd
 from .activity import CALENDAR
 from .base import USAGE, Family, M, Samples, add_up, model_of
 
-CREDITS_PER_USD = 1_000_000
 
-
-def per_model(usage: Usage, column: str, recent: bool = False, scale: float = 1.0) -> Samples:
-    """A TxTally column (value, cache_read, cache_write) summed per agent-resolved model label."""
+def per_model(usage: Usage, column: str, recent: bool = False, in_usd: bool = False) -> Samples:
+    """A TxTally column (value, cache_read, cache_write) summed per agent-resolved model label; the
+    credits of `value` in US dollars with `in_usd`."""
     tallies = usage.recent if recent else usage.total
     source: Counter[TxKey] = getattr(tallies.transactions, column)
-    return add_up(((model_of(usage, key[1]),), v / scale) for key, v in source.items())
+    return add_up(((model_of(usage, key.model),), usd(v) if in_usd else v) for key, v in source.items())
 
 
 def spend_in(window: str) -> Callable[[Usage], Samples]:
@@ -26,7 +26,7 @@ def spend_in(window: str) -> Callable[[Usage], Samples]:
 
     def value(usage: Usage) -> Samples:
         source = usage.calendar[window].value
-        return add_up(((model_of(usage, key[1]),), v / CREDITS_PER_USD) for key, v in source.items())
+        return add_up(((model_of(usage, key.model),), usd(v)) for key, v in source.items())
 
     return value
 
@@ -40,7 +40,7 @@ FAMILIES: tuple[Family, ...] = (
         M,
         ("token",),
         USAGE,
-        lambda u: per_model(u, "value", scale=CREDITS_PER_USD),
+        lambda u: per_model(u, "value", in_usd=True),
     ),
     Family(
         "librechat_spend_usd_5m",
@@ -49,7 +49,7 @@ FAMILIES: tuple[Family, ...] = (
         M,
         ("token", "time_window"),
         USAGE,
-        lambda u: per_model(u, "value", recent=True, scale=CREDITS_PER_USD),
+        lambda u: per_model(u, "value", recent=True, in_usd=True),
     ),
     *(
         Family(

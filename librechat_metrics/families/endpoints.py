@@ -9,18 +9,18 @@ from ..groups import Usage
 from .base import USAGE, Family, M, Samples, add_up, model_of
 from .messages import ASSISTANT, ERROR
 
-ENDPOINT, UNFINISHED = 6, 7  # positions in tally.MessageKey
 E = ("endpoint",)
 
 
-def per_endpoint(usage: Usage, recent: bool, position: int) -> Samples:
+def per_endpoint(usage: Usage, recent: bool, flag: str) -> Samples:
+    """Messages whose MessageKey field `flag` (assistant, error) is set, per endpoint."""
     tallies = usage.recent if recent else usage.total
-    return add_up(((k[ENDPOINT],), n) for k, n in tallies.messages.count.items() if k[position])
+    return add_up(((k.endpoint,), n) for k, n in tallies.messages.count.items() if getattr(k, flag))
 
 
 def unfinished(usage: Usage, recent: bool) -> Samples:
     tallies = usage.recent if recent else usage.total
-    return add_up(((model_of(usage, k[1]),), n) for k, n in tallies.messages.count.items() if k[UNFINISHED])
+    return add_up(((model_of(usage, k.model),), n) for k, n in tallies.messages.count.items() if k.unfinished)
 
 
 def _family(name: str, kind: str, help_text: str, labels: tuple, toggles: tuple, value: Callable) -> Family:

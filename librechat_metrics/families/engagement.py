@@ -3,10 +3,22 @@ last 24 hours, 7 and 30 days (engagement job, librechat_metrics/engagement.py)."
 
 from __future__ import annotations
 
-from .base import Family, one
+from collections.abc import Callable
+
+from ..engagement import Engagement
+from .base import Family, Samples, one
 
 ENGAGEMENT = "engagement"
 WINDOWS = (("1d", "24 hours"), ("7d", "7 days"), ("30d", "30 days"))
+
+
+def active_in(window: str) -> Callable[[Engagement], Samples]:
+    return lambda e: one(e.active[window])
+
+
+def registered_in(window: str) -> Callable[[Engagement], Samples]:
+    return lambda e: one(e.registered[window])
+
 
 FAMILIES: tuple[Family, ...] = (
     *(
@@ -17,7 +29,7 @@ FAMILIES: tuple[Family, ...] = (
             (),
             ("user",),
             ENGAGEMENT,
-            lambda e, w=window: one(e.active[w]),
+            active_in(window),
         )
         for window, span in WINDOWS
     ),
@@ -29,7 +41,7 @@ FAMILIES: tuple[Family, ...] = (
             (),
             ("user",),
             ENGAGEMENT,
-            lambda e, w=window: one(e.registered[w]),
+            registered_in(window),
         )
         for window, span in WINDOWS
     ),

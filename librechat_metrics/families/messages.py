@@ -6,29 +6,36 @@ from collections.abc import Callable
 
 from ..groups import Usage
 from ..origins import ORIGINS
+from ..tally import MessageKey
 from .base import USAGE, Family, M, Samples, add_up, model_of
 
-ASSISTANT, ERROR, TOOLS = 0, 2, 3  # positions in tally.MessageKey
+ASSISTANT, ERROR, TOOLS = "assistant", "error", "tools"  # fields of tally.MessageKey
 
 
 def count(
-    usage: Usage, recent: bool, by_model: bool, where: Callable[[tuple], bool], tokens: bool = False
+    usage: Usage, recent: bool, by_model: bool, where: Callable[[MessageKey], bool], tokens: bool = False
 ) -> Samples:
     """Messages (or their tokenCount sums) whose MessageKey passes `where`, optionally per model."""
     tallies = usage.recent if recent else usage.total
     source = tallies.messages.tokens if tokens else tallies.messages.count
     return add_up(
-        (((model_of(usage, key[1]),) if by_model else (), n) for key, n in source.items() if where(key)),
+        (((model_of(usage, key.model),) if by_model else (), n) for key, n in source.items() if where(key)),
         labelled=by_model,
     )
 
 
-def flag(position: int) -> Callable[[tuple], bool]:
-    return lambda key: bool(key[position])
+def flag(name: str) -> Callable[[MessageKey], bool]:
+    """A test of one boolean field of the key (assistant, error, tools, unfinished)."""
+    return lambda key: bool(getattr(key, name))
 
 
-ANY = lambda key: True  # noqa: E731
-ERROR_REPLY = lambda key: bool(key[ASSISTANT] and key[ERROR])  # noqa: E731
+def ANY(key: MessageKey) -> bool:
+    return True
+
+
+def ERROR_REPLY(key: MessageKey) -> bool:
+    return key.assistant and key.error
+
 
 FAMILIES: tuple[Family, ...] = (
     Family(

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from ..groups import Usage
+from ..tally import MessageKey
 from .base import RECENT_RATINGS, USAGE, Family, M, Samples, add_up, model_of, one
 
 
 def rated(usage: Usage, rating: str | None, labels: str) -> Samples:
     """Rated messages, optionally of one rating, keyed by "" (none), "model", "tag" or "model,tag"."""
 
-    def key(k: tuple) -> tuple[str, ...]:
-        parts = {"model": model_of(usage, k[1]), "tag": k[5]}
+    def key(k: MessageKey) -> tuple[str, ...]:
+        parts = {"model": model_of(usage, k.model), "tag": k.tag or ""}
         return tuple(parts[name] for name in labels.split(",") if name)
 
     wanted = [
-        k for k in usage.total.messages.count if k[4] is not None and (rating is None or k[4] == rating)
+        k
+        for k in usage.total.messages.count
+        if k.rating is not None and (rating is None or k.rating == rating)
     ]
     if "tag" in labels:
-        wanted = [k for k in wanted if k[5] is not None]
+        wanted = [k for k in wanted if k.tag is not None]
     return add_up(((key(k), usage.total.messages.count[k]) for k in wanted), labelled=bool(labels))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..groups import Tallies, Usage
 from .base import USAGE, Family, M, Samples, add_up, model_of
 
@@ -10,13 +12,15 @@ def tokens(usage: Usage, kind: str, recent: bool, by_model: bool) -> Samples:
     """Input ("prompt") or output ("completion") tokens from the resolved token source."""
     tallies: Tallies = usage.recent if recent else usage.total
     if usage.token_source == "transactions":
-        pairs = (
-            ((model_of(usage, k[1]),), v) for k, v in tallies.transactions.tokens.items() if k[0] == kind
+        pairs: Iterator[tuple[tuple[str, ...], float]] = (
+            ((model_of(usage, k.model),), v) for k, v in tallies.transactions.tokens.items() if k.kind == kind
         )
     elif kind == "completion" or not by_model:
         assistant = kind == "completion"
         pairs = (
-            ((model_of(usage, k[1]),), v) for k, v in tallies.messages.tokens.items() if k[0] == assistant
+            ((model_of(usage, k.model),), v)
+            for k, v in tallies.messages.tokens.items()
+            if k.assistant == assistant
         )
     else:
         pairs = (((model_of(usage, m),), v) for m, v in (tallies.inputs or {}).items())

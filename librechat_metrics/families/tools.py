@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from ..groups import Usage
+from ..tally import ToolKey
 from .base import USAGE, Family, Samples, add_up, model_of, one
 from .messages import TOOLS, count, flag
 
 
-def calls(usage: Usage, recent: bool, failed: bool | None, labels: tuple[int, ...]) -> Samples:
-    """Tool calls (failed=False), failures (True); key parts by index: 0 name, 1 model, 2 endpoint."""
+def calls(usage: Usage, recent: bool, failed: bool | None, labels: tuple[str, ...]) -> Samples:
+    """Tool calls (failed=False), failures (True), keyed by ToolKey fields (tool, model, endpoint)."""
     tallies = usage.recent if recent else usage.total
     if tallies.tools is None:
         return {}
-    rows = ((k, n) for k, n in tallies.tools.calls.items() if k[3] == bool(failed))
-    keyed = ((tuple(model_of(usage, k[i]) if i == 1 else k[i] for i in labels), n) for k, n in rows)
-    return add_up(keyed, labelled=bool(labels))
+
+    def part(key: ToolKey, name: str) -> str:
+        return model_of(usage, key.model) if name == "model" else str(getattr(key, name))
+
+    rows = ((k, n) for k, n in tallies.tools.calls.items() if k.failed == bool(failed))
+    return add_up(((tuple(part(k, name) for name in labels), n) for k, n in rows), labelled=bool(labels))
 
 
 def success_rate(usage: Usage) -> Samples:
-    made, failed = calls(usage, False, False, (0,)), calls(usage, False, True, (0,))
+    made, failed = calls(usage, False, False, ("tool",)), calls(usage, False, True, ("tool",))
     return {key: 100.0 * (n - failed.get(key, 0)) / n for key, n in made.items() if n > 0}
 
 
@@ -39,7 +43,7 @@ FAMILIES: tuple[Family, ...] = (
         ("tool_name",),
         ("tool",),
         USAGE,
-        lambda u: calls(u, False, False, (0,)),
+        lambda u: calls(u, False, False, ("tool",)),
     ),
     Family(
         "librechat_tool_calls_per_model",
@@ -48,7 +52,7 @@ FAMILIES: tuple[Family, ...] = (
         ("model", "tool_name"),
         ("tool",),
         USAGE,
-        lambda u: calls(u, False, False, (1, 0)),
+        lambda u: calls(u, False, False, ("model", "tool")),
     ),
     Family(
         "librechat_tool_calls_per_endpoint",
@@ -57,7 +61,7 @@ FAMILIES: tuple[Family, ...] = (
         ("api_endpoint", "tool_name"),
         ("tool",),
         USAGE,
-        lambda u: calls(u, False, False, (2, 0)),
+        lambda u: calls(u, False, False, ("endpoint", "tool")),
     ),
     Family(
         "librechat_tool_call_errors_total",
@@ -75,7 +79,7 @@ FAMILIES: tuple[Family, ...] = (
         ("tool_name",),
         ("tool",),
         USAGE,
-        lambda u: calls(u, False, True, (0,)),
+        lambda u: calls(u, False, True, ("tool",)),
     ),
     Family(
         "librechat_tool_success_rate_per_tool",
@@ -103,7 +107,7 @@ FAMILIES: tuple[Family, ...] = (
         ("tool_name",),
         ("tool", "time_window"),
         USAGE,
-        lambda u: calls(u, True, False, (0,)),
+        lambda u: calls(u, True, False, ("tool",)),
     ),
     Family(
         "librechat_tool_call_errors_5m",

@@ -384,7 +384,7 @@ def run(
     except sql.MissingDatabase as err:
         raise Fatal(f"SQL database {target.describe()} {err}", code=2) from None
     except sql.errors() as err:
-        text = target.hide(_short(sql.describe_error(err)))
+        text = target.hide(_one_line(sql.describe_error(err)))
         hint = f"; {RIGHTS_HINT}" if DENIED.search(text) else ""
         raise Fatal(f"SQL database {target.describe()}: {text}{hint}{_again(sql.transient(err))}") from None
     finally:
@@ -432,8 +432,11 @@ def _open(target: sql.Target) -> sql.Store:
 
 def _short(err: BaseException) -> str:
     """One line of an error (MongoDB's errors go through mongo.describe instead)."""
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text[:500]
+    return _one_line(str(err)) or type(err).__name__
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,11 +15,11 @@ from datetime import date
 from typing import Any
 
 from .. import origins, tally
-from ..labels import resolve_agent, sanitise
+from ..labels import is_agent_id, resolve_agent, sanitise
 from ..mongo import Reader, Span
 from ..responses import first_reply_times, percentiles
 from ..schedules import FINISHED
-from ..values import number
+from ..values import number, usd
 from ..windows import day_span, month_span, week_span
 from . import queries
 from .engagement import activity_span, engagement_rows, user_details, user_messages
@@ -150,11 +150,11 @@ def model_counts(src: Source, messages: tally.MessageTally) -> tuple[Counter[str
     """Assistant messages and error messages per model label (daily_messages_by_model, _errors_)."""
     per_model: Counter[str] = Counter()
     errors: Counter[str] = Counter()
-    for (assistant, model, error, *_), n in messages.count.items():
-        if assistant:
-            per_model[src.model(model)] += n
-        if error:
-            errors[src.model(model)] += n
+    for key, n in messages.count.items():
+        if key.assistant:
+            per_model[src.model(key.model)] += n
+        if key.error:
+            errors[src.model(key.model)] += n
     return per_model, errors
 
 
@@ -179,7 +179,7 @@ def user_rows(
     for user in sorted(users):
         messages, top = sent.get(user, (0, ""))
         inp, out = tokens.get(user, (0, 0))
-        spend = _finite(credits[user] / 1e6)
+        spend = usd(credits[user])
         rows.append(
             (day, user, messages, top, _finite(inp), _finite(out), spend, *details.get(user, (None, None)))
         )
@@ -192,30 +192,28 @@ def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally, 
     `txs` is the day's transaction tally (by user: summed over users here)."""
     cost: dict[str, list[float]] = {}
     for column, source in enumerate((txs.value, txs.cache_read, txs.cache_write)):
-        for (_, model, _), value in source.items():
-            cost.setdefault(storable(src.model(model)), [0.0, 0.0, 0.0])[column] += value
+        for tx, value in source.items():
+            cost.setdefault(storable(src.model(tx.model)), [0.0, 0.0, 0.0])[column] += value
     endpoints: dict[str, list[int]] = {}
     unfinished: Counter[str] = Counter()
     agents: dict[str, list[int]] = {}
-    for (assistant, model, error, _, _, _, endpoint, stopped), n in messages.count.items():
-        counts = endpoints.setdefault(storable(sanitise(endpoint)), [0, 0])
-        counts[0] += n if assistant else 0
-        counts[1] += n if error else 0
-        if stopped:
-            unfinished[storable(src.model(model))] += n
-        if assistant and model.startswith("agent_"):
-            counts = agents.setdefault(storable(sanitise(model)), [0, 0])
+    for key, n in messages.count.items():
+        counts = endpoints.setdefault(storable(sanitise(key.endpoint)), [0, 0])
+        counts[0] += n if key.assistant else 0
+        counts[1] += n if key.error else 0
+        if key.unfinished:
+            unfinished[storable(src.model(key.model))] += n
+        if key.assistant and is_agent_id(key.model):
+            counts = agents.setdefault(storable(sanitise(key.model)), [0, 0])
             counts[0] += n
-            counts[1] += n if error else 0
+            counts[1] += n if key.error else 0
     agent_spend = tally.agent_spend(src.reader, span, src.agent_replies())
     waits: dict[str, list[float]] = {}
     for model, seconds, _ in first_reply_times(src.reader, span):
         waits.setdefault(storable(src.model(model)), []).append(seconds)
     return {
         "daily_cost_by_model": [
-            (day, m, _finite(v / 1e6), _finite(r), _finite(w))
-            for m, (v, r, w) in sorted(cost.items())
-            if v or r or w
+            (day, m, usd(v), _finite(r), _finite(w)) for m, (v, r, w) in sorted(cost.items()) if v or r or w
         ],
         "daily_messages_by_endpoint": [
             (day, e, n, err) for e, (n, err) in sorted(endpoints.items()) if n or err
@@ -242,17 +240,19 @@ def _tokens(src: Source, span: Span, messages: tally.MessageTally, txs: tally.Tx
         pairs.setdefault(storable(key), [0, 0])[side] += value
 
     if src.token_source == "transactions":
-        for (kind, model, user), value in txs.tokens.items():
-            side = 0 if kind == "prompt" else 1
-            add(by_model, src.model(model), side, value)
-            if user is not None:
-                add(by_user, user, side, value)
+        for tx, value in txs.tokens.items():
+            side = 0 if tx.kind == "prompt" else 1
+            add(by_model, src.model(tx.model), side, value)
+            if tx.user is not None:
+                add(by_user, tx.user, side, value)
         return by_model, by_user
-    for (assistant, model, *_), value in messages.tokens.items():
-        if assistant:
-            add(by_model, src.model(model), 1, value)
+    for key, value in messages.tokens.items():
+        if key.assistant:
+            add(by_model, src.model(key.model), 1, value)
     rows = tally.user_token_rows(src.reader, span)
-    replies = queries.earliest_reply_models(src.reader, (row.get("messageId") for row in rows))
+    replies = queries.earliest_reply_models(
+        src.reader, (row["messageId"] for row in rows if "messageId" in row)
+    )
     for model, value in tally.fold_inputs(rows, replies).items():
         add(by_model, src.model(model), 0, value)
     inputs, outputs = queries.message_tokens_by_user(src.reader, span)
@@ -273,10 +273,11 @@ def _token_rows(day: date, pairs: Pairs) -> list[tuple[Any, ...]]:
 
 def _agent_spend_rows(day: date, credits: Counter[str]) -> list[tuple[Any, ...]]:
     """Spend in USD per (sanitised) agent id; agent ids that sanitise alike are summed."""
-    usd: Counter[str] = Counter()
+    dollars: dict[str, float] = {}
     for agent_id, value in credits.items():
-        usd[storable(sanitise(agent_id))] += value / 1e6
-    return [(day, a, _finite(v)) for a, v in sorted(usd.items()) if v]
+        key = storable(sanitise(agent_id))
+        dollars[key] = dollars.get(key, 0.0) + usd(value)
+    return [(day, a, _finite(v)) for a, v in sorted(dollars.items()) if v]
 
 
 def _finite(value: float) -> float:

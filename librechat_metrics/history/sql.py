@@ -88,7 +88,7 @@ def transient(err: BaseException) -> bool:
 
 def describe_error(err: BaseException) -> str:
     """A driver error as one line: PyMySQL's `(1142, "...")` becomes `... (error 1142)`."""
-    args = getattr(err, "args", ())
+    args: tuple[Any, ...] = getattr(err, "args", ())
     if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
         text = f"{args[1]} (error {args[0]})"
     else:

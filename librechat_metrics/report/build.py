@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .. import origins, tally
+from .. import origins, tally, values
 from ..history import compute, engagement, queries
 from ..labels import sanitise
 from ..membership import Membership, read_membership
@@ -170,11 +170,11 @@ def _range(src: compute.Source, start: date, end: date, span: Span, now: datetim
 
 def _totals(src: compute.Source, sums: DayTallies) -> Row:
     replies = errors = error_replies = unfinished = 0
-    for (assistant, _, error, _, _, _, _, stopped), n in sums.messages.count.items():
-        replies += n if assistant else 0
-        errors += n if error else 0
-        error_replies += n if assistant and error else 0
-        unfinished += n if stopped else 0
+    for key, n in sums.messages.count.items():
+        replies += n if key.assistant else 0
+        errors += n if key.error else 0
+        error_replies += n if key.assistant and key.error else 0
+        unfinished += n if key.unfinished else 0
     return {
         "messages": sum(sums.messages.count.values()),
         "replies": replies,
@@ -263,17 +263,17 @@ def _agents(src: compute.Source, span: Span, rows: compute.Rows, people: dict[st
 
 def _tools(tools: tally.ToolTally) -> list[Row]:
     out: dict[str, Row] = {}
-    for (tool, _, _, failed), n in tools.calls.items():
-        row = out.setdefault(sanitise(tool), {"tool": sanitise(tool), "calls": 0, "failures": 0})
-        row["failures" if failed else "calls"] += n
+    for key, n in tools.calls.items():
+        row = out.setdefault(sanitise(key.tool), {"tool": sanitise(key.tool), "calls": 0, "failures": 0})
+        row["failures" if key.failed else "calls"] += n
     return list(out.values())
 
 
 def _user_spend(txs: tally.TxTally) -> dict[str | None, float]:
     """USD per str(transactions.user) (None: transactions without a user)."""
     spend: dict[str | None, float] = {}
-    for (_, _, user), value in txs.value.items():
-        spend[user] = spend.get(user, 0.0) + value / 1e6
+    for tx, value in txs.value.items():
+        spend[tx.user] = spend.get(tx.user, 0.0) + values.usd(value)
     return spend
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from datetime import timezone
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import bson
 from bson.codec_options import CodecOptions
 
 FORMAT = "librechat-metrics-dump/1"
-CODEC = CodecOptions(tz_aware=True, tzinfo=timezone.utc)
+CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, tzinfo=timezone.utc)
 
 
 class Dump(NamedTuple):

@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from bson import ObjectId
 
@@ -487,7 +488,7 @@ class _Generator:
         else:
             name = rng.choices([t for t, _ in TOOLS], [w for _, w in TOOLS])[0]
             fail = name is not None and (rng.random() < 0.15 or seen["tool_call_failed"] == 0)
-        call = {"id": "call_" + self.nanoid(24)}
+        call: dict[str, Any] = {"id": "call_" + self.nanoid(24)}
         if name is not None:
             call["name"] = name
         call["args"] = json.dumps({"query": self.words(2, 6)})
@@ -496,7 +497,7 @@ class _Generator:
             reason = rng.choice(("Request timed out", "HTTP 500", "Invalid arguments", "Connection refused"))
             call["output"] = f"Error processing tool {name}: {reason}"
             if self.p.schedules:  # v0.8.8: the shapes @librechat/agents writes besides Graph's
-                call["output"] = self.failed_output(c, name, reason)
+                call["output"] = self.failed_output(c, str(name), reason)
             c.shapes["tool_call_failed"] += 1
         else:
             call["output"] = self.words(5, 30)
@@ -525,8 +526,13 @@ class _Generator:
         return f"Error processing tool {name}: {reason}"
 
     # ---- transactions ------------------------------------------------------------------------
-    def transaction(self, c: _Conv, t: int, token_type: str, model: str, context: str, **fields) -> dict:
-        doc = {"_id": self.oid(t), "user": c.user.oid, "conversationId": c.cid, "tokenType": token_type}
+    def transaction(self, c: _Conv, t: int, token_type: str, model: str, context: str, **fields: Any) -> dict:
+        doc: dict[str, Any] = {
+            "_id": self.oid(t),
+            "user": c.user.oid,
+            "conversationId": c.cid,
+            "tokenType": token_type,
+        }
         doc.update({"model": model, "context": context, **fields, "__v": 0})
         c.txs.append(self.tenant(self.stamp(doc, t)))
         c.shapes[f"tx_{token_type}"] += 1
@@ -534,7 +540,9 @@ class _Generator:
             c.shapes["tx_with_message_id"] += 1
         return doc
 
-    def transaction_pair(self, c, t, model, prompt, completion, context, message_id) -> dict:
+    def transaction_pair(
+        self, c: _Conv, t: int, model: str, prompt: int, completion: int, context: str, message_id: str | None
+    ) -> dict:
         """A prompt and a completion transaction; returns the per-call usage record."""
         rin, rout, rwrite, rread = rates(model)
         extra = {"messageId": message_id} if message_id and self.p.tx_message_id else {}
@@ -562,7 +570,17 @@ class _Generator:
         return {"input": prompt - read - write, "output": completion, "cacheWrite": write, "cacheRead": read,
                 "cost": cost}  # fmt: skip
 
-    def spend(self, c, m, user_t, t, steps, reasoning, unfinished, model) -> list[dict]:
+    def spend(
+        self,
+        c: _Conv,
+        m: dict,
+        user_t: int,
+        t: int,
+        steps: int,
+        reasoning: bool,
+        unfinished: bool,
+        model: str,
+    ) -> list[dict]:
         """One transaction pair per LLM call of an assistant turn (agent tool steps make several)."""
         context = "message"
         if unfinished:
@@ -603,7 +621,7 @@ class _Generator:
             credits = int(20_000 + spent[u.oid])
             if credits > 0 and i % 4 != 1:  # LibreChat stops at 0, but a reply in flight can overdraw
                 credits = max(0, credits)
-            doc = {"_id": self.oid(u.created), "user": u.oid, "tokenCredits": credits}
+            doc: dict[str, Any] = {"_id": self.oid(u.created), "user": u.oid, "tokenCredits": credits}
             if credits <= 0:
                 self.shapes["balance_overdrawn" if credits < 0 else "balance_zero"] += 1
             if self.p.auto_refill:
@@ -742,7 +760,8 @@ class _Generator:
             created = self.clock.before(max(user.created, self.now_ms - 40 * DAY) + HOUR)
             agent = self.agents[i % len(self.agents)]["id"] if self.agents else "agent_" + self.nanoid()
             hour, minute = 6 + i, 5 * i
-            doc = {"_id": self.oid(created), "id": self.uuid(), "user": user.oid, "name": f"Daily {WORDS[i]}"}
+            doc: dict[str, Any] = {"_id": self.oid(created), "id": self.uuid(), "user": user.oid}
+            doc["name"] = f"Daily {WORDS[i]}"
             doc.update({"prompt": self.words(6, 14), "agent_id": agent})
             doc.update({"cadence": {"frequency": "daily", "hour": hour, "minute": minute}, "timezone": "UTC"})
             doc.update({"target": "new", "enabled": state == "enabled", "configRevision": 0})

@@ -7,6 +7,7 @@ import struct
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from bson import ObjectId
 
@@ -20,15 +21,15 @@ ERROR_OUTPUT = "Error processing tool web_search: timeout"
 Patch = Callable[[dict], None]
 
 
-def _tool(**call) -> list[dict]:
+def _tool(**call: Any) -> list[dict]:
     return [{"type": "tool_call", "tool_call": {"id": "call_x", "args": "{}", "output": "ok", **call}}]
 
 
-def _set(**fields) -> Patch:
+def _set(**fields: Any) -> Patch:
     return lambda doc: doc.update(fields)
 
 
-def _drop(*names: str, **fields) -> Patch:
+def _drop(*names: str, **fields: Any) -> Patch:
     def patch(doc: dict) -> None:
         for name in names:
             doc.pop(name, None)
