@@ -10,24 +10,17 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from prometheus_client.core import Metric
 from pymongo.errors import PyMongoError
 
 from . import __version__, mongo, uri
-from .collector import SnapshotCollector, registries
+from .collector import SnapshotCollector, enabled_families, registries
 from .demo.options import pace_help
-from .engagement import collect_engagement
-from .groups import (
-    UsageGroup,
-    collect_activity,
-    collect_balances,
-    collect_inventory,
-    collect_recent_ratings,
-    collect_schedules,
-)
 from .indexes import MissingIndexes, missing_indexes_report
+from .jobs import JOBS, SLOW, help_lines
 from .mongo import Reader, connect
 from .page import Page
 from .pagecache import PageCache
@@ -44,7 +37,7 @@ UNGATED = ("ping", "target")  # every other job reads LibreChat's collections
 
 
 class Restartable:
-    """A job rebuilt from scratch (the usage group's recount base) whenever `epoch()` changes: the
+    """A job rebuilt from scratch (e.g. the usage job's recount base) whenever `epoch()` changes: the
     target failed its check in between, so what it kept may come from another database."""
 
     def __init__(self, make: Callable[[], Callable[[datetime], Any]], epoch: Callable[[], int]) -> None:
@@ -60,10 +53,10 @@ class Restartable:
 def build_jobs(
     reader: Reader, settings: Settings, missing: MissingIndexes, watch: TargetWatch | None = None
 ) -> list[Job]:
-    """The background jobs; a job runs only when a family that needs it is enabled. With `watch`, a
-    `target` job checks the database every fast cycle, and the others run only while it passes."""
+    """The background jobs: a job of the registry (jobs.JOBS) runs when an enabled family points at
+    it. With `watch`, a `target` job checks the database every fast cycle, and the others run only
+    while it passes."""
     fast, slow = settings.metrics_cache_ttl, settings.metrics_slow_interval
-    on = settings.enabled
 
     def ping(now: datetime) -> bool:
         reader.ping()
@@ -83,28 +76,20 @@ def build_jobs(
 
         return gated
 
-    def bind(collect: Any) -> Any:
-        return gate(lambda now: collect(reader, settings, now))
-
     # A slow job that failed (e.g. MongoDB was down) retries at the fast pace, not 5 minutes later.
     # The target check's listCollections is answered only by a reachable MongoDB, so it is the ping
     # too (librechat_mongodb_up comes from it): one command a cycle instead of two.
     jobs = [Job("ping", fast, ping) if watch is None else Job("target", fast, watch.refresh)]
-    if any(on(t) for t in ("basic", "token", "model", "time_window", "rating", "tool")):
-        usage = Restartable(lambda: UsageGroup(reader, settings), lambda: watch.failures if watch else 0)
-        jobs.append(Job("usage", fast, gate(usage)))
-    if on("user"):
-        jobs.append(Job("activity", fast, bind(collect_activity)))
-    if on("user"):  # rolling 1/7/30-day windows: the 30-day read is large, so at the slow pace
-        jobs.append(Job("engagement", slow, bind(collect_engagement), retry=fast))
-    if on("basic") or on("user") or on("file"):
-        jobs.append(Job("inventory", slow, bind(collect_inventory), retry=fast))
-    if on("rating") and on("time_window"):
-        jobs.append(Job("recent_ratings", slow, bind(collect_recent_ratings), retry=fast))
-    if on("user"):
-        jobs.append(Job("balances", slow, bind(collect_balances), retry=fast))
-    if on("schedule"):
-        jobs.append(Job("schedules", slow, bind(collect_schedules), retry=fast))
+    needed = {family.job for family in enabled_families(settings)}
+    for spec in JOBS:
+        if spec.name not in needed:
+            continue
+        # Made anew whenever the target failed its check in between: what a job kept (the usage
+        # job's recount base) may come from another database.
+        run = Restartable(partial(spec.make, reader, settings), lambda: watch.failures if watch else 0)
+        jobs.append(
+            Job(spec.name, spec.interval(settings), gate(run), retry=fast if spec.pace == SLOW else None)
+        )
     jobs.append(Job("indexes", slow, gate(missing.refresh), retry=fast))
     return jobs
 
@@ -175,6 +160,7 @@ def create_app(settings: Settings, demo: bool = False) -> Exporter:
 
 
 def _cli(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "\n".join([parser.epilog or "", "", *help_lines()])
     parser.add_argument("--version", action="version", version=f"librechat-metrics {__version__}")
     parser.add_argument(
         "--check-indexes",

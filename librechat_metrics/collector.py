@@ -41,11 +41,14 @@ class SnapshotCollector:
     def group_families(self, group: str) -> Iterator[Metric]:
         """The families of one job, from its last good result (nothing when it has none)."""
         result = self.scheduler.fresh_result(group, self.settings.metrics_max_staleness)
-        if result is None:
-            return
+        if result is not None:
+            yield from self.families_of(group, result)
+
+    def families_of(self, job: str, result: Any) -> Iterator[Metric]:
+        """The enabled families of `job` built from one of its results."""
         limit = self.settings.metrics_label_limit
         for family in enabled_families(self.settings):
-            if family.group != group:
+            if family.job != job:
                 continue
             try:
                 samples = family.value(result)

@@ -17,7 +17,7 @@ from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder, generate_latest
 
 from .collector import SnapshotCollector, View
-from .scheduler import Scheduler
+from .scheduler import JobState, Scheduler
 from .settings import Settings
 
 
@@ -78,13 +78,15 @@ class PageCache:
             self._formats.setdefault(content_type, fmt)
         return fmt
 
-    def changed(self, group: str) -> None:
-        """Called after every run of a job: rebuild what that run changed, render it for every format
-        served so far and compress it, here in the job's thread rather than in a scrape."""
+    def changed(self, group: str, state: JobState) -> None:
+        """Called with a job's state after every run: rebuild what that run changed, render it for every
+        format served so far and compress it, here in the job's thread rather than in a scrape."""
         with self._lock:
-            success = self.scheduler.states[group].success_time
+            # A dropped result (invalidated: its data can no longer be trusted) counts as none.
+            success = state.success_time if state.result is not None else None
             if group not in self._families or self._families[group][0] != success:
-                self._families[group] = (success, list(self.collector.group_families(group)))
+                families = [] if success is None else list(self.collector.families_of(group, state.result))
+                self._families[group] = (success, families)
             self._own = list(self.collector.own_families())
             self._version += 1
             for fmt in list(self._formats.values()):
@@ -94,7 +96,8 @@ class PageCache:
         """(group, families) of the groups whose data is not stale, in a stable order."""
         max_age = self.settings.metrics_max_staleness
         parts = list(self._families.items())  # one atomic copy: job threads may add groups meanwhile
-        return [(g, fs) for g, (_, fs) in parts if self.scheduler.fresh_result(g, max_age) is not None]
+        now = self.scheduler.wall()
+        return [(g, fs) for g, (success, fs) in parts if success is not None and now - success <= max_age]
 
     def _part(self, fmt: Format, group: str, families: list[Metric]) -> bytes:
         cached = self._parts.get((fmt.content_type, group))

@@ -59,7 +59,7 @@ class Scheduler:
     counted."""
 
     jobs: list[Job]
-    on_change: Callable[[str], None] = lambda name: None
+    on_change: Callable[[str, JobState], None] = lambda name, state: None  # after every run
     wall: Callable[[], float] = time.time
     states: dict[str, JobState] = field(default_factory=dict)
     describe: Callable[[BaseException], str] = _short  # one short line per error, for logs and /readyz
@@ -102,7 +102,7 @@ class Scheduler:
             log.debug("collection %s took %.3f s", job.name, time.monotonic() - started)
         state.duration = time.monotonic() - started
         state.runs += 1
-        self.on_change(job.name)
+        self.on_change(job.name, state)
         state.served = state.served or state.ok
 
     def _failed(self, name: str, state: JobState, reason: str, as_of: float) -> None:
@@ -138,7 +138,7 @@ class Scheduler:
         for name in names:
             state = self.states[name]
             state.result, state.served = None, False
-            self.on_change(name)
+            self.on_change(name, state)
 
     def start(self) -> None:
         for job in self.jobs:

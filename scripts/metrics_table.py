@@ -8,51 +8,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from librechat_metrics.families import FAMILIES, Family
-
-REFRESH = {
-    "usage": "fast; all-time part recounted every `METRICS_RESYNC_INTERVAL`",
-    "activity": "fast",
-    "inventory": "slow",
-    "recent_ratings": "slow (needs `updatedAt`, unindexed in stock LibreChat)",
-    "engagement": "slow",
-    "balances": "slow",
-    "schedules": "slow",
-}
+from librechat_metrics.jobs import BY_NAME, USAGE
 
 
 def source(family: Family) -> str:
-    name = family.name
-    if family.group == "inventory":
-        return {"conversations": "conversations", "registered": "users", "uploaded": "files"}[
-            name.split("_")[1]
-        ]
-    if family.group == "schedules":
-        return "schedules" if name == "librechat_schedules" else "scheduleruns"
-    if family.group == "balances" or name == "librechat_agent_info":
-        return family.group if family.group == "balances" else "agents"
-    if "spend" in name or "cache" in name:
-        return "transactions"
-    if "tokens" in name:
-        return "transactions, or messages (`TOKEN_SOURCE`)"
-    if name.startswith("librechat_new_users_"):
-        return "users `_id`"
-    if name.startswith("librechat_exporter_"):
-        return "—"
-    if "tool" in name:
-        return "messages `content[]`"
-    if name == "librechat_messages_by_origin_total":
-        return "messages, scheduleruns"
-    return "messages"
+    """What the family is computed from: its own declaration, else its job's."""
+    return family.source or BY_NAME[family.job].source
 
 
 def refresh(family: Family) -> str:
     if family.name == "librechat_agent_info":
         return "`METRICS_SLOW_INTERVAL`, and at once when a reply names an unknown agent"
-    if family.group == "usage" and (
+    if family.job == USAGE and (
         family.name.endswith(("_5m", "ly_spend_usd")) or family.name == "librechat_active_tool_users"
     ):
         return "fast"
-    return REFRESH[family.group]
+    return BY_NAME[family.job].refresh
 
 
 def table() -> str:

@@ -618,7 +618,7 @@ def test_distinct_user_families_get_no_summed_other_series():
     scheduler.run_once(scheduler.jobs[0])
     settings_ = load({"METRICS_LABEL_LIMIT": "3"})
     metrics = {m.name: m for m in SnapshotCollector(scheduler, settings_).group_families("activity")}
-    users = [f for f in FAMILIES if f.group == "activity" and f.labels == ("agent_id",)]
+    users = [f for f in FAMILIES if f.job == "activity" and f.labels == ("agent_id",)]
     assert len(users) == 4
     for family in users:
         samples = metrics[family.name].samples

@@ -148,9 +148,7 @@ def test_calendar_messages_and_spend_at_window_edges(zone):
         server.stop()
     oracle = exporter_samples(collections, NOW, zone)
     for period, (messages, spend) in HAND_WORKED[zone].items():
-        got = {
-            f.name: f.value(results[f.group]) for f in FAMILIES if f.name.startswith(f"librechat_{period}_")
-        }
+        got = {f.name: f.value(results[f.job]) for f in FAMILIES if f.name.startswith(f"librechat_{period}_")}
         assert got[f"librechat_{period}_messages"] == {(): messages}
         assert oracle[f"librechat_{period}_messages"] == {(): messages}
         got_spend = {labels[0]: v for labels, v in got[f"librechat_{period}_spend_usd"].items()}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..groups import Activity
-from .base import ACTIVITY, INVENTORY, Family, Samples, one
+from ..jobs import ACTIVITY, INVENTORY
+from .base import Family, Samples, one
 
 # (name part, HELP wording, window): the calendar windows of windows.calendar_starts.
 CALENDAR = (
@@ -86,6 +87,7 @@ FAMILIES: tuple[Family, ...] = (
         ("basic",),
         INVENTORY,
         lambda c: one(c["conversations"]),
+        source="conversations",
     ),
     Family(
         "librechat_uploaded_files_total",
@@ -95,6 +97,7 @@ FAMILIES: tuple[Family, ...] = (
         ("file",),
         INVENTORY,
         lambda c: one(c["files"]),
+        source="files",
     ),
     Family(
         "librechat_registered_users_total",
@@ -104,5 +107,6 @@ FAMILIES: tuple[Family, ...] = (
         ("user",),
         INVENTORY,
         lambda c: one(c["users"]),
+        source="users",
     ),
 )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..groups import Activity, Usage
+from ..jobs import ACTIVITY, USAGE
 from ..labels import is_agent_id
 from ..tally import AgentInfo
 from ..values import usd
-from .base import ACTIVITY, USAGE, Family, Samples, add_up
+from .base import TRANSACTIONS, Family, Samples, add_up
 
 A = ("agent_id",)
 
@@ -79,6 +80,7 @@ FAMILIES: tuple[Family, ...] = (
         ("model", "token"),
         USAGE,
         spend,
+        source=TRANSACTIONS,
     ),
     Family(
         "librechat_agent_active_users",
@@ -129,5 +131,6 @@ FAMILIES: tuple[Family, ...] = (
         USAGE,
         lambda u: info(u.agent_info),
         additive=False,
+        source="agents",
     ),
 )

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..balances import Balances
+from ..jobs import BALANCES
 from ..values import usd
 from .base import Family, Samples, one
-
-BALANCES = "balances"
 
 
 def of(pick: Callable[[Balances], float]) -> Callable[[Balances | None], Samples]:

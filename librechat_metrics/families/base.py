@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..groups import Usage
@@ -11,25 +11,31 @@ from ..labels import resolve_agent, sanitise
 
 Samples = dict[tuple[str, ...], float]
 
-# Job (group) names, and the most common label tuple.
-USAGE, ACTIVITY, INVENTORY, RECENT_RATINGS = "usage", "activity", "inventory", "recent_ratings"
-M = ("model",)
+M = ("model",)  # the most common label tuple
+TRANSACTIONS = "transactions"  # the source of the ledger families
 
 
 @dataclass(frozen=True)
 class Family:
     """One metric family: name, type, HELP, labels, toggles, the job it reads, and its value function.
 
-    `value` receives the result of its group and returns {label values: number}."""
+    `value` receives the result of its job and returns {label values: number}; `source` is what the
+    docs say it is computed from (default: its job's `source`)."""
 
     name: str
     kind: str  # "counter", "gauge" or "histogram" (value: {labels: responses.WaitHistogram})
     help: str
     labels: tuple[str, ...]
     toggles: tuple[str, ...]
-    group: str
+    job: str  # the name of the job whose result `value` reads (jobs.JOBS)
     value: Callable[[Any], Mapping[tuple[str, ...], Any]]  # numbers, or WaitHistograms for a histogram
     additive: bool = True  # False for ratios: capped series are dropped, not summed into "other"
+    source: str | None = None
+
+
+def sourced(families: tuple[Family, ...], source: str) -> tuple[Family, ...]:
+    """`families` with `source` wherever a family does not name its own."""
+    return tuple(f if f.source is not None else replace(f, source=source) for f in families)
 
 
 def add_up(pairs: Iterable[tuple[tuple[str, ...], float]], labelled: bool = True) -> Samples:

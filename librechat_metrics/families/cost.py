@@ -6,10 +6,11 @@ from collections import Counter
 from collections.abc import Callable
 
 from ..groups import Usage
+from ..jobs import USAGE
 from ..tally import TxKey
 from ..values import usd
 from .activity import CALENDAR
-from .base import USAGE, Family, M, Samples, add_up, model_of
+from .base import TRANSACTIONS, Family, M, Samples, add_up, model_of, sourced
 
 
 def per_model(usage: Usage, column: str, recent: bool = False, in_usd: bool = False) -> Samples:
@@ -31,54 +32,57 @@ def spend_in(window: str) -> Callable[[Usage], Samples]:
     return value
 
 
-FAMILIES: tuple[Family, ...] = (
-    Family(
-        "librechat_spend_usd_total",
-        "counter",
-        "US dollars LibreChat charged for prompt and completion tokens per model, at its own prices "
-        "at the time of each request (transactions.tokenValue; credits top-ups excluded)",
-        M,
-        ("token",),
-        USAGE,
-        lambda u: per_model(u, "value", in_usd=True),
-    ),
-    Family(
-        "librechat_spend_usd_5m",
-        "gauge",
-        "US dollars LibreChat charged per model in the last 5 minutes",
-        M,
-        ("token", "time_window"),
-        USAGE,
-        lambda u: per_model(u, "value", recent=True, in_usd=True),
-    ),
-    *(
+FAMILIES: tuple[Family, ...] = sourced(
+    (
         Family(
-            f"librechat_{period}_spend_usd",
-            "gauge",
-            f"US dollars LibreChat charged per model in the current {span} (transactions.tokenValue)",
+            "librechat_spend_usd_total",
+            "counter",
+            "US dollars LibreChat charged for prompt and completion tokens per model, at its own prices "
+            "at the time of each request (transactions.tokenValue; credits top-ups excluded)",
             M,
             ("token",),
             USAGE,
-            spend_in(window),
-        )
-        for period, span, window in CALENDAR
+            lambda u: per_model(u, "value", in_usd=True),
+        ),
+        Family(
+            "librechat_spend_usd_5m",
+            "gauge",
+            "US dollars LibreChat charged per model in the last 5 minutes",
+            M,
+            ("token", "time_window"),
+            USAGE,
+            lambda u: per_model(u, "value", recent=True, in_usd=True),
+        ),
+        *(
+            Family(
+                f"librechat_{period}_spend_usd",
+                "gauge",
+                f"US dollars LibreChat charged per model in the current {span} (transactions.tokenValue)",
+                M,
+                ("token",),
+                USAGE,
+                spend_in(window),
+            )
+            for period, span, window in CALENDAR
+        ),
+        Family(
+            "librechat_cache_read_tokens_total",
+            "counter",
+            "Prompt tokens read from the provider's prompt cache per model (structured prompt transactions)",
+            M,
+            ("token",),
+            USAGE,
+            lambda u: per_model(u, "cache_read"),
+        ),
+        Family(
+            "librechat_cache_write_tokens_total",
+            "counter",
+            "Prompt tokens written to the provider's prompt cache per model (structured prompt transactions)",
+            M,
+            ("token",),
+            USAGE,
+            lambda u: per_model(u, "cache_write"),
+        ),
     ),
-    Family(
-        "librechat_cache_read_tokens_total",
-        "counter",
-        "Prompt tokens read from the provider's prompt cache per model (structured prompt transactions)",
-        M,
-        ("token",),
-        USAGE,
-        lambda u: per_model(u, "cache_read"),
-    ),
-    Family(
-        "librechat_cache_write_tokens_total",
-        "counter",
-        "Prompt tokens written to the provider's prompt cache per model (structured prompt transactions)",
-        M,
-        ("token",),
-        USAGE,
-        lambda u: per_model(u, "cache_write"),
-    ),
+    TRANSACTIONS,
 )

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..groups import Usage
-from .base import USAGE, Family, M, Samples, add_up, model_of
+from ..jobs import USAGE
+from .base import Family, M, Samples, add_up, model_of
 from .messages import ASSISTANT, ERROR
 
 E = ("endpoint",)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..engagement import Engagement
+from ..jobs import ENGAGEMENT
 from .base import Family, Samples, one
 
-ENGAGEMENT = "engagement"
 WINDOWS = (("1d", "24 hours"), ("7d", "7 days"), ("30d", "30 days"))
 
 
@@ -42,6 +42,7 @@ FAMILIES: tuple[Family, ...] = (
             ("user",),
             ENGAGEMENT,
             registered_in(window),
+            source="users `_id`",
         )
         for window, span in WINDOWS
     ),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import USAGE, Family, one
+from ..jobs import USAGE
+from .base import Family, one
 
 FAMILIES: tuple[Family, ...] = (
     Family(
@@ -14,5 +15,6 @@ FAMILIES: tuple[Family, ...] = (
         (),
         USAGE,
         lambda u: one(u.recounted_at.timestamp()),
+        source="—",
     ),
 )

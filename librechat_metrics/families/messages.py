@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..groups import Usage
+from ..jobs import USAGE
 from ..origins import ORIGINS
 from ..tally import MessageKey
-from .base import USAGE, Family, M, Samples, add_up, model_of
+from .base import Family, M, Samples, add_up, model_of
 
 ASSISTANT, ERROR, TOOLS = "assistant", "error", "tools"  # fields of tally.MessageKey
 
@@ -55,6 +56,7 @@ FAMILIES: tuple[Family, ...] = (
         ("basic",),
         USAGE,
         lambda u: {(origin,): float(u.origins.get(origin, 0)) for origin in ORIGINS},
+        source="messages, scheduleruns",
     ),
     Family(
         "librechat_error_messages_total",

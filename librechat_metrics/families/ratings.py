@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..groups import Usage
+from ..jobs import RECENT_RATINGS, USAGE
 from ..tally import MessageKey
-from .base import RECENT_RATINGS, USAGE, Family, M, Samples, add_up, model_of, one
+from .base import Family, M, Samples, add_up, model_of, one
 
 
 def rated(usage: Usage, rating: str | None, labels: str) -> Samples:

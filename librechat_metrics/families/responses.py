@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..groups import Usage
+from ..jobs import USAGE
 from ..labels import sanitise
 from ..responses import WaitHistogram, percentiles
-from .base import USAGE, Family, M, Samples, add_up, model_of
+from .base import Family, M, Samples, add_up, model_of
 
 
 def response_times(usage: Usage) -> Samples:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..groups import Tallies, Usage
-from .base import USAGE, Family, M, Samples, add_up, model_of
+from ..jobs import USAGE
+from .base import Family, M, Samples, add_up, model_of, sourced
 
 
 def tokens(usage: Usage, kind: str, recent: bool, by_model: bool) -> Samples:
@@ -29,77 +30,80 @@ def tokens(usage: Usage, kind: str, recent: bool, by_model: bool) -> Samples:
     return add_up(pairs, labelled=by_model)
 
 
-FAMILIES: tuple[Family, ...] = (
-    Family(
-        "librechat_input_tokens_total",
-        "counter",
-        "Number of input tokens processed",
-        (),
-        ("token",),
-        USAGE,
-        lambda u: tokens(u, "prompt", False, False),
+FAMILIES: tuple[Family, ...] = sourced(
+    (
+        Family(
+            "librechat_input_tokens_total",
+            "counter",
+            "Number of input tokens processed",
+            (),
+            ("token",),
+            USAGE,
+            lambda u: tokens(u, "prompt", False, False),
+        ),
+        Family(
+            "librechat_output_tokens_total",
+            "counter",
+            "Total number of output tokens generated",
+            (),
+            ("token",),
+            USAGE,
+            lambda u: tokens(u, "completion", False, False),
+        ),
+        Family(
+            "librechat_input_tokens_per_model_total",
+            "counter",
+            "Number of input tokens per model",
+            M,
+            ("model", "token"),
+            USAGE,
+            lambda u: tokens(u, "prompt", False, True),
+        ),
+        Family(
+            "librechat_output_tokens_per_model_total",
+            "counter",
+            "Number of output tokens per model",
+            M,
+            ("model", "token"),
+            USAGE,
+            lambda u: tokens(u, "completion", False, True),
+        ),
+        Family(
+            "librechat_input_tokens_5m",
+            "gauge",
+            "Number of input tokens used in the last 5 minutes",
+            (),
+            ("time_window", "token"),
+            USAGE,
+            lambda u: tokens(u, "prompt", True, False),
+        ),
+        Family(
+            "librechat_output_tokens_5m",
+            "gauge",
+            "Number of output tokens generated in the last 5 minutes",
+            (),
+            ("time_window", "token"),
+            USAGE,
+            lambda u: tokens(u, "completion", True, False),
+        ),
+        Family(
+            "librechat_model_input_tokens_5m",
+            "gauge",
+            "Input tokens per model in the last 5 minutes",
+            M,
+            ("time_window", "token"),
+            USAGE,
+            lambda u: tokens(u, "prompt", True, True),
+        ),
+        Family(
+            "librechat_model_output_tokens_5m",
+            "gauge",
+            "Output tokens per model in the last 5 minutes",
+            M,
+            ("time_window", "token"),
+            USAGE,
+            lambda u: tokens(u, "completion", True, True),
+        ),
     ),
-    Family(
-        "librechat_output_tokens_total",
-        "counter",
-        "Total number of output tokens generated",
-        (),
-        ("token",),
-        USAGE,
-        lambda u: tokens(u, "completion", False, False),
-    ),
-    Family(
-        "librechat_input_tokens_per_model_total",
-        "counter",
-        "Number of input tokens per model",
-        M,
-        ("model", "token"),
-        USAGE,
-        lambda u: tokens(u, "prompt", False, True),
-    ),
-    Family(
-        "librechat_output_tokens_per_model_total",
-        "counter",
-        "Number of output tokens per model",
-        M,
-        ("model", "token"),
-        USAGE,
-        lambda u: tokens(u, "completion", False, True),
-    ),
-    Family(
-        "librechat_input_tokens_5m",
-        "gauge",
-        "Number of input tokens used in the last 5 minutes",
-        (),
-        ("time_window", "token"),
-        USAGE,
-        lambda u: tokens(u, "prompt", True, False),
-    ),
-    Family(
-        "librechat_output_tokens_5m",
-        "gauge",
-        "Number of output tokens generated in the last 5 minutes",
-        (),
-        ("time_window", "token"),
-        USAGE,
-        lambda u: tokens(u, "completion", True, False),
-    ),
-    Family(
-        "librechat_model_input_tokens_5m",
-        "gauge",
-        "Input tokens per model in the last 5 minutes",
-        M,
-        ("time_window", "token"),
-        USAGE,
-        lambda u: tokens(u, "prompt", True, True),
-    ),
-    Family(
-        "librechat_model_output_tokens_5m",
-        "gauge",
-        "Output tokens per model in the last 5 minutes",
-        M,
-        ("time_window", "token"),
-        USAGE,
-        lambda u: tokens(u, "completion", True, True),
-    ),
+    "transactions, or messages (`TOKEN_SOURCE`)",
 )

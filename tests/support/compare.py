@@ -11,7 +11,7 @@ from tests.support.exporter import Exposition
 
 SUFFIXES = {"histogram": ("_bucket", "_sum", "_count")}  # the sample names of a histogram family
 GROUP_OF = {
-    family.name + suffix: family.group for family in FAMILIES for suffix in SUFFIXES.get(family.kind, ("",))
+    family.name + suffix: family.job for family in FAMILIES for suffix in SUFFIXES.get(family.kind, ("",))
 }
 
 
