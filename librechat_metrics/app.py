@@ -16,6 +16,7 @@ from prometheus_client.core import Metric
 from pymongo.errors import PyMongoError
 
 from . import __version__, mongo, uri
+from .chargeback import GroupCostJob
 from .collector import SnapshotCollector, registries
 from .demo.options import pace_help
 from .engagement import collect_engagement
@@ -83,6 +84,9 @@ def build_jobs(
 
         return gated
 
+    def epoch() -> int:
+        return watch.failures if watch else 0
+
     def bind(collect: Any) -> Any:
         return gate(lambda now: collect(reader, settings, now))
 
@@ -91,7 +95,7 @@ def build_jobs(
     # too (librechat_mongodb_up comes from it): one command a cycle instead of two.
     jobs = [Job("ping", fast, ping) if watch is None else Job("target", fast, watch.refresh)]
     if any(on(t) for t in ("basic", "token", "model", "time_window", "rating", "tool")):
-        usage = Restartable(lambda: UsageGroup(reader, settings), lambda: watch.failures if watch else 0)
+        usage = Restartable(lambda: UsageGroup(reader, settings), epoch)
         jobs.append(Job("usage", fast, gate(usage)))
     if on("user"):
         jobs.append(Job("activity", fast, bind(collect_activity)))
@@ -103,6 +107,8 @@ def build_jobs(
         jobs.append(Job("recent_ratings", slow, bind(collect_recent_ratings), retry=fast))
     if on("user"):
         jobs.append(Job("balances", slow, bind(collect_balances), retry=fast))
+    if on("user"):  # cost per group: membership and per-user credits, at the slow pace
+        jobs.append(Job("group_cost", slow, gate(Restartable(lambda: GroupCostJob(reader, settings), epoch))))
     if on("schedule"):
         jobs.append(Job("schedules", slow, bind(collect_schedules), retry=fast))
     jobs.append(Job("indexes", slow, gate(missing.refresh), retry=fast))
