@@ -17,6 +17,7 @@ REFRESH = {
     "engagement": "slow",
     "balances": "slow",
     "schedules": "slow",
+    "group_cost": "slow",
 }
 
 
@@ -26,6 +27,8 @@ def source(family: Family) -> str:
         return {"conversations": "conversations", "registered": "users", "uploaded": "files"}[
             name.split("_")[1]
         ]
+    if family.group == "group_cost":
+        return "groups, users, " + ("transactions" if "spend" in name else "messages")
     if family.group == "schedules":
         return "schedules" if name == "librechat_schedules" else "scheduleruns"
     if family.group == "balances" or name == "librechat_agent_info":
