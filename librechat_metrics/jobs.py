@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .chargeback import GroupCostJob
 from .engagement import collect_engagement
 from .groups import (
     UsageGroup,
@@ -52,6 +53,7 @@ def _each_run(collect: Callable[[Reader, Settings, datetime], Any]) -> Callable[
 
 USAGE, ACTIVITY, ENGAGEMENT, INVENTORY = "usage", "activity", "engagement", "inventory"
 RECENT_RATINGS, BALANCES, SCHEDULES = "recent_ratings", "balances", "schedules"
+GROUP_COST = "group_cost"
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec(
@@ -91,6 +93,17 @@ JOBS: tuple[JobSpec, ...] = (
         "schedules, scheduleruns",
         "slow",
         _each_run(collect_schedules),
+    ),
+)
+JOBS += (
+    # cost per group: membership and per-user credits (kept incrementally), at the slow pace
+    JobSpec(
+        GROUP_COST,
+        SLOW,
+        "groups, users, transactions, messages, scheduleruns",
+        "groups, users, transactions",
+        "slow",
+        lambda reader, settings: GroupCostJob(reader, settings),
     ),
 )
 BY_NAME = {spec.name: spec for spec in JOBS}

@@ -47,3 +47,57 @@ def read_membership(reader: Reader) -> Membership:
             if key is not None:
                 members |= keys.get(key, set())
     return Membership({name: frozenset(m) for name, m in groups.items()}, frozenset(users))
+
+
+NO_GROUP = "(no group)"
+
+
+@dataclass
+class GroupSums:
+    """One group's numbers over a span: active members, tokens in and out, spend (the caller's unit)."""
+
+    active_users: int = 0
+    input_tokens: float = 0
+    output_tokens: float = 0
+    spend: float = 0.0
+
+
+def per_group(
+    membership: Membership,
+    active: int,
+    active_ids: set[str],
+    spend: dict[str | None, float],
+    tokens: dict[str, list[float]] | None = None,
+) -> dict[str, GroupSums]:
+    """Each group's sums, and NO_GROUP's for everything no group member accounts for (docs/semantics.md,
+    "Groups"). `active` is the span's distinct users, `active_ids` the string ones; `spend` and
+    `tokens` ([input, output]) are keyed by str(user) (None: no user). A user in several groups counts in
+    each. No groups at all: no rows."""
+    if not membership.groups:
+        return {}
+    sums = {name: GroupSums() for name in [*sorted(membership.groups), NO_GROUP]}
+
+    def targets(user: str | None) -> list[GroupSums]:
+        names = membership.of(user) if user is not None else []
+        return [sums[name] for name in names] or [sums[NO_GROUP]]
+
+    in_groups = 0
+    for user in active_ids:
+        names = membership.of(user)
+        for name in names:
+            sums[name].active_users += 1
+        in_groups += bool(names)
+    sums[NO_GROUP].active_users = active - in_groups
+    for payer, value in spend.items():
+        for row in targets(payer):
+            row.spend += value
+    for key, (inp, out) in (tokens or {}).items():
+        for row in targets(key):
+            row.input_tokens += inp
+            row.output_tokens += out
+    return sums
+
+
+def no_group_members(membership: Membership) -> int:
+    """Users that are members of no group."""
+    return len(membership.users - set().union(*membership.groups.values()))

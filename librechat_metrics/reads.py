@@ -45,10 +45,11 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
         "writeTokens",
     ),
     "conversations": ("createdAt",),
-    "users": ("_id", "email", "name"),
+    "users": ("_id", "email", "name", "idOnTheSource"),
     "agents": ("_id", "id", "name", "provider", "model"),
     "balances": ("_id", "user", "tokenCredits", "autoRefillEnabled", "reservations"),
     "schedules": ("enabled", "disabledReason", "deleting", "erased"),
+    "groups": ("name", "memberIds"),
     "scheduleruns": ("_id", "status", "firedAt", "conversationId", "durationMs", "mcp", "mcp.status"),
 }
 TENANT_FIELD = "tenantId"  # read in every collection when LIBRECHAT_TENANT_ID is set (mongo.Reader)

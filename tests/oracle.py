@@ -133,6 +133,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "librechat_daily_spend_usd": ("model",),
     "librechat_weekly_spend_usd": ("model",),
     "librechat_monthly_spend_usd": ("model",),
+    # cost per group (chargeback)
+    "librechat_group_spend_usd_total": ("group",),
+    "librechat_group_active_users": ("group",),
 }
 
 # Upper bounds of the response-time histogram (OpenTelemetry gen_ai.client.operation.duration), as
@@ -170,6 +173,7 @@ HISTORY_TABLES = (
     "daily_response_time_by_model",
     "daily_spend_by_agent",
     "daily_schedule_runs",
+    "daily_cost_by_group",
 )
 
 TOOL_ERROR_RE = re.compile(re.escape("error processing tool"), re.IGNORECASE)
@@ -842,6 +846,7 @@ def exporter_samples(
 
     out.update(engagement_samples(collections, now_utc))
     cost_samples(out, collections, messages, agents, in_5m, bound_5m)
+    group_samples(out, collections, [m for m in messages if origins[id(m)] == "person"], day_start)
     agent_users = {name: {} for name in ("active", "daily", "weekly", "monthly")}
     starts = {"active": bound_5m, "daily": day_start, "weekly": week_start, "monthly": month_start}
     for msg in messages:
@@ -1012,6 +1017,33 @@ def agent_id_of(msg: Doc) -> str | None:
     if is_assistant(msg) and isinstance(model, str) and model.startswith("agent_"):
         return sanitise(model)
     return None
+
+
+def group_samples(out: Samples, collections: Collections, persons: list[Doc], day_start: datetime) -> None:
+    """Cost per group (semantics.md "Groups"): every group label and "(no group)" once any groups
+    document exists; all-time spend of the members' counted transactions (a transaction's str(user) in
+    no group, or no user: "(no group)"); members with a person message created at or after the local
+    midnight (any later createdAt, as librechat_daily_unique_users), "(no group)": the day's distinct
+    users that are members of no group (non-string users among them)."""
+    members = group_members(collections)
+    if not members:
+        return
+    grouped = set().union(*members.values())
+    spend = {name: Fraction(0) for name in [*members, "(no group)"]}
+    for doc, _, _ in counted_transactions(collections):
+        user = None if doc.get("user") is None else str(doc["user"])
+        usd = Fraction(magnitude(doc, "tokenValue")) / 1_000_000
+        for name in [n for n, who in members.items() if user in who] or ["(no group)"]:
+            spend[name] += usd
+    dated = [(m, created_at(m)) for m in persons if m.get("user") is not None]
+    today = [m for m, when in dated if when is not None and when >= day_start]
+    active = {distinct_key(m["user"]) for m in today}
+    ids = {m["user"] for m in today if isinstance(m["user"], str)}
+    for name, usd in spend.items():
+        out["librechat_group_spend_usd_total"][key(group=name)] = float(usd)
+    for name, who in members.items():
+        out["librechat_group_active_users"][key(group=name)] = float(len(who & ids))
+    out["librechat_group_active_users"][key(group="(no group)")] = float(len(active) - len(grouped & ids))
 
 
 def cost_samples(
@@ -1313,6 +1345,7 @@ def history_rows(
     people = user_details(collections) if details else {}
     persons = [msg for msg in messages if origins[id(msg)] == "person"]
     out["daily_user_messages"] = user_message_rows(persons, day_bounds, days, agents, by_user, spend, people)
+    out["daily_cost_by_group"] = group_cost_rows(collections, persons, day_bounds, days, by_user)
 
     cost_history(out, collections, messages, agents, days, day_bounds)
     return out
@@ -1393,6 +1426,57 @@ def user_message_rows(
             (d, user, sent.get((d, user), 0), top, inputs, outputs, usd, *details.get(user, (None, None)))
         )
     return rows
+
+
+def group_cost_rows(
+    collections: Collections,
+    persons: list[Doc],
+    day_bounds: list[datetime],
+    days: list[date],
+    by_user: dict[tuple[date, str], tuple[list, list]],
+) -> set[tuple]:
+    """daily_cost_by_group (semantics.md "Groups", today's membership for every day): per day and group
+    label, USD of the counted transactions whose str(user) is a member, the members' tokens (the
+    daily_tokens_by_user sums), and the members with a person message; "(no group)" takes the rest
+    (userless transactions, non-members, non-string users); all-zero rows are left out."""
+    members = group_members(collections)
+    if not members:
+        return set()
+    grouped = set().union(*members.values())
+
+    def of(user: str | None) -> list[str]:
+        return [name for name, who in members.items() if user in who] or ["(no group)"]
+
+    sums: dict[tuple[date, str], list] = {}
+
+    def row(d: date, name: str) -> list:
+        return sums.setdefault((d, name), [Fraction(0), [], [], 0])
+
+    for tx, _, _ in counted_transactions(collections):
+        i = window_index(day_bounds, transaction_time(tx))
+        if i is not None:
+            for name in of(None if tx.get("user") is None else str(tx["user"])):
+                row(days[i], name)[0] += Fraction(magnitude(tx, "tokenValue")) / 1_000_000
+    for (d, user), (inputs, outputs) in by_user.items():
+        for name in of(user):
+            row(d, name)[1].extend(inputs)
+            row(d, name)[2].extend(outputs)
+    seen: dict[date, set] = {}
+    for msg in persons:
+        i = window_index(day_bounds, created_at(msg))
+        if i is not None and msg.get("user") is not None:
+            seen.setdefault(days[i], set()).add(distinct_key(msg["user"]))
+    for d, users in seen.items():
+        hex_ids = {u for u in users if isinstance(u, str)}
+        for name, who in members.items():
+            row(d, name)[3] = len(who & hex_ids)
+        row(d, "(no group)")[3] = len(users) - len(grouped & hex_ids)
+    out = set()
+    for (d, name), (usd, inputs, outputs, active) in sums.items():
+        values = (float(usd), total(inputs), total(outputs), active)
+        if any(values):
+            out.add((d, name, *values))
+    return out
 
 
 def user_spend(
@@ -1642,7 +1726,8 @@ def group_members(collections: Collections) -> dict[str, set[str]]:
     string memberIds; groups with the same label are one group."""
     by_key: dict[str, set[str]] = {}
     for user in collections.get("users", []):
-        by_key.setdefault(membership_key(user), set()).add(str(user["_id"]))
+        if "_id" in user:  # a stored user always has one; hand-made fixtures may not
+            by_key.setdefault(membership_key(user), set()).add(str(user["_id"]))
     groups: dict[str, set[str]] = {}
     for group in collections.get("groups", []):
         members = groups.setdefault(plain_label(group.get("name")), set())

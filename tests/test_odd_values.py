@@ -330,6 +330,7 @@ def templates(when: datetime, n: int) -> dict[str, list[dict]]:
         "users": [{"email": f"odd{n}@example.org", "name": "Odd", "createdAt": when}],
         "agents": [{"id": f"agent_odd{n}", "name": "Odd", "provider": "openAI", "model": "gpt-4o"}],
         "balances": [{"user": ObjectId(user), "tokenCredits": 1000, "autoRefillEnabled": True}],
+        "groups": [{"name": f"Odd {n}", "memberIds": [f"odd-member{n}", user]}],
         "schedules": [
             {"id": f"sched_odd{n}", "user": ObjectId(user), "enabled": False, "disabledReason": "x"}
         ],

@@ -105,12 +105,12 @@ def by(samples: dict, family: str) -> dict:
 
 def test_empty_collections_give_every_family():
     s = exporter_samples({}, NOW)
-    assert set(s) == set(FAMILIES)  # all 98 sample names are present
+    assert set(s) == set(FAMILIES)  # all 100 sample names are present
     # semantics.md: 50 families, 24 of issue #12 (the histogram as 3 sample names: +2), the 6
     # rolling engagement gauges of issue #10, the 2 reply gauges of the error share (issue #17), the
     # reserved balance, 4 schedule families (the histogram as 3 sample names) and messages by origin
-    # of issue #20, and the 6 calendar messages and spend gauges of issue #19.
-    assert len(FAMILIES) == 50 + 24 + 2 + 6 + 2 + 1 + 6 + 1 + 6
+    # of issue #20, and the 6 calendar messages and spend gauges and 2 group families of issue #19.
+    assert len(FAMILIES) == 50 + 24 + 2 + 6 + 2 + 1 + 6 + 1 + 6 + 2
     no_balances = {name for name in FAMILIES if name.startswith("librechat_balance_")}
     origins = {(("origin", origin),): 0.0 for origin in ("person", "schedule", "agent_event")}
     for name, labels in FAMILIES.items():

@@ -116,6 +116,16 @@ CREATE TABLE IF NOT EXISTS `daily_schedule_runs` (
   PRIMARY KEY (`date`, `status`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+CREATE TABLE IF NOT EXISTS `daily_cost_by_group` (
+  `date` DATE NOT NULL,
+  `group` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `spend_usd` DOUBLE NOT NULL,
+  `tokens_in` DOUBLE NOT NULL,
+  `tokens_out` DOUBLE NOT NULL,
+  `active_users` BIGINT NOT NULL,
+  PRIMARY KEY (`date`, `group`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
 CREATE TABLE IF NOT EXISTS `daily_registrations` (
   `date` DATE NOT NULL,
   `new_users` BIGINT NOT NULL,

@@ -16,13 +16,14 @@ from typing import Any
 
 from .. import origins, tally
 from ..labels import is_agent_id, resolve_agent, sanitise
+from ..membership import Membership, per_group, read_membership
 from ..mongo import Reader, Span
 from ..responses import first_reply_times, percentiles
 from ..schedules import FINISHED
 from ..values import number, usd
 from ..windows import day_span, month_span, week_span
 from . import queries
-from .engagement import activity_span, engagement_rows, user_details, user_messages
+from .engagement import active_users, activity_span, engagement_rows, user_details, user_messages
 
 Rows = dict[str, list[tuple[Any, ...]]]
 TEXT_LIMIT = 255  # VARCHAR(255) of the model and user columns
@@ -38,12 +39,19 @@ class Source:
     agents: dict[str, str] = field(default_factory=dict)
     replies: dict[str, list[str]] = field(default_factory=dict)  # agent replies by messageId, read once
     user_details: bool = False  # EXPORT_USER_DETAILS: e-mail and name in daily_user_messages
+    members: dict[str, Membership] = field(default_factory=dict)  # the groups, read once (membership())
 
     def agent_replies(self) -> dict[str, list[str]]:
         """Every agent reply (any date: a day's transaction may belong to a reply saved after midnight)."""
         if not self.replies:
             self.replies.update(tally.agent_replies(self.reader, Span()) or {"": []})
         return self.replies
+
+    def membership(self) -> Membership:
+        """The groups and their members (current membership: LibreChat keeps no history of it)."""
+        if "now" not in self.members:
+            self.members["now"] = read_membership(self.reader)
+        return self.members["now"]
 
     def model(self, raw_label: str) -> str:
         """The exporter's model label for a name_label()-ed value."""
@@ -65,7 +73,12 @@ def storable(text: str) -> str:
 # The daily tables computed together (from one message tally, one transaction tally, one engagement read)
 ENGAGEMENT = ("daily_registrations", "daily_retention", "daily_churn")
 FROM_MESSAGES = ("daily_messages", "daily_messages_by_model", "daily_errors_by_model")
-FROM_TRANSACTIONS = ("daily_tokens_by_model", "daily_tokens_by_user", "daily_user_messages")
+FROM_TRANSACTIONS = (
+    "daily_tokens_by_model",
+    "daily_tokens_by_user",
+    "daily_user_messages",
+    "daily_cost_by_group",
+)
 COST = (
     "daily_cost_by_model",
     "daily_messages_by_endpoint",
@@ -88,7 +101,7 @@ def day_rows(src: Source, day: date, tables: frozenset[str] | None = None) -> Ro
     reader = src.reader
     rows: Rows = {}
     people: dict[str, Any] = {}
-    if wanted(("daily_users", "daily_user_messages", *ENGAGEMENT)):
+    if wanted(("daily_users", "daily_user_messages", "daily_cost_by_group", *ENGAGEMENT)):
         # Person messages only (docs: "Origin"); one read covers the 56 days the engagement rows read.
         people = origins.automated(reader, activity_span(src.zone, day)).person()
     if wanted(("daily_users",)):
@@ -124,6 +137,7 @@ def _message_day_rows(
         rows["daily_tokens_by_model"] = _token_rows(day, by_model)
         rows["daily_tokens_by_user"] = _token_rows(day, by_user)
         rows["daily_user_messages"] = user_rows(src, span, day, by_user, txs, people)
+        rows["daily_cost_by_group"] = group_rows(src, span, day, by_user, txs, people)
     if wanted(COST):
         rows.update(cost_rows(src, span, day, messages, txs))
     return rows
@@ -183,6 +197,28 @@ def user_rows(
         rows.append(
             (day, user, messages, top, _finite(inp), _finite(out), spend, *details.get(user, (None, None)))
         )
+    return rows
+
+
+def group_rows(
+    src: Source, span: Span, day: date, tokens: Pairs, txs: tally.TxTally, people: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """daily_cost_by_group: per group (current membership) and `(no group)`, the day's spend in USD of
+    the members' counted transactions, their tokens (the rows of daily_tokens_by_user) and the members
+    with a person message that day (`people`); all-zero rows left out, none without any group."""
+    membership = src.membership()
+    if not membership.groups:
+        return []
+    active = tally.distinct_counts(src.reader, "messages", "user", span, {}, people)["all"]
+    credits: dict[str | None, float] = {}
+    for (_, _, user), value in txs.value.items():
+        credits[user] = credits.get(user, 0.0) + value
+    sums = per_group(membership, active, active_users(src.reader, span, people), credits, tokens)
+    rows = []
+    for name, row in sorted(sums.items()):
+        numbers = (_finite(row.spend / 1e6), _finite(row.input_tokens), _finite(row.output_tokens))
+        if any(numbers) or row.active_users:
+            rows.append((day, storable(name), *numbers, row.active_users))
     return rows
 
 

@@ -207,6 +207,19 @@ DAILY: tuple[Table, ...] = (
         2,
         optional=("p50_seconds", "p90_seconds"),  # NULL for a status without finished runs (skipped)
     ),
+    # cost per group (chargeback): a user in several groups counts in each; "(no group)" for the rest
+    Table(
+        "daily_cost_by_group",
+        (
+            ("date", "date"),
+            ("group", "text"),
+            ("spend_usd", "tokens"),
+            ("tokens_in", "tokens"),
+            ("tokens_out", "tokens"),
+            ("active_users", "count"),
+        ),
+        2,
+    ),
     # issue #10: users registered that day (time in the user's ObjectId; users has no createdAt index)
     Table("daily_registrations", (("date", "date"), ("new_users", "count")), 1),
     Table(

@@ -18,11 +18,10 @@ from typing import Any
 from .. import origins, tally, values
 from ..history import compute, engagement, queries
 from ..labels import sanitise
-from ..membership import Membership, read_membership
+from ..membership import NO_GROUP, Membership, no_group_members, per_group, read_membership
 from ..mongo import Span
 from ..windows import local_midnight
 
-NO_GROUP = "(no group)"
 TOP_USERS = 20
 RANGE_STEPS = ("users", "models and agents", "groups")  # progress steps after the days
 # Days read per command: a week of tallies is the sum of its days' (the spans partition it), in a
@@ -285,42 +284,21 @@ def _groups(
     tokens: compute.Pairs,
 ) -> list[Row]:
     """Per group: members, members active in the range, their tokens and spend; `(no group)` for
-    everything no group member accounts for. No groups at all: no rows."""
-    if not membership.groups:
-        return []
-    rows = {
-        name: {
-            "group": name,
-            "members": len(members),
-            "active_users": 0,
-            "input_tokens": 0,
-            "output_tokens": 0,
-            "spend_usd": 0.0,
-        }
-        for name, members in [*sorted(membership.groups.items()), (NO_GROUP, frozenset())]
-    }
-    grouped = set().union(*membership.groups.values())
-    rows[NO_GROUP]["members"] = len(membership.users - grouped)
-
-    def targets(user: str | None) -> list[Row]:
-        names = membership.of(user) if user is not None else []
-        return [rows[name] for name in names] or [rows[NO_GROUP]]
-
-    in_groups = 0
-    for user in active_ids:
-        found = targets(user)
-        for row in found:
-            row["active_users"] += row["group"] != NO_GROUP
-        in_groups += found[0]["group"] != NO_GROUP
-    rows[NO_GROUP]["active_users"] = active - in_groups
-    for payer, usd in spend.items():
-        for row in targets(payer):
-            row["spend_usd"] += usd
-    for key, (inp, out) in tokens.items():
-        for row in targets(key):
-            row["input_tokens"] += inp
-            row["output_tokens"] += out
-    return list(rows.values())
+    everything no group member accounts for (membership.per_group). No groups at all: no rows."""
+    rows = []
+    for name, sums in per_group(membership, active, active_ids, spend, tokens).items():
+        members = len(membership.groups[name]) if name != NO_GROUP else no_group_members(membership)
+        rows.append(
+            {
+                "group": name,
+                "members": members,
+                "active_users": sums.active_users,
+                "input_tokens": sums.input_tokens,
+                "output_tokens": sums.output_tokens,
+                "spend_usd": sums.spend,
+            }
+        )
+    return rows
 
 
 def _top_users(

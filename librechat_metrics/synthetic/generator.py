@@ -713,6 +713,7 @@ class _Generator:
         if self.p.schedules:
             self.more_balances()
             self.schedules()
+            self.groups()
         return marks
 
     # ---- v0.8.8: several balances per user, reservations, scheduled chats -----------------------
@@ -743,6 +744,30 @@ class _Generator:
                 doc["reservedCredits"] = held + 5_000
                 self.shapes["balance_reservation"] += 1
                 self.shapes["balance_all_reserved" if held == credits else "balance_part_reserved"] += 1
+
+    def groups(self) -> None:
+        """`groups` as LibreChat v0.8.8 keeps them (no random draw: nothing else changes): the `openid`
+        users are Entra-synced (an `idOnTheSource`, which `memberIds` holds), the others are listed by
+        their id; some users are in two groups, some in none, one member key names no user."""
+        self.out.setdefault("groups", [])
+        entra = {}
+        for i, doc in enumerate(self.out["users"]):
+            if doc.get("provider") == "openid":
+                doc["idOnTheSource"] = entra[str(doc["_id"])] = f"{i:08x}-entra-{str(doc['_id'])[-12:]}"
+        keys = [entra.get(str(u["_id"]), str(u["_id"])) for u in self.out["users"]]
+        layout = (
+            ("Engineering", "local", [k for i, k in enumerate(keys) if i % 3 == 0]),
+            ("Research", "local", [k for i, k in enumerate(keys) if i % 5 == 0]),  # overlaps Engineering
+            ("Sales", "entra", [*[k for k in keys if "-entra-" in k][::2], "ffffffff-entra-left-company"]),
+        )
+        for n, (name, source, members) in enumerate(layout):
+            created = self.epoch_ms + n * HOUR
+            doc = {"_id": self.oid(created), "name": name, "source": source, "memberIds": members}
+            if source == "entra":
+                doc["idOnTheSource"] = f"group-{n:04d}-entra"
+            doc["__v"] = 0
+            self.out["groups"].append(self.tenant(self.stamp(doc, created)))
+            self.shapes["group"] += 1
 
     SCHEDULE_STATES = (
         "enabled", "too_many_failures", "enabled", "insufficient_balance", "mcp_reauth_required", "disabled",
