@@ -18,7 +18,7 @@ import pymongo
 import pytest
 
 from librechat_metrics.demo.options import MAX_PACE
-from librechat_metrics.synthetic.generator import COLLECTIONS, SCHEDULE_COLLECTIONS
+from librechat_metrics.synthetic.generator import COLLECTIONS, V088_COLLECTIONS
 from tests.support.compare import assert_samples_equal, expected
 from tests.support.demo import PYTHON, SEEDER, Demo, clean_env
 from tests.support.exporter import ROOT, Exposition
@@ -48,7 +48,7 @@ def value(page: Exposition, name: str) -> float:
 def read_back(uri: str) -> dict[str, list[dict]]:
     with pymongo.MongoClient(uri, tz_aware=True) as client:
         db = client.get_default_database()
-        return {name: list(db[name].find()) for name in (*COLLECTIONS, *SCHEDULE_COLLECTIONS)}
+        return {name: list(db[name].find()) for name in (*COLLECTIONS, *V088_COLLECTIONS)}
 
 
 # --- metrics.py --demo ---------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from .timeplan import DAY, HOUR, MINUTE, SECOND, Clock, Seasonality, boundaries,
 
 COLLECTIONS = ("users", "conversations", "messages", "transactions", "files", "agents", "balances")
 SCHEDULE_COLLECTIONS = ("schedules", "scheduleruns")  # v0.8.8 profile only
+V088_COLLECTIONS = (*SCHEDULE_COLLECTIONS, "groups")  # every collection only the v0.8.8 profile writes
 NANOID = string.ascii_letters + string.digits + "_-"
 WORDS = (
     "the", "report", "budget", "summary", "meeting", "python", "error", "deploy", "customer", "quarterly",
