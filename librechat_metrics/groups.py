@@ -22,10 +22,10 @@ from . import tally as t
 from .balances import Balances, balances
 from .labels import is_agent_id
 from .mongo import AnyOf, Reader, Span
+from .query import Query, together
 from .responses import (
     WaitHistogram,
-    conversation_ids,
-    conversation_stages,
+    conversations_query,
     first_reply_times,
     histograms,
     inside,
@@ -169,7 +169,7 @@ class UsageGroup:
         # What is automated among the messages since the cut-off or of the 5m window (docs: "Origin").
         auto = origins.automated(self.reader, Span(min(self.cutoff, now - RECENT)))
         read = self._cycle_read(cycle, marks, auto)
-        messages, tools = read["messages"], t.tool_result(read) if self.tools_on else None
+        messages, tools = read["messages"], read.get("tools")
         starts = self._starts(now)
         transactions = t.transaction_rows(self.reader, cycle, {**marks, **calendar_marks(starts)})
 
@@ -200,7 +200,7 @@ class UsageGroup:
         # both the all-time histogram (base + those inserted since the cut-off) and the 5m percentiles.
         timed = []
         if "conversations" in read:
-            ids = conversation_ids(read["conversations"])
+            ids = read["conversations"]
             timed = first_reply_times(self.reader, cycle, None if len(ids) >= FACET_LIMIT else ids)
         waits = [(model, seconds) for model, seconds, reply in timed if inside(recent_span, reply)]
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
@@ -237,26 +237,20 @@ class UsageGroup:
         assert self.cutoff is not None
         return Span(self.cutoff - RECOUNT_LAG, inserted=True)
 
-    def _cycle_read(
-        self, cycle: AnyOf, marks: dict[str, Span], auto: origins.Automated
-    ) -> dict[str, list[dict[str, Any]]]:
-        """One command for every messages read of a cycle: $facet parts over the documents inserted
-        since a little before the cut-off or created in the 5m window, each part keeping its own span.
+    def _cycle_read(self, cycle: AnyOf, marks: dict[str, Span], auto: origins.Automated) -> dict[str, Any]:
+        """One command for every messages read of a cycle: queries over the documents inserted since a
+        little before the cut-off or created in the 5m window, each keeping its own span.
         Tool users are those of person messages (`auto`)."""
-        own = [{"$match": cycle.match()}]
-        parts = {"messages": [*own, t.message_group(marks)]}
+        own = cycle.match()
+        reads: dict[str, Query[Any]] = {"messages": t.messages_query(marks).within(own)}
         if self.tools_on:
-            tools = t.tool_parts(marks, "recent", auto.person_expr())
-            parts |= {name: [*own, *stages] for name, stages in tools.items()}
+            reads["tools"] = t.tools_query(marks, "recent", auto.person_expr()).within(own)
         if self.model_on:
-            parts["agent_replies"] = [
-                {"$match": self._replies_span().match()},
-                *t.agent_reply_stages(FACET_LIMIT),
-            ]
+            reads["agent_replies"] = t.agent_replies_query(FACET_LIMIT).within(self._replies_span().match())
         if self.waits_on or self.model_on:
-            parts["conversations"] = [*own, *conversation_stages(FACET_LIMIT)]
+            reads["conversations"] = conversations_query(FACET_LIMIT).within(own)
         wide = AnyOf((self._replies_span(), *cycle.spans[1:]))
-        return t.facets(self.reader, "messages", [{"$match": wide.match()}], parts)
+        return together(self.reader, wide.match(), reads)
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source
@@ -302,21 +296,21 @@ class Activity:
 def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
     windows = {"recent": now - RECENT, **calendar_starts(now, settings.timezone)}
     span = Span(min(windows.values()))
-    people = {"$match": origins.automated(reader, span).person()}  # users are people (docs: "Origin")
-    parts = {
-        "users": [people, *t.distinct_stages("user", windows)],
-        "conversations": [{"$match": Span(now - RECENT).match()}, *t.distinct_stages("conversationId", {})],
+    people = origins.automated(reader, span).person()  # users are people (docs: "Origin")
+    reads: dict[str, Query[Any]] = {
+        "users": t.distinct_query("messages", "user", windows).within(people),
+        "conversations": t.distinct_query("messages", "conversationId", {}).within(
+            Span(now - RECENT).match()
+        ),
     }
     if settings.enabled("model"):
-        parts["agents"] = [people, *t.agent_user_stages(windows)]
+        reads["agents"] = t.agent_users_query(windows).within(people)
     calendar = {name: when for name, when in windows.items() if name != "recent"}
-    parts["messages"] = t.count_stages(calendar)
-    # One command: the span starts at the earliest window; each facet keeps what it counts.
-    rows = t.facets(reader, "messages", [{"$match": span.match()}], parts)
-    users = t.distinct_result(rows["users"], windows)
-    conversations = t.distinct_result(rows["conversations"], {})
-    agents = t.agent_user_result(rows["agents"], windows) if "agents" in rows else {}
-    messages = t.count_result(rows["messages"], calendar)
+    reads["messages"] = t.count_query("messages", calendar)
+    # One command: the span starts at the earliest window; each query keeps what it counts.
+    got = together(reader, span.match(), reads)
+    users, conversations, messages = got["users"], got["conversations"], got["messages"]
+    agents = got.get("agents", {})
     return Activity(users, conversations["all"], agents, messages)
 
 

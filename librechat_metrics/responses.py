@@ -15,6 +15,7 @@ from typing import Any
 from . import values
 from .labels import name_label
 from .mongo import AnyOf, Reader, Span
+from .query import Query, single
 from .tally import ASSISTANT_EXPR, ASSISTANT_QUERY
 
 PERCENTILES = (50, 90, 99)
@@ -44,15 +45,13 @@ def inside(span: Span | AnyOf, doc: dict[str, Any]) -> bool:
 
 def first_reply_times(reader: Reader, span: Span | AnyOf, ids: list[str] | None = None) -> list[Timed]:
     """(model name label, seconds, reply) for every first reply in `span`; `ids` are the conversations
-    of its replies when already read (conversation_stages in a $facet).
+    of its replies when already read (conversations_query in a $facet).
 
     Up to CONVERSATION_CHUNK conversations, their messages are asked for by conversationId. More (a
     recount's: nearly every conversation) are read in one pass over all messages in conversation order,
     one conversation at a time: the same documents, without a lookup per chunk of ids."""
     if ids is None:
-        ids = conversation_ids(
-            reader.aggregate("messages", [{"$match": span.match()}, *conversation_stages()])
-        )
+        ids = conversations_query().run(reader, span.match())
     project = {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}}
     if len(ids) > CONVERSATION_CHUNK:
         wanted = set(ids)
@@ -81,17 +80,17 @@ def first_reply_times(reader: Reader, span: Span | AnyOf, ids: list[str] | None 
     return [wait for messages in conversations.values() for wait in _waits(messages, span)]
 
 
-def conversation_stages(limit: int | None = None) -> list[dict[str, Any]]:
-    """Stages after a span's $match: the conversationIds of its replies (at most `limit`)."""
+def conversations_query(limit: int | None = None) -> Query[list[str]]:
+    """The conversationIds of the matched replies (from at most `limit` conversations), sorted."""
     reply = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
     stages: list[dict[str, Any]] = [
         {"$match": {**reply, "conversationId": {"$type": "string"}}},
         {"$group": {"_id": "$conversationId"}},
     ]
-    return stages if limit is None else [*stages, {"$limit": limit}]
+    return single("messages", stages if limit is None else [*stages, {"$limit": limit}], _conversation_ids)
 
 
-def conversation_ids(rows: list[dict[str, Any]]) -> list[str]:
+def _conversation_ids(rows: list[dict[str, Any]]) -> list[str]:
     """The string ids (`$type: "string"` also matches an array of strings, which is no id)."""
     return sorted(cid for row in rows if (cid := values.text(row["_id"], "conversationId")) is not None)
 

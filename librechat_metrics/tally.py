@@ -9,6 +9,7 @@ fold can then keep only the rows in one of them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -18,6 +19,7 @@ from bson import ObjectId
 from . import values
 from .labels import AGENT_PREFIX, is_agent_id, name_label, tag_label
 from .mongo import AnyOf, Reader, Span, since
+from .query import Query, Rows, rows, single
 from .values import LIMIT
 
 RATINGS = ("thumbsUp", "thumbsDown")
@@ -157,11 +159,15 @@ class MessageTally:
 
 
 def message_rows(reader: Reader, span: Span | AnyOf, marks: dict[str, Span]) -> list[dict[str, Any]]:
-    return reader.aggregate("messages", [{"$match": span.match()}, message_group(marks)])
+    return messages_query(marks).run(reader, span.match())
 
 
-def message_group(marks: dict[str, Span]) -> dict[str, Any]:
-    """The $group stage of message_rows (after the span's $match)."""
+def messages_query(marks: dict[str, Span]) -> Query[Rows]:
+    """Message counts and token sums grouped by the MessageKey fields (and marks): fold_messages' rows."""
+    return rows("messages", [_message_group(marks)])
+
+
+def _message_group(marks: dict[str, Span]) -> dict[str, Any]:
     key = {
         "a": ASSISTANT_EXPR,
         **_label_key("m", "model"),
@@ -229,17 +235,16 @@ def tool_rows(
     users_for: str | None = None,
     person: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Tool-call rows; each row's `_id.f` says whether those calls failed. One command: calls and
-    failures are two facets of the same messages."""
-    parts = tool_parts(marks, users_for, person)
-    return tool_result(facets(reader, "messages", [{"$match": span.match()}], parts))
+    """Tool-call rows of the span (see tools_query)."""
+    return tools_query(marks, users_for, person).run(reader, span.match())
 
 
-def tool_parts(
+def tools_query(
     marks: dict[str, Span], users_for: str | None = None, person: dict[str, Any] | None = None
-) -> dict[str, list[dict[str, Any]]]:
-    """The two $facet pipelines of tool_rows (after the span's $match): all calls, failed calls.
-    Users (of the `users_for` mark) are those of the messages that pass the `person` expression."""
+) -> Query[Rows]:
+    """Tool-call rows; each row's `_id.f` says whether those calls failed (calls and failures are two
+    facets of the same messages). Users (of the `users_for` mark) are those of the messages that pass
+    the `person` expression."""
     key: dict[str, Any] = {
         **_label_key("n", "content.tool_call.name"),
         **_label_key("m", "model"),
@@ -257,17 +262,16 @@ def tool_parts(
     ]
     failed = {"$match": FAILED_TOOL_QUERY}
     group = {"$group": {"_id": key, "n": {"$sum": 1}}}
-    return {"tool_calls": [*calls, group], "tool_failures": [*calls, failed, group]}
+    return Query("messages", {"calls": [*calls, group], "failures": [*calls, failed, group]}, _tool_rows)
 
 
-def tool_result(parts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """tool_rows's rows from the results of tool_parts."""
-    rows = []
-    for part, is_failure in (("tool_calls", False), ("tool_failures", True)):
+def _tool_rows(parts: Mapping[str, Rows]) -> Rows:
+    out = []
+    for part, is_failure in (("calls", False), ("failures", True)):
         for row in parts[part]:
             row["_id"]["f"] = is_failure
-            rows.append(row)
-    return rows
+            out.append(row)
+    return out
 
 
 def fold_tools(rows: list[dict[str, Any]], mark: str | None = None) -> ToolTally:
@@ -369,9 +373,9 @@ def agent_replies(reader: Reader, span: Span) -> dict[str, list[str]]:
     return reply_map(reader.find("messages", {"$and": [span.match(), AGENT_REPLY]}, REPLY_FIELDS))
 
 
-def agent_reply_stages(limit: int) -> list[dict[str, Any]]:
-    """agent_replies as stages after the span's $match (for a $facet), at most `limit` documents."""
-    return [{"$match": AGENT_REPLY}, {"$project": REPLY_FIELDS}, {"$limit": limit}]
+def agent_replies_query(limit: int) -> Query[Rows]:
+    """The documents of agent_replies (messageId and model), at most `limit` of them."""
+    return rows("messages", [{"$match": AGENT_REPLY}, {"$project": REPLY_FIELDS}, {"$limit": limit}])
 
 
 def reply_map(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -410,27 +414,26 @@ def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Co
 def agent_users(
     reader: Reader, span: Span, marks: dict[str, datetime], where: dict[str, Any] | None = None
 ) -> dict[str, Counter[str]]:
-    """mark -> agent id -> distinct non-null users of the agent's replies at or after the mark, of the
-    replies that also pass `where` (e.g. origins.Automated.person())."""
+    """agent_users_query over the span's replies that also pass `where` (e.g. origins' person test)."""
     match = span.match() if where is None else {"$and": [span.match(), where]}
-    rows = reader.aggregate("messages", [{"$match": match}, *agent_user_stages(marks)])
-    return agent_user_result(rows, marks)
+    return agent_users_query(marks).run(reader, match)
 
 
-def agent_user_stages(marks: dict[str, datetime]) -> list[dict[str, Any]]:
-    """The stages after the span's $match that count each agent's distinct users (see agent_users)."""
+def agent_users_query(marks: dict[str, datetime]) -> Query[dict[str, Counter[str]]]:
+    """mark -> agent id -> distinct non-null users of the agent's replies at or after the mark."""
     counters = {name: {"$sum": {"$cond": [since("last", when), 1, 0]}} for name, when in marks.items()}
-    return [
+    stages: list[dict[str, Any]] = [
         {"$match": {"$and": [_agent_reply(), {"user": {"$ne": None}}]}},
         {"$group": {"_id": {"a": "$model", "u": "$user"}, "last": {"$max": "$createdAt"}}},
         {"$group": {"_id": "$_id.a", **counters}},
     ]
 
+    def parse(found: Rows) -> dict[str, Counter[str]]:
+        # A model that is an array of strings passes `$regex`: only string agent ids are kept.
+        agents = [(a, row) for row in found if (a := values.text(row["_id"], "model")) is not None]
+        return {name: Counter({a: int(row[name]) for a, row in agents if row[name]}) for name in marks}
 
-def agent_user_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> dict[str, Counter[str]]:
-    """A model that is an array of strings passes `$regex`: only string agent ids are kept."""
-    agents = [(agent_id, row) for row in rows if (agent_id := values.text(row["_id"], "model")) is not None]
-    return {name: Counter({a: int(row[name]) for a, row in agents if row[name]}) for name in marks}
+    return single("messages", stages, parse)
 
 
 # --- input tokens attributed to the model of the earliest reply (token source "messages") ---------
@@ -487,44 +490,33 @@ def distinct_counts(
     marks: dict[str, datetime],
     where: dict[str, Any] | None = None,
 ) -> dict[str, int]:
-    """Distinct non-null `field_name` values in the span ("all") and at or after each mark, of the
-    documents that also pass `where` (e.g. origins.Automated.person())."""
+    """distinct_query over the span's documents that also pass `where` (e.g. origins' person test)."""
     match = span.match() if where is None else {"$and": [span.match(), where]}
-    rows = reader.aggregate(collection, [{"$match": match}, *distinct_stages(field_name, marks)])
-    return distinct_result(rows, marks)
+    return distinct_query(collection, field_name, marks).run(reader, match)
 
 
-def distinct_stages(field_name: str, marks: dict[str, datetime]) -> list[dict[str, Any]]:
-    """The stages after the span's $match that count distinct values (see distinct_counts)."""
+def distinct_query(collection: str, field_name: str, marks: dict[str, datetime]) -> Query[dict[str, int]]:
+    """Distinct non-null `field_name` values ("all") and those last seen at or after each mark."""
     counters: dict[str, Any] = {"all": {"$sum": 1}}
     counters |= {name: {"$sum": {"$cond": [since("last", when), 1, 0]}} for name, when in marks.items()}
-    return [
+    stages: list[dict[str, Any]] = [
         {"$match": {field_name: {"$ne": None}}},
         {"$group": {"_id": f"${field_name}", "last": {"$max": "$createdAt"}}},
         {"$group": {"_id": None, **counters}},
     ]
+    return single(collection, stages, lambda found: _counts(found, ["all", *marks]))
 
 
-def distinct_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> dict[str, int]:
-    return {name: int(rows[0][name]) if rows else 0 for name in ["all", *marks]}
-
-
-def count_stages(marks: dict[str, datetime]) -> list[dict[str, Any]]:
-    """The stage after the span's $match that counts the documents created at or after each mark."""
+def count_query(collection: str, marks: dict[str, datetime]) -> Query[dict[str, int]]:
+    """The documents created at or after each mark."""
     counters = {name: {"$sum": {"$cond": [since("createdAt", when), 1, 0]}} for name, when in marks.items()}
-    return [{"$group": {"_id": None, **counters}}]
+    return single(
+        collection, [{"$group": {"_id": None, **counters}}], lambda found: _counts(found, list(marks))
+    )
 
 
-def count_result(rows: list[dict[str, Any]], marks: dict[str, datetime]) -> dict[str, int]:
-    return {name: int(rows[0][name]) if rows else 0 for name in marks}
-
-
-def facets(
-    reader: Reader, collection: str, head: list[dict[str, Any]], parts: dict[str, list[dict[str, Any]]]
-) -> dict[str, list[dict[str, Any]]]:
-    """Several pipelines over the documents `head` selects, in one command: part name -> its rows."""
-    rows = reader.aggregate(collection, [*head, {"$facet": parts}])
-    return {name: rows[0][name] if rows else [] for name in parts}
+def _counts(found: Rows, names: list[str]) -> dict[str, int]:
+    return {name: int(found[0][name]) if found else 0 for name in names}
 
 
 def count_in(reader: Reader, collection: str, span: Span) -> int:

@@ -20,6 +20,7 @@ from ..history import compute, engagement, queries
 from ..labels import sanitise
 from ..membership import NO_GROUP, Membership, no_group_members, per_group, read_membership
 from ..mongo import Span
+from ..query import together
 from ..windows import local_midnight
 
 TOP_USERS = 20
@@ -66,14 +67,14 @@ class DayTallies:
     def add_days(self, src: compute.Source, span: Span) -> None:
         """Add the tallies of `span` (whole local days)."""
         # messages and tool calls in one command ($facet), as the exporter's cycle reads them
-        parts = {"messages": [tally.message_group({})], **tally.tool_parts({})}
-        read = tally.facets(src.reader, "messages", [{"$match": span.match()}], parts)
+        reads = {"messages": tally.messages_query({}), "tools": tally.tools_query({})}
+        read = together(src.reader, span.match(), reads)
         messages = tally.fold_messages(read["messages"])
         txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}, by_user=True))
         by_model, by_user = compute._tokens(src, span, messages, txs)
         self.messages += messages
         self.txs += txs
-        self.tools += tally.fold_tools(tally.tool_result(read))
+        self.tools += tally.fold_tools(read["tools"])
         for total, part in ((self.by_model, by_model), (self.by_user, by_user)):
             for key, (inp, out) in part.items():
                 pair = total.setdefault(key, [0, 0])

@@ -86,18 +86,22 @@ class ExporterProcess:
         assert status == 200, body
         return Exposition.parse(body)
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:
+        """Until /readyz answers 200 (generous: the wire server shares two cores with the whole suite)."""
         deadline = time.monotonic() + timeout
+        last = "no answer"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"exporter exited with {self.proc.returncode}: {self.output()}")
             try:
-                if self.get("/readyz")[0] == 200:
+                status, body = self.get("/readyz")
+                if status == 200:
                     return
+                last = f"{status} {body.strip()[:300]}"
             except OSError:
                 pass
             time.sleep(0.2)
-        raise AssertionError(f"exporter not ready after {timeout} s: {self.output()}")
+        raise AssertionError(f"exporter not ready after {timeout} s (/readyz: {last}): {self.output()}")
 
     def wait_for(self, predicate, timeout: float = 60, interval: float = 0.3) -> Exposition:
         """Scrape until predicate(exposition) is true."""
