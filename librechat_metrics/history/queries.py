@@ -17,7 +17,7 @@ from ..schedules import STATUSES
 from ..tally import ASSISTANT_EXPR, ASSISTANT_QUERY, COUNTED_TRANSACTION, VALID_TOKENS_EXPR
 
 # How many messageIds one reply lookup sends (keeps each command far below MongoDB's 16 MB limit).
-REPLY_CHUNK = 20_000
+IDS_PER_LOOKUP = 20_000
 
 
 def has_counted_transaction(reader: Reader) -> bool:
@@ -36,8 +36,8 @@ def earliest_reply_models(reader: Reader, message_ids: Iterable[str]) -> dict[st
     """
     wanted = sorted({m for m in message_ids if isinstance(m, str)})
     out: dict[str, str] = {}
-    for i in range(0, len(wanted), REPLY_CHUNK):
-        match = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$in": wanted[i : i + REPLY_CHUNK]}}]}
+    for i in range(0, len(wanted), IDS_PER_LOOKUP):
+        match = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$in": wanted[i : i + IDS_PER_LOOKUP]}}]}
         rows = reader.aggregate(
             "messages",
             [
