@@ -171,8 +171,8 @@ def user_details(
     a value that is not a string is None, a string goes through `key` (NUL and length)."""
     wanted = sorted({ObjectId(u) for u in users if len(u) == 24 and ObjectId.is_valid(u)})
     out: dict[str, tuple[str | None, str | None]] = {}
-    for i in range(0, len(wanted), queries.REPLY_CHUNK):
-        match = {"_id": {"$in": wanted[i : i + queries.REPLY_CHUNK]}}
+    for i in range(0, len(wanted), queries.IDS_PER_LOOKUP):
+        match = {"_id": {"$in": wanted[i : i + queries.IDS_PER_LOOKUP]}}
         rows = reader.aggregate("users", [{"$match": match}, {"$project": {"email": 1, "name": 1}}])
         for row in rows:
             email, name = (values.text(row.get(f)) for f in ("email", "name"))
