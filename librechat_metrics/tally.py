@@ -299,10 +299,19 @@ class TxKey(NamedTuple):
     user: str | None  # the user's hex id, when tallied by user
 
 
+# The ledger sums beside |rawAmount|, one line each: TxTally column -> (transaction field, summed on
+# prompt transactions only). Each is the sum of the field's magnitude over the counted transactions.
+TX_SUMS: dict[str, tuple[str, bool]] = {
+    "value": ("tokenValue", False),  # credits, 1e6 = 1 USD
+    "cache_read": ("readTokens", True),  # completions carry no cache tokens (and never count them)
+    "cache_write": ("writeTokens", True),
+}
+
+
 @dataclass
 class TxTally:
     """|rawAmount| sums and document counts per TxKey (credits and invalid amounts never count), and
-    the |tokenValue| (credits, 1e6 = 1 USD), |readTokens| and |writeTokens| sums of the same documents."""
+    the TX_SUMS columns of the same documents."""
 
     tokens: Counter[TxKey] = field(default_factory=Counter)
     count: Counter[TxKey] = field(default_factory=Counter)
@@ -311,13 +320,8 @@ class TxTally:
     cache_write: Counter[TxKey] = field(default_factory=Counter)
 
     def __add__(self, other: TxTally) -> TxTally:
-        return TxTally(
-            _plus(self.tokens, other.tokens),
-            self.count + other.count,
-            _plus(self.value, other.value),
-            _plus(self.cache_read, other.cache_read),
-            _plus(self.cache_write, other.cache_write),
-        )
+        sums = {name: _plus(getattr(self, name), getattr(other, name)) for name in ("tokens", *TX_SUMS)}
+        return TxTally(count=self.count + other.count, **sums)
 
 
 def transaction_rows(
@@ -328,10 +332,11 @@ def transaction_rows(
         key["u"] = _raw("user")
     amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
     match = {**span.match(by_id=True), **COUNTED_TRANSACTION}
-    group = {"_id": key, "s": {"$sum": amount}, "n": {"$sum": 1}, "v": {"$sum": _magnitude("$tokenValue")}}
-    prompt = {"$eq": ["$tokenType", "prompt"]}  # completions carry no cache tokens (and never count them)
-    group["r"] = {"$sum": {"$cond": [prompt, _magnitude("$readTokens"), 0]}}
-    group["w"] = {"$sum": {"$cond": [prompt, _magnitude("$writeTokens"), 0]}}
+    group: dict[str, Any] = {"_id": key, "s": {"$sum": amount}, "n": {"$sum": 1}}
+    prompt = {"$eq": ["$tokenType", "prompt"]}
+    for column, (source, prompt_only) in TX_SUMS.items():
+        magnitude = _magnitude(f"${source}")
+        group[column] = {"$sum": {"$cond": [prompt, magnitude, 0]} if prompt_only else magnitude}
     return reader.aggregate("transactions", [{"$match": match}, {"$group": group}])
 
 
@@ -345,9 +350,9 @@ def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> Tx
         key = TxKey(k["k"], name_label(k["m"]), None if user is None else str(user))
         tally.tokens[key] = values.add(tally.tokens[key], row["s"])
         tally.count[key] += row["n"]
-        tally.value[key] = values.add(tally.value[key], row.get("v"))
-        tally.cache_read[key] = values.add(tally.cache_read[key], row.get("r"))
-        tally.cache_write[key] = values.add(tally.cache_write[key], row.get("w"))
+        for column in TX_SUMS:
+            sums: Counter[TxKey] = getattr(tally, column)
+            sums[key] = values.add(sums[key], row.get(column))
     return tally
 
 

@@ -13,4 +13,4 @@ if [ "$(cat .venv-unit/.requirements.sha 2>/dev/null)" != "$want" ]; then
     $(grep -E '^(pytest|pytest-timeout)==' requirements-dev.txt)
   echo "$want" > .venv-unit/.requirements.sha
 fi
-exec .venv-unit/bin/python -m pytest -q -p no:cacheprovider tests/unit "$@"
+exec .venv-unit/bin/python -m pytest -q -p no:cacheprovider -o addopts="" tests/unit "$@"
