@@ -28,7 +28,7 @@ from pymongo import MongoClient
 
 from librechat_metrics.history import sql
 from librechat_metrics.synthetic import generate, malformed_corpus
-from tests.oracle import history_rows
+from tests.oracle import agent_info_rows, history_rows
 from tests.support.mongo import start_mongoeco
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -317,6 +317,29 @@ def test_second_overlapping_range_changes_only_its_own_days(editable, any_db):
     b_months = {r[0] for r in want_b["monthly_users"]}
     assert {r for r in after["monthly_users"] if r[0] in b_months} == want_b["monthly_users"]
     assert {(date(2024, 6, 1), 7, 3), (date(2030, 1, 1), 7, 3)} <= after["daily_messages"]
+
+
+def test_agent_info_is_refreshed_by_every_export_and_keeps_deleted_agents(any_db):
+    data = generate(profile="v0.8.8", seed=4, n_messages=300, now=NOW, zones=ZONES, history_days=10).collections
+    server = start_mongoeco(data)
+    try:
+        export(server, any_db, "2025-03-18", "2025-03-19")
+        first = agent_info_rows(data)
+        assert any_db.rows("agent_info") == first and len(first) >= 2
+        gone, renamed = sorted(first)[:2]
+        client = MongoClient(server.uri)
+        try:
+            agents = client["LibreChat"]["agents"]
+            assert agents.delete_many({"id": gone[0]}).deleted_count >= 1
+            agents.update_many({"id": renamed[0]}, {"$set": {"name": "Renamed", "model": "gpt-x"}})
+        finally:
+            client.close()
+        done = export(server, any_db, "2025-03-18", "2025-03-19")  # no day to write: agents still read
+        assert "0 days written, 2 already stored" in done.stderr
+        want = (first - {renamed}) | {(renamed[0], "Renamed", "gpt-x")}
+        assert any_db.rows("agent_info") == want  # the deleted agent keeps its last known name
+    finally:
+        server.stop()
 
 
 def test_a_day_stored_before_it_ended_is_recomputed(served, mariadb):
