@@ -26,6 +26,7 @@ RECORDING = [
     for group in yaml.safe_load((EXAMPLES / "recording.yml").read_text())["groups"]
     for rule in group["rules"]
 ]
+RANGE = "10m"  # what Grafana puts for $__range (the time picker's span); the data is younger: all of it
 needs_promtool = pytest.mark.skipif(
     shutil.which("promtool") is None, reason="scripts/services.sh installs it"
 )
@@ -80,10 +81,40 @@ def test_every_error_share_divides_error_replies_by_replies():
     shares = [q for q in queries() if "error" in q and " / " in q]
     shares += [r["expr"] for r in RULES + RECORDING if "error" in r["expr"] and "tool" not in r["expr"]]
     shares = [q for q in shares if "librechat_exporter_" not in q and "agent" not in q]
-    assert len(shares) == 3, shares
+    assert len(shares) == 4, shares
     for expr in shares:
-        assert "librechat_error_replies_5m / " in expr and "librechat_replies_5m" in expr, expr
+        numerator, denominator = expr.split(" / ")
+        assert "librechat_error_replies_5m" in numerator and "librechat_replies_5m" in denominator, expr
         assert "librechat_messages_5m" not in expr and "librechat_error_messages_5m" not in expr, expr
+
+
+def importable(dashboard: dict, plugin: str) -> None:
+    """As grafana.com and Grafana's import expect: `__inputs` declares the datasource (its ${DS_…}
+    placeholders are all declared ones), `__requires` names Grafana, that plugin and every panel type."""
+    inputs = {i["name"]: i for i in dashboard["__inputs"]}
+    assert inputs and all(i["type"] == "datasource" and i["pluginId"] == plugin for i in inputs.values())
+    used = set(re.findall(r"\$\{(DS_\w+)\}", json.dumps(dashboard)))
+    assert used <= set(inputs), used - set(inputs)
+    required = {(r["type"], r["id"]) for r in dashboard["__requires"]}
+    assert {("grafana", "grafana"), ("datasource", plugin)} <= required
+    kinds = {p["type"] for p in dashboard["panels"] if p["type"] != "row"}
+    assert {("panel", kind) for kind in kinds} <= required, kinds
+    assert all(r.get("version") is not None and r.get("name") for r in dashboard["__requires"])
+
+
+def test_the_live_dashboard_is_importable():
+    dashboard = json.loads(DASHBOARD.read_text())
+    importable(dashboard, "prometheus")
+    assert {"DS_PROMETHEUS"} == set(re.findall(r"\$\{(DS_\w+)\}", json.dumps(dashboard)))
+
+
+def test_range_panels_cover_every_range_question():
+    """Spend per model, agent (with its name), group; endpoints; top agents; error share: over $__range."""
+    ranged = [q for q in queries() if "$__range" in q]
+    for family in ("spend_usd_total", "agent_spend_usd_total", "group_spend_usd_total",
+                   "messages_per_endpoint_total", "agent_replies_total", "error_replies_5m"):  # fmt: skip
+        assert any(f"librechat_{family}[$__range]" in q for q in ranged), family
+    assert all("librechat_agent_info" in q for q in ranged if "agent_spend" in q or "agent_replies" in q)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +179,18 @@ def test_prometheus_evaluates_every_rule_on_real_data(live):
 @pytest.mark.parametrize("expr", queries())
 def test_every_dashboard_query_returns_data(live, expr):
     _, prometheus = live
-    result = prometheus.query(expr)
+    result = prometheus.query(expr.replace("$__range", RANGE))
     assert result, f"no data for {expr}"
     for row in result:
         float(row["value"][1])  # a number, NaN included, never an error
+
+
+@needs_prometheus
+def test_agent_range_panels_carry_the_agents_names(live):
+    """The join onto librechat_agent_info gives the demo's agents their names (it has agents)."""
+    _, prometheus = live
+    joined = [q for q in queries() if "librechat_agent_info" in q]
+    assert len(joined) == 3
+    for expr in joined:
+        rows = prometheus.query(expr.replace("$__range", RANGE))
+        assert any(row["metric"].get("name") for row in rows), (expr, rows)

@@ -320,7 +320,8 @@ def test_second_overlapping_range_changes_only_its_own_days(editable, any_db):
 
 
 def test_agent_info_is_refreshed_by_every_export_and_keeps_deleted_agents(any_db):
-    data = generate(profile="v0.8.8", seed=4, n_messages=300, now=NOW, zones=ZONES, history_days=10).collections
+    data = generate(profile="v0.8.8", seed=4, n_messages=300, now=NOW, zones=ZONES, history_days=10)
+    data = data.collections
     server = start_mongoeco(data)
     try:
         export(server, any_db, "2025-03-18", "2025-03-19")
