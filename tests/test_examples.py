@@ -16,6 +16,7 @@ import yaml
 from scripts.grafana_dashboard import OUT as DASHBOARD
 from scripts.grafana_dashboard import queries, render
 from tests.support.demo import Demo
+from tests.support.grafana import importable
 from tests.support.prometheus import AVAILABLE as prometheus_available
 from tests.support.prometheus import start_prometheus
 
@@ -86,20 +87,6 @@ def test_every_error_share_divides_error_replies_by_replies():
         numerator, denominator = expr.split(" / ")
         assert "librechat_error_replies_5m" in numerator and "librechat_replies_5m" in denominator, expr
         assert "librechat_messages_5m" not in expr and "librechat_error_messages_5m" not in expr, expr
-
-
-def importable(dashboard: dict, plugin: str) -> None:
-    """As grafana.com and Grafana's import expect: `__inputs` declares the datasource (its ${DS_…}
-    placeholders are all declared ones), `__requires` names Grafana, that plugin and every panel type."""
-    inputs = {i["name"]: i for i in dashboard["__inputs"]}
-    assert inputs and all(i["type"] == "datasource" and i["pluginId"] == plugin for i in inputs.values())
-    used = set(re.findall(r"\$\{(DS_\w+)\}", json.dumps(dashboard)))
-    assert used <= set(inputs), used - set(inputs)
-    required = {(r["type"], r["id"]) for r in dashboard["__requires"]}
-    assert {("grafana", "grafana"), ("datasource", plugin)} <= required
-    kinds = {p["type"] for p in dashboard["panels"] if p["type"] != "row"}
-    assert {("panel", kind) for kind in kinds} <= required, kinds
-    assert all(r.get("version") is not None and r.get("name") for r in dashboard["__requires"])
 
 
 def test_the_live_dashboard_is_importable():

@@ -486,10 +486,24 @@ def test_every_dashboard_query_runs_and_returns_rows(served, mariadb):
     dashboard = json.loads((ROOT / "historic-analysis" / "Grafana-Dashboard-template.json").read_text())
     lo = datetime(START.year, START.month, START.day, tzinfo=timezone.utc)
     hi = datetime(END.year, END.month, END.day, 23, 59, 59, tzinfo=timezone.utc)
+    results = {}
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
             rows = mariadb.query(grafana_sql(target["rawSql"], lo, hi))
             assert rows, f"panel {panel['title']!r} returned no rows"
+            results[panel["title"]] = rows
+    # the range tables add up the days: spend per model, agents with their names, groups
+    stored = mariadb.snapshot()
+    spend = sum(r[2] for r in stored["daily_cost_by_model"] if START <= r[0] <= END)
+    assert math.isclose(sum(r[5] for r in results["Range totals per model"]), spend, rel_tol=1e-9)
+    names = {agent_id: name for agent_id, name, _ in stored["agent_info"]}
+    agents = results["Agents in the time range"]
+    assert {row[0] for row in agents} == {names.get(row[7], row[7]) for row in agents}
+    assert any(row[0] != row[7] for row in agents)  # names, not ids
+    replies = sum(r[2] for r in stored["daily_replies_by_agent"] if START <= r[0] <= END)
+    assert sum(row[2] for row in agents) == replies
+    groups = {row[0] for row in results["Groups in the time range"]}
+    assert groups == {r[1] for r in stored["daily_cost_by_group"] if START <= r[0] <= END}
 
 
 def test_init_sql_creates_the_tables_the_export_creates(mariadb):
