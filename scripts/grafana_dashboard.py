@@ -38,15 +38,18 @@ RUN_BUCKETS = "sum by (le) (librechat_schedule_run_duration_seconds_bucket)"
 
 
 def over_range(family: str, by: str) -> str:
-    """What a counter grew by over the dashboard's time range, per `by`."""
-    return f"sum by ({by}) (increase({family}[$__range]))"
+    """What a counter grew by over the dashboard's time range, per `by`: delta(), not increase(). The
+    counters count what MongoDB holds, so they fall when LibreChat deletes data, and never reset to 0
+    (the exporter serves them after a full count): increase() would read a fall as a reset and count
+    the whole value again, delta() is off by what was deleted."""
+    return f"sum by ({by}) (delta({family}[$__range]))"
 
 
 def named(family: str) -> str:
     """An agent counter's growth over the range, with the agent's name and model joined from
     librechat_agent_info (one info series per agent: topk); agents without one keep their id only."""
     info = "topk by (agent_id) (1, librechat_agent_info)"
-    joined = f"increase({family}[$__range]) * on (agent_id) group_left (name, model) {info}"
+    joined = f"delta({family}[$__range]) * on (agent_id) group_left (name, model) {info}"
     return f"sum by (agent_id, name, model) ({joined}) or on (agent_id) {over_range(family, 'agent_id')}"
 
 
