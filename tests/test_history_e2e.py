@@ -6,6 +6,8 @@ Every test creates and drops its own database. Expected rows come from tests.ora
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import math
 import os
@@ -339,6 +341,10 @@ def test_agent_info_is_refreshed_by_every_export_and_keeps_deleted_agents(any_db
         assert "0 days written, 2 already stored" in done.stderr
         want = (first - {renamed}) | {(renamed[0], "Renamed", "gpt-x")}
         assert any_db.rows("agent_info") == want  # the deleted agent keeps its last known name
+        out = export(server, None, "--csv", "agent_info", "2025-03-18", "2025-03-19").stdout
+        header, *rows = csv.reader(io.StringIO(out))
+        assert header == ["agent_id", "name", "model"]  # --csv: the agents as MongoDB holds them now
+        assert {tuple(row) for row in rows} == want - {gone}
     finally:
         server.stop()
 
