@@ -26,6 +26,7 @@ class Panel:
     width: int = 8
     description: str = ""
     options: dict = field(default_factory=dict)
+    table: bool = False  # instant queries as table rows, merged on their common labels (agent_id)
 
 
 def half(title: str, kind: str, expr: str, legend: str, unit: str = "short", description: str = "") -> Panel:
@@ -35,7 +36,88 @@ def half(title: str, kind: str, expr: str, legend: str, unit: str = "short", des
 
 RUN_BUCKETS = "sum by (le) (librechat_schedule_run_duration_seconds_bucket)"
 
+
+def over_range(family: str, by: str) -> str:
+    """What a counter grew by over the dashboard's time range, per `by`: delta(), not increase(). The
+    counters count what MongoDB holds, so they fall when LibreChat deletes data, and never reset to 0
+    (the exporter serves them after a full count): increase() would read a fall as a reset and count
+    the whole value again, delta() is off by what was deleted."""
+    return f"sum by ({by}) (delta({family}[$__range]))"
+
+
+def named(family: str) -> str:
+    """An agent counter's growth over the range, with the agent's name and model joined from
+    librechat_agent_info (one info series per agent: topk); agents without one keep their id only."""
+    info = "topk by (agent_id) (1, librechat_agent_info)"
+    joined = f"delta({family}[$__range]) * on (agent_id) group_left (name, model) {info}"
+    return f"sum by (agent_id, name, model) ({joined}) or on (agent_id) {over_range(family, 'agent_id')}"
+
+
+RANGE_ERROR_SHARE = (
+    "sum(sum_over_time(librechat_error_replies_5m[$__range]))"
+    " / clamp_min(sum(sum_over_time(librechat_replies_5m[$__range])), 1)"
+)
+
 ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
+    (
+        "The selected time range",
+        (
+            Panel(
+                "Spend over the range, by model (USD)",
+                "bargauge",
+                ((over_range("librechat_spend_usd_total", "model"), "{{model}}"),),
+                unit="currencyUSD",
+                description="What the time picker's range cost, from LibreChat's transactions.",
+            ),
+            Panel(
+                "Spend over the range, by agent (USD)",
+                "bargauge",
+                ((named("librechat_agent_spend_usd_total"), "{{name}} ({{agent_id}})"),),
+                unit="currencyUSD",
+                description="Transactions of agent replies; the name comes from librechat_agent_info.",
+            ),
+            Panel(
+                "Spend over the range, by group (USD)",
+                "bargauge",
+                ((over_range("librechat_group_spend_usd_total", "group"), "{{group}}"),),
+                unit="currencyUSD",
+                description="LibreChat groups; a user in several groups counts in each, so groups can "
+                "add up to more than the total. (no group): users in none.",
+            ),
+            Panel(
+                "Top agents over the range",
+                "table",
+                (
+                    (named("librechat_agent_replies_total"), "replies"),
+                    ("max by (agent_id) (librechat_agent_monthly_users)", "users this month"),
+                    (named("librechat_agent_spend_usd_total"), "spend (USD)"),
+                ),
+                width=16,
+                description="Replies and spend over the range; users: distinct users of the agent this "
+                "month (Prometheus cannot count distinct users over any range; the history can).",
+                options={"sortBy": [{"displayName": "Value #A", "desc": True}]},
+                table=True,
+            ),
+            Panel(
+                "Replies over the range, by endpoint",
+                "bargauge",
+                ((over_range("librechat_messages_per_endpoint_total", "endpoint"), "{{endpoint}}"),),
+                description="Assistant messages per LibreChat endpoint.",
+            ),
+            Panel(
+                "Errors over the range, by endpoint",
+                "bargauge",
+                ((over_range("librechat_errors_per_endpoint_total", "endpoint"), "{{endpoint}}"),),
+            ),
+            Panel(
+                "Error share of replies over the range",
+                "stat",
+                ((RANGE_ERROR_SHARE, "errors"),),
+                unit="percentunit",
+                description="Error replies / replies, from the 5-minute gauges averaged over the range.",
+            ),
+        ),
+    ),
     (
         "Usage",
         (
@@ -259,6 +341,14 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
 )
 
 
+PANEL_NAMES = {"bargauge": "Bar gauge", "stat": "Stat", "table": "Table", "timeseries": "Time series"}
+# A table panel's instant queries as one row per agent: joined on their common labels, Time hidden.
+TABLE_MERGE = [
+    {"id": "merge", "options": {}},
+    {"id": "organize", "options": {"excludeByName": {"Time": True}}},
+]
+
+
 def queries() -> list[str]:
     """Every PromQL expression of the dashboard."""
     return [expr for _, panels in ROWS for panel in panels for expr, _ in panel.targets]
@@ -282,6 +372,7 @@ def dashboard() -> dict:
         for panel in row_panels:
             if x + panel.width > 24:
                 x, y = 0, y + 8
+            extra = {"transformations": TABLE_MERGE} if panel.table else {}
             panels.append(
                 {
                     "type": panel.kind,
@@ -298,14 +389,32 @@ def dashboard() -> dict:
                             "datasource": datasource,
                             "expr": expr,
                             "legendFormat": legend,
+                            **({"instant": True, "format": "table"} if panel.table else {}),
                         }
                         for i, (expr, legend) in enumerate(panel.targets)
                     ],
+                    **extra,
                 }
             )
             next_id, x = next_id + 1, x + panel.width
         y += 8
+    kinds = sorted({p["type"] for p in panels if p["type"] != "row"})
     return {
+        "__inputs": [
+            {
+                "name": "DS_PROMETHEUS",
+                "label": "Prometheus",
+                "description": "The Prometheus that scrapes librechat-metrics",
+                "type": "datasource",
+                "pluginId": "prometheus",
+                "pluginName": "Prometheus",
+            }
+        ],
+        "__requires": [
+            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.0.0"},
+            {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+            *({"type": "panel", "id": kind, "name": PANEL_NAMES[kind], "version": ""} for kind in kinds),
+        ],
         "title": "LibreChat (librechat-metrics)",
         "uid": "librechat-metrics-live",
         "tags": ["librechat", "prometheus"],
@@ -314,7 +423,14 @@ def dashboard() -> dict:
         "refresh": "1m",
         "templating": {
             "list": [
-                {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus"}
+                {
+                    "name": "datasource",
+                    "label": "Prometheus",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    # the datasource chosen on import; provisioned, Grafana picks the default Prometheus
+                    "current": {"text": "${DS_PROMETHEUS}", "value": "${DS_PROMETHEUS}"},
+                }
             ]
         },
         "panels": panels,

@@ -174,6 +174,8 @@ HISTORY_TABLES = (
     "daily_spend_by_agent",
     "daily_schedule_runs",
     "daily_cost_by_group",
+    "daily_users_by_agent",
+    "agent_info",
 )
 
 TOOL_ERROR_RE = re.compile(re.escape("error processing tool"), re.IGNORECASE)
@@ -1346,6 +1348,8 @@ def history_rows(
     persons = [msg for msg in messages if origins[id(msg)] == "person"]
     out["daily_user_messages"] = user_message_rows(persons, day_bounds, days, agents, by_user, spend, people)
     out["daily_cost_by_group"] = group_cost_rows(collections, persons, day_bounds, days, by_user)
+    out["daily_users_by_agent"] = agent_user_rows(persons, day_bounds, days)
+    out["agent_info"] = agent_info_rows(collections)
 
     cost_history(out, collections, messages, agents, days, day_bounds)
     return out
@@ -1477,6 +1481,28 @@ def group_cost_rows(
         if any(values):
             out.add((d, name, *values))
     return out
+
+
+def agent_user_rows(persons: list[Doc], day_bounds: list[datetime], days: list[date]) -> set[tuple]:
+    """daily_users_by_agent: per day and agent id (agent_id_of), the distinct users (distinct_key) of
+    the agent's replies that are person messages with a user; agents without such a user have no row."""
+    users: dict[tuple[date, str], set] = {}
+    for msg in persons:
+        i = window_index(day_bounds, created_at(msg))
+        agent = agent_id_of(msg)
+        if i is not None and agent is not None and msg.get("user") is not None:
+            users.setdefault((days[i], agent), set()).add(distinct_key(msg["user"]))
+    return {(d, agent, len(who)) for (d, agent), who in users.items()}
+
+
+def agent_info_rows(collections: Collections) -> set[tuple]:
+    """agent_info as one export writes it: every agent id starting with agent_ (agents_by_id: the
+    oldest document of an id), sanitised, with plain_label of its name and of its model."""
+    return {
+        (sanitise(agent_id), plain_label(doc.get("name")), plain_label(doc.get("model")))
+        for agent_id, doc in agents_by_id(collections).items()
+        if agent_id.startswith("agent_")
+    }
 
 
 def user_spend(

@@ -16,6 +16,7 @@ import yaml
 from scripts.grafana_dashboard import OUT as DASHBOARD
 from scripts.grafana_dashboard import queries, render
 from tests.support.demo import Demo
+from tests.support.grafana import importable
 from tests.support.prometheus import AVAILABLE as prometheus_available
 from tests.support.prometheus import start_prometheus
 
@@ -26,6 +27,7 @@ RECORDING = [
     for group in yaml.safe_load((EXAMPLES / "recording.yml").read_text())["groups"]
     for rule in group["rules"]
 ]
+RANGE = "10m"  # what Grafana puts for $__range (the time picker's span); the data is younger: all of it
 needs_promtool = pytest.mark.skipif(
     shutil.which("promtool") is None, reason="scripts/services.sh installs it"
 )
@@ -80,10 +82,26 @@ def test_every_error_share_divides_error_replies_by_replies():
     shares = [q for q in queries() if "error" in q and " / " in q]
     shares += [r["expr"] for r in RULES + RECORDING if "error" in r["expr"] and "tool" not in r["expr"]]
     shares = [q for q in shares if "librechat_exporter_" not in q and "agent" not in q]
-    assert len(shares) == 3, shares
+    assert len(shares) == 4, shares
     for expr in shares:
-        assert "librechat_error_replies_5m / " in expr and "librechat_replies_5m" in expr, expr
+        numerator, denominator = expr.split(" / ")
+        assert "librechat_error_replies_5m" in numerator and "librechat_replies_5m" in denominator, expr
         assert "librechat_messages_5m" not in expr and "librechat_error_messages_5m" not in expr, expr
+
+
+def test_the_live_dashboard_is_importable():
+    dashboard = json.loads(DASHBOARD.read_text())
+    importable(dashboard, "prometheus")
+    assert {"DS_PROMETHEUS"} == set(re.findall(r"\$\{(DS_\w+)\}", json.dumps(dashboard)))
+
+
+def test_range_panels_cover_every_range_question():
+    """Spend per model, agent (with its name), group; endpoints; top agents; error share: over $__range."""
+    ranged = [q for q in queries() if "$__range" in q]
+    for family in ("spend_usd_total", "agent_spend_usd_total", "group_spend_usd_total",
+                   "messages_per_endpoint_total", "agent_replies_total", "error_replies_5m"):  # fmt: skip
+        assert any(f"librechat_{family}[$__range]" in q for q in ranged), family
+    assert all("librechat_agent_info" in q for q in ranged if "agent_spend" in q or "agent_replies" in q)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +166,18 @@ def test_prometheus_evaluates_every_rule_on_real_data(live):
 @pytest.mark.parametrize("expr", queries())
 def test_every_dashboard_query_returns_data(live, expr):
     _, prometheus = live
-    result = prometheus.query(expr)
+    result = prometheus.query(expr.replace("$__range", RANGE))
     assert result, f"no data for {expr}"
     for row in result:
         float(row["value"][1])  # a number, NaN included, never an error
+
+
+@needs_prometheus
+def test_agent_range_panels_carry_the_agents_names(live):
+    """The join onto librechat_agent_info gives the demo's agents their names (it has agents)."""
+    _, prometheus = live
+    joined = [q for q in queries() if "librechat_agent_info" in q]
+    assert len(joined) == 3
+    for expr in joined:
+        rows = prometheus.query(expr.replace("$__range", RANGE))
+        assert any(row["metric"].get("name") for row in rows), (expr, rows)

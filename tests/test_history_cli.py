@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from librechat_metrics.history import cli, sql
+from tests.support.grafana import importable
 
 ROOT = Path(__file__).resolve().parents[1]
 HA = ROOT / "historic-analysis"
@@ -289,6 +290,10 @@ def test_grafana_provisioning_points_at_the_dashboard_and_a_fixed_datasource_uid
 
 def dashboard() -> dict:
     return json.loads((HA / "Grafana-Dashboard-template.json").read_text())
+
+
+def test_the_history_dashboard_is_importable():
+    importable(dashboard(), "mysql")
 
 
 def test_dashboard_uses_the_provisioned_datasource_and_time_macros_everywhere():

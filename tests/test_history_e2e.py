@@ -6,6 +6,8 @@ Every test creates and drops its own database. Expected rows come from tests.ora
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import math
 import os
@@ -28,7 +30,7 @@ from pymongo import MongoClient
 
 from librechat_metrics.history import sql
 from librechat_metrics.synthetic import generate, malformed_corpus
-from tests.oracle import history_rows
+from tests.oracle import agent_info_rows, history_rows
 from tests.support.mongo import start_mongoeco
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,6 +321,34 @@ def test_second_overlapping_range_changes_only_its_own_days(editable, any_db):
     assert {(date(2024, 6, 1), 7, 3), (date(2030, 1, 1), 7, 3)} <= after["daily_messages"]
 
 
+def test_agent_info_is_refreshed_by_every_export_and_keeps_deleted_agents(any_db):
+    data = generate(profile="v0.8.8", seed=4, n_messages=300, now=NOW, zones=ZONES, history_days=10)
+    data = data.collections
+    server = start_mongoeco(data)
+    try:
+        export(server, any_db, "2025-03-18", "2025-03-19")
+        first = agent_info_rows(data)
+        assert any_db.rows("agent_info") == first and len(first) >= 2
+        gone, renamed = sorted(first)[:2]
+        client = MongoClient(server.uri)
+        try:
+            agents = client["LibreChat"]["agents"]
+            assert agents.delete_many({"id": gone[0]}).deleted_count >= 1
+            agents.update_many({"id": renamed[0]}, {"$set": {"name": "Renamed", "model": "gpt-x"}})
+        finally:
+            client.close()
+        done = export(server, any_db, "2025-03-18", "2025-03-19")  # no day to write: agents still read
+        assert "0 days written, 2 already stored" in done.stderr
+        want = (first - {renamed}) | {(renamed[0], "Renamed", "gpt-x")}
+        assert any_db.rows("agent_info") == want  # the deleted agent keeps its last known name
+        out = export(server, None, "--csv", "agent_info", "2025-03-18", "2025-03-19").stdout
+        header, *rows = csv.reader(io.StringIO(out))
+        assert header == ["agent_id", "name", "model"]  # --csv: the agents as MongoDB holds them now
+        assert {tuple(row) for row in rows} == want - {gone}
+    finally:
+        server.stop()
+
+
 def test_a_day_stored_before_it_ended_is_recomputed(served, mariadb):
     _, server = served
     today = datetime.now(timezone.utc).date()
@@ -443,29 +473,54 @@ def test_sql_unreachable_is_one_line_without_the_password(served):
     assert "hunter22" not in done.stderr
 
 
-def grafana_sql(text: str, lo: datetime, hi: datetime) -> str:
-    """Substitute the Grafana MySQL macros the dashboard uses, as Grafana does."""
+def grafana_sql(text: str, lo: datetime, hi: datetime, dialect: str = "mysql") -> str:
+    """Substitute the Grafana time macros the dashboard uses, as Grafana's MySQL datasource does; for
+    PostgreSQL, as its PostgreSQL datasource does, with the dashboard's two MySQL spellings (backtick
+    identifiers, DATE_SUB) turned into PostgreSQL's: the same panels on a PostgreSQL history."""
     a, b = int(lo.timestamp()), int(hi.timestamp())
+    if dialect == "mysql":
+        at = "FROM_UNIXTIME({})"
+    else:
+        at = "(to_timestamp({}) AT TIME ZONE 'UTC')"
+        text = re.sub(r"DATE_SUB\((.+?\)\)), INTERVAL (\d+) (DAY|MONTH)\)", r"(\1 - INTERVAL '\2 \3')", text)
+        text = text.replace("`", '"')
     text = re.sub(
         r"\$__timeFilter\(([^)]+)\)",
-        lambda m: f"{m.group(1)} BETWEEN FROM_UNIXTIME({a}) AND FROM_UNIXTIME({b})",
+        lambda m: f"{m.group(1)} BETWEEN {at.format(a)} AND {at.format(b)}",
         text,
     )
-    text = text.replace("$__timeFrom()", f"FROM_UNIXTIME({a})").replace("$__timeTo()", f"FROM_UNIXTIME({b})")
+    text = text.replace("$__timeFrom()", at.format(a)).replace("$__timeTo()", at.format(b))
     assert "$" not in text, f"a macro the test does not know: {text}"
+    assert dialect == "mysql" or "DATE_SUB" not in text, text
     return text
 
 
-def test_every_dashboard_query_runs_and_returns_rows(served, mariadb):
+def test_every_dashboard_query_runs_and_returns_rows(served, any_db):
     _, server = served
-    export(server, mariadb, START, END)
+    export(server, any_db, START, END)
     dashboard = json.loads((ROOT / "historic-analysis" / "Grafana-Dashboard-template.json").read_text())
     lo = datetime(START.year, START.month, START.day, tzinfo=timezone.utc)
     hi = datetime(END.year, END.month, END.day, 23, 59, 59, tzinfo=timezone.utc)
+    results = {}
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
-            rows = mariadb.query(grafana_sql(target["rawSql"], lo, hi))
+            rows = any_db.query(grafana_sql(target["rawSql"], lo, hi, any_db.dialect))
             assert rows, f"panel {panel['title']!r} returned no rows"
+            results[panel["title"]] = rows
+    # the range tables add up the days: spend per model, agents with their names, groups
+    stored = any_db.snapshot()
+    spend = sum(r[2] for r in stored["daily_cost_by_model"] if START <= r[0] <= END)
+    assert math.isclose(sum(r[5] for r in results["Range totals per model"]), spend, rel_tol=1e-9)
+    names = {agent_id: name for agent_id, name, _ in stored["agent_info"]}
+    agents = results["Agents in the time range"]
+    assert {row[0] for row in agents} == {names.get(row[7], row[7]) for row in agents}
+    assert any(row[0] != row[7] for row in agents)  # names, not ids
+    replies = sum(r[2] for r in stored["daily_replies_by_agent"] if START <= r[0] <= END)
+    assert sum(row[2] for row in agents) == replies
+    groups = {row[0] for row in results["Groups in the time range"]}
+    assert groups == {r[1] for r in stored["daily_cost_by_group"] if START <= r[0] <= END}
+    per_user = [row[1] for row in results["Messages and tokens per user"] if row[1] is not None]
+    assert any(v != int(v) for v in per_user)  # a ratio of counts, not PostgreSQL's integer division
 
 
 def test_init_sql_creates_the_tables_the_export_creates(mariadb):

@@ -17,7 +17,7 @@ from librechat_metrics.history import compute, sql
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import load
 from librechat_metrics.synthetic import PROFILES, generate
-from tests.oracle import history_rows
+from tests.oracle import agent_info_rows, history_rows
 from tests.support.mongo import start_mongoeco
 from tests.test_history_e2e import assert_rows_equal
 
@@ -57,6 +57,13 @@ def test_daily_tables_equal_the_oracle_on_every_profile(served, zone):
     want = history_rows(collections, START, END, zone, "auto")
     assert_rows_equal(got, want, DAILY)
     assert sum(len(rows) for rows in got.values()) > 10 * len(DAILY) // 2  # the range is not empty
+
+
+def test_agent_info_equals_the_oracle_on_every_profile(served):
+    collections, reader = served
+    got = set(compute.agent_info_rows(reader))
+    assert got == agent_info_rows(collections)
+    assert got or not collections.get("agents")
 
 
 def test_one_pass_reads_equal_the_oracle(served, monkeypatch):

@@ -126,6 +126,14 @@ CREATE TABLE IF NOT EXISTS `daily_cost_by_group` (
   PRIMARY KEY (`date`, `group`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
+-- distinct users (people) of each agent's replies that day
+CREATE TABLE IF NOT EXISTS `daily_users_by_agent` (
+  `date` DATE NOT NULL,
+  `agent_id` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `active_users` BIGINT NOT NULL,
+  PRIMARY KEY (`date`, `agent_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
 CREATE TABLE IF NOT EXISTS `daily_registrations` (
   `date` DATE NOT NULL,
   `new_users` BIGINT NOT NULL,
@@ -185,6 +193,15 @@ CREATE TABLE IF NOT EXISTS `weekly_retention` (
   `retained_7d` BIGINT NULL,
   `retained_30d` BIGINT NULL,
   PRIMARY KEY (`week_start`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- every agent an export has seen, with its last known name and model (refreshed by each export, never
+-- deleted: a deleted agent keeps its name)
+CREATE TABLE IF NOT EXISTS `agent_info` (
+  `agent_id` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `name` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `model` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  PRIMARY KEY (`agent_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 -- whose history this database holds (MongoDB database, LIBRECHAT_TENANT_ID): recorded by the first export

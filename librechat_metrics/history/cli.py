@@ -261,6 +261,7 @@ def export(
         weeks = [w for w in weeks if (w,) not in before_w or any(week_start(d) == w for d in touched)]
         months = [m for m in months if (m,) not in before_m or any(month_start(d) == m for d in touched)]
         cohorts = [w for w in cohorts if _cohort_stale(w, before_r.get((w,)), touched, src.zone, now)]
+    summary.rows += store.upsert(sql.AGENT_INFO, compute.agent_info_rows(src.reader))
     progress = Progress(len(todo) + len(weeks) + len(months) + len(cohorts))
     try:
         for day in todo:

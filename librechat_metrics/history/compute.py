@@ -88,6 +88,7 @@ COST = (
     "daily_response_time_by_model",
 )
 SCHEDULES = ("daily_schedule_runs",)
+AGENT_USERS = ("daily_users_by_agent",)
 
 
 def day_rows(src: Source, day: date, tables: frozenset[str] | None = None) -> Rows:
@@ -101,7 +102,7 @@ def day_rows(src: Source, day: date, tables: frozenset[str] | None = None) -> Ro
     reader = src.reader
     rows: Rows = {}
     people: dict[str, Any] = {}
-    if wanted(("daily_users", "daily_user_messages", "daily_cost_by_group", *ENGAGEMENT)):
+    if wanted(("daily_users", "daily_user_messages", "daily_cost_by_group", *AGENT_USERS, *ENGAGEMENT)):
         # Person messages only (docs: "Origin"); one read covers the 56 days the engagement rows read.
         people = origins.automated(reader, activity_span(src.zone, day)).person()
     if wanted(("daily_users",)):
@@ -113,7 +114,36 @@ def day_rows(src: Source, day: date, tables: frozenset[str] | None = None) -> Ro
         rows.update(_message_day_rows(src, span, day, wanted, people))
     if wanted(SCHEDULES):
         rows["daily_schedule_runs"] = schedule_rows(src, span, day)
+    if wanted(AGENT_USERS):
+        per_agent = agent_user_counts(src, span, people)
+        rows["daily_users_by_agent"] = [(day, a, n) for a, n in sorted(per_agent.items())]
     return rows
+
+
+def agent_user_counts(src: Source, span: Span, people: dict[str, Any]) -> Counter[str]:
+    """Agent id (sanitised, storable) -> distinct users of its replies in the span, of the replies that
+    pass `people` (the person-message clause: users are people)."""
+    assert span.lo is not None
+    users: Counter[str] = Counter()
+    for agent_id, n in tally.agent_users(src.reader, span, {"span": span.lo}, people)["span"].items():
+        users[storable(sanitise(agent_id))] += n
+    return users
+
+
+def agent_labels(reader: Reader) -> dict[str, tuple[str, str]]:
+    """Agent id (sanitised, storable, as in the per-agent tables) -> (name, model) of its agent
+    document (the oldest one of an id, as librechat_agent_info), sanitised: the agent_info rows."""
+    _, infos = tally.agent_map(reader)
+    labels: dict[str, tuple[str, str]] = {}
+    for agent_id, info in sorted(infos.items()):
+        names = (storable(sanitise(info.name)), storable(sanitise(info.model)))
+        labels.setdefault(storable(sanitise(agent_id)), names)
+    return labels
+
+
+def agent_info_rows(reader: Reader) -> list[tuple[str, str, str]]:
+    """The agent_info rows (agent_id, name, model), in agent id order."""
+    return [(agent_id, *names) for agent_id, names in sorted(agent_labels(reader).items())]
 
 
 def _message_day_rows(

@@ -220,6 +220,8 @@ DAILY: tuple[Table, ...] = (
         ),
         2,
     ),
+    # distinct users of each agent's replies that day (people only, as daily_users)
+    Table("daily_users_by_agent", (("date", "date"), ("agent_id", "text"), ("active_users", "count")), 2),
     # issue #10: users registered that day (time in the user's ObjectId; users has no createdAt index)
     Table("daily_registrations", (("date", "date"), ("new_users", "count")), 1),
     Table(
@@ -259,7 +261,10 @@ WEEKLY_RETENTION = Table(
     1,
     optional=("retained_1d", "retained_7d", "retained_30d"),
 )
-TABLES: tuple[Table, ...] = (*DAILY, WEEKLY, MONTHLY, WEEKLY_RETENTION)
+# Every agent any export has seen, with its last known name and model: refreshed (upserted) by each
+# export, never deleted, so the per-agent tables of a deleted agent keep a name to show.
+AGENT_INFO = Table("agent_info", (("agent_id", "text"), ("name", "text"), ("model", "text")), 1)
+TABLES: tuple[Table, ...] = (*DAILY, WEEKLY, MONTHLY, WEEKLY_RETENTION, AGENT_INFO)
 STAMP = "computed_at"  # extra column of daily_users
 # Whose history the database holds (issue #10): rows `mongodb_database` and `tenant_id` ("" = every
 # tenant), recorded by the first export; the tables have no tenant column, so runs of another scope stop.
@@ -711,6 +716,37 @@ class Store:
             raise
         finally:
             self._unlock(WRITE_LOCK)
+
+    def upsert(self, table: Table, rows: list[tuple[Any, ...]]) -> Changes:
+        """In one transaction: insert `rows`, replacing the other columns of keys already stored; keys
+        not in `rows` are kept (agent_info: a deleted agent keeps its last known name)."""
+        changes = Changes()
+        keys = [self.q(n) for n in table.names[: table.keys]]
+        names = [self.q(n) for n in table.names]
+        marks = ", ".join(["%s"] * len(names))
+        rest = names[table.keys :]
+        if self.dialect == "postgresql":
+            update = ", ".join(f"{n} = EXCLUDED.{n}" for n in rest)
+            tail = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
+        else:
+            tail = "ON DUPLICATE KEY UPDATE " + ", ".join(f"{n} = VALUES({n})" for n in rest)
+        try:
+            self._lock(WRITE_LOCK)
+            before = table.keyed(self._fetch(f"SELECT {', '.join(names)} FROM {self.q(table.name)}"))
+            after = table.keyed(rows)
+            changes.add({k: v for k, v in before.items() if k in after}, after)
+            if rows:
+                with self.conn.cursor() as cur:
+                    cur.executemany(
+                        f"INSERT INTO {self.q(table.name)} ({', '.join(names)}) VALUES ({marks}) {tail}", rows
+                    )
+            self.conn.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            self._unlock(WRITE_LOCK)
+        return changes
 
     def _insert(self, table: Table, rows: list[tuple[Any, ...]], stamped: bool = False) -> None:
         if not rows:

@@ -10,7 +10,6 @@ percentiles.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -230,23 +229,18 @@ def _models(src: compute.Source, sums: DayTallies, rows: compute.Rows) -> list[R
 def _agents(src: compute.Source, span: Span, rows: compute.Rows, people: dict[str, Any]) -> list[Row]:
     """Agents with replies or spend in the range, with their name and model from `agents`; users are
     the people among their repliers (`people`: the person-message clause)."""
-    _, infos = tally.agent_map(src.reader)
-    names = {sanitise(agent_id): info for agent_id, info in infos.items()}
-    assert span.lo is not None
-    users: Counter[str] = Counter()
-    for agent_id, n in tally.agent_users(src.reader, span, {"range": span.lo}, people)["range"].items():
-        if isinstance(agent_id, str):
-            users[compute.storable(sanitise(agent_id))] += n
+    names = compute.agent_labels(src.reader)
+    users = compute.agent_user_counts(src, span, people)
     out: dict[str, Row] = {}
 
     def row(agent_id: str) -> Row:
-        info = names.get(agent_id)
+        name, model = names.get(agent_id, (None, None))
         return out.setdefault(
             agent_id,
             {
                 "agent_id": agent_id,
-                "name": sanitise(info.name) if info else None,
-                "model": sanitise(info.model) if info else None,
+                "name": name,
+                "model": model,
                 "replies": 0,
                 "errors": 0,
                 "users": users.get(agent_id, 0),
