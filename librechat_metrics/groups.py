@@ -160,6 +160,7 @@ class UsageGroup:
         self.resynced_at = self.clock()
 
     def __call__(self, now: datetime) -> Usage:
+        self.reader = self.reader.at(now)  # what has expired at `now` is hidden (docs: "Expired")
         if self.base is None or self.clock() - self.resynced_at >= self.settings.metrics_resync_interval:
             self.resync(now)
         assert self.base is not None and self.cutoff is not None and self.recounted_at is not None
@@ -300,6 +301,7 @@ class Activity:
 
 
 def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
+    reader = reader.at(now)  # what has expired at `now` is hidden
     windows = {"recent": now - RECENT, **calendar_starts(now, settings.timezone)}
     span = Span(min(windows.values()))
     people = {"$match": origins.automated(reader, span).person()}  # users are people (docs: "Origin")
@@ -321,12 +323,13 @@ def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activ
 
 
 def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict[str, int]:
-    """Documents in the collections that are only counted (from collection metadata: cheap)."""
-    return {name: reader.count(name) for name in ("conversations", "users", "files")}
+    """Documents in the collections that are only counted (from collection metadata: cheap; less the
+    conversations hidden at `now`)."""
+    return {name: reader.at(now).count(name) for name in ("conversations", "users", "files")}
 
 
 def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str]:
-    return t.recent_ratings(reader, now - RECENT)
+    return t.recent_ratings(reader.at(now), now - RECENT)
 
 
 def collect_balances(reader: Reader, settings: Settings, now: datetime) -> Balances | None:

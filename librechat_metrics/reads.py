@@ -32,6 +32,7 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
         "feedback.rating",
         "feedback.tag",
         "subagentTriggerProjection",
+        "expiredAt",
     ),
     "transactions": (
         "_id",
@@ -44,7 +45,7 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
         "readTokens",
         "writeTokens",
     ),
-    "conversations": ("createdAt",),
+    "conversations": ("createdAt", "expiredAt"),
     "users": ("_id", "email", "name", "idOnTheSource"),
     "agents": ("_id", "id", "name", "provider", "model"),
     "balances": ("_id", "user", "tokenCredits", "autoRefillEnabled", "reservations"),

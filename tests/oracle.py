@@ -567,6 +567,30 @@ def root_order(msg: Doc) -> tuple[bool, datetime, str]:
     return (when is None, when or datetime.min.replace(tzinfo=UTC), str(msg.get("_id")))
 
 
+# semantics.md "Expired documents": messages and conversations whose expiredAt has passed are hidden.
+EXPIRING = ("messages", "conversations")
+
+
+def is_visible(doc: Doc, now: datetime) -> bool:
+    """LibreChat still shows the document at ``now``: expiredAt missing or null, or a date after now
+    (anything else, an array included, hides it)."""
+    expired_at = doc.get("expiredAt")
+    if expired_at is None:
+        return True
+    when = as_utc(expired_at) if isinstance(expired_at, datetime) else None
+    return when is not None and when > now
+
+
+def visible_only(collections: Collections, now: datetime | None) -> Collections:
+    """The collections as LibreChat shows them at ``now`` (default: the clock)."""
+    at = as_utc(now) if now is not None else datetime.now(UTC)
+    assert at is not None
+    return {
+        name: [doc for doc in docs if is_visible(doc, at)] if name in EXPIRING else docs
+        for name, docs in collections.items()
+    }
+
+
 def exporter_samples(
     collections: Collections, now: datetime, tz: str = "UTC", token_source: str = "auto"
 ) -> Samples:
@@ -575,6 +599,7 @@ def exporter_samples(
     now_utc = as_utc(now)
     if now_utc is None:
         raise TypeError("now must be a datetime")
+    collections = visible_only(collections, now_utc)
     bound_5m = now_utc - timedelta(seconds=300)
     today = now_utc.astimezone(zone).date()
     day_start = local_midnight(today, zone)
@@ -980,6 +1005,7 @@ def page_numbers(collections: Collections, now: datetime) -> dict[str, float | N
     if now_utc is None:
         raise TypeError("now must be a datetime")
     bound_5m = now_utc - timedelta(seconds=300)
+    collections = visible_only(collections, now_utc)
 
     def in_5m(msg: Doc) -> bool:
         when = created_at(msg)
@@ -1216,8 +1242,9 @@ def history_rows(
 ) -> dict[str, set[tuple]]:
     """Every history row of semantics.md for the days ``start``..``end`` (inclusive); ``details``:
     EXPORT_USER_DETAILS (e-mail and name in daily_user_messages); ``now`` (default: the clock) decides
-    which weekly_retention rows and columns exist yet."""
+    which weekly_retention rows and columns exist yet, and what has expired."""
     zone = ZoneInfo(tz)
+    collections = visible_only(collections, now)
     messages = collections.get("messages", [])
     conversations = collections.get("conversations", [])
     agents = agent_models(collections)
@@ -1605,6 +1632,7 @@ def engagement_samples(collections: Collections, now: datetime) -> Samples:
     now - N x 24 h, for N = 1, 7, 30."""
     now_utc = as_utc(now)
     assert now_utc is not None
+    collections = visible_only(collections, now_utc)
     out: Samples = {}
     origins = message_origins(collections)
     for window, days in ROLLING_DAYS.items():
@@ -1739,7 +1767,12 @@ def group_members(collections: Collections) -> dict[str, set[str]]:
 
 
 def report_numbers(
-    collections: Collections, start: date, end: date, tz: str = "UTC", token_source: str = "auto"
+    collections: Collections,
+    start: date,
+    end: date,
+    tz: str = "UTC",
+    token_source: str = "auto",
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The report of the local days start..end: one window [midnight start, midnight end + 1).
 
@@ -1747,6 +1780,7 @@ def report_numbers(
     "tools": {...}, "groups": {...}} with the fields of the json format (spend as Fraction)."""
     zone = ZoneInfo(tz)
     lo, hi = local_midnight(start, zone), local_midnight(end + timedelta(days=1), zone)
+    collections = visible_only(collections, now)
 
     def inside(when: datetime | None) -> bool:
         return when is not None and lo <= when < hi

@@ -14,7 +14,13 @@ from librechat_metrics.app import build_jobs
 from librechat_metrics.families.balances import FAMILIES as BALANCE_FAMILIES
 from librechat_metrics.families.schedules import FAMILIES as SCHEDULE_FAMILIES
 from librechat_metrics.families.tools import FAMILIES as TOOL_FAMILIES
-from librechat_metrics.groups import UsageGroup, collect_balances, collect_schedules
+from librechat_metrics.groups import (
+    UsageGroup,
+    collect_activity,
+    collect_balances,
+    collect_inventory,
+    collect_schedules,
+)
 from librechat_metrics.indexes import MissingIndexes
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import Settings, load
@@ -261,3 +267,46 @@ def test_the_schedules_job_is_registered_with_its_toggle():
     assert "schedules" in names
     names = {job.name for job in build_jobs(Reader(None, 1), off, MissingIndexes(Reader(None, 1)))}
     assert "schedules" not in names
+
+
+# --- expired documents -----------------------------------------------------------------------------
+
+EXPIRIES = [
+    ("missing", ...),
+    ("null", None),
+    ("at now", NOW),  # passed at the instant itself: hidden
+    ("1 ms after now", NOW + timedelta(milliseconds=1)),
+    ("a day ago", NOW - timedelta(days=1)),
+    ("a string", "2099-01-01"),  # LibreChat's query matches no string: hidden
+    ("an array", [NOW + timedelta(days=1)]),  # no date: hidden
+]
+VISIBLE = {"missing", "null", "1 ms after now"}
+
+
+def expiring(name: str, value: object, serial: int) -> tuple[dict, dict]:
+    """A conversation and its one user message, both with this expiredAt, written 2 minutes ago."""
+    when = at(-2)
+    convo = {"_id": oid(-2, serial), "conversationId": f"c{serial}", "user": "u", "createdAt": when}
+    message = {"_id": oid(-2, 100 + serial), "messageId": f"m{serial}", "conversationId": f"c{serial}",
+               "user": f"u{serial}", "isCreatedByUser": True, "createdAt": when}  # fmt: skip
+    if value is not ...:
+        convo["expiredAt"] = message["expiredAt"] = value
+    return convo, message
+
+
+def test_expired_messages_and_conversations_are_not_counted(mongoeco):
+    pairs = [expiring(name, value, i) for i, (name, value) in enumerate(EXPIRIES)]
+    data = {"conversations": [c for c, _ in pairs], "messages": [m for _, m in pairs]}
+    server = mongoeco(data)
+    settings = load({"MONGODB_URI": server.uri})
+    with server.client() as client:
+        reader = Reader.from_settings(client, settings)
+        usage = UsageGroup(reader, settings, clock=lambda: 0.0)(NOW)
+        inventory = collect_inventory(reader, settings, NOW)
+        activity = collect_activity(reader, settings, NOW)
+    want = exporter_samples(data, NOW)
+    assert want["librechat_messages_total"] == {(): float(len(VISIBLE))}  # by hand: 3 of 7
+    assert sum(usage.total.messages.count.values()) == len(VISIBLE)
+    assert sum(usage.recent.messages.count.values()) == len(VISIBLE)
+    assert inventory["conversations"] == want["librechat_conversations_total"][()] == len(VISIBLE)
+    assert activity.users["recent"] == want["librechat_active_users"][()] == len(VISIBLE)

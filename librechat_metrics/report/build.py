@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -91,6 +92,7 @@ def build(
 ) -> dict[str, Any]:
     """The report of start..end (local days of `src.zone`) as plain data (the json format)."""
     now = now or datetime.now(timezone.utc)
+    src = replace(src, reader=src.reader.at(now))  # what has expired at `now` is hidden
     reader = src.reader
     span = days_span(start, end, src.zone)
     sums = DayTallies()

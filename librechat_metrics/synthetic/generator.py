@@ -34,6 +34,7 @@ from .timeplan import DAY, HOUR, MINUTE, SECOND, Clock, Seasonality, boundaries,
 
 COLLECTIONS = ("users", "conversations", "messages", "transactions", "files", "agents", "balances")
 SCHEDULE_COLLECTIONS = ("schedules", "scheduleruns")  # v0.8.8 profile only
+RETENTION = 30 * DAY  # interface.generalChatRetention of the v0.8.8 profile's retained chats
 NANOID = string.ascii_letters + string.digits + "_-"
 WORDS = (
     "the", "report", "budget", "summary", "meeting", "python", "error", "deploy", "customer", "quarterly",
@@ -319,6 +320,8 @@ class _Generator:
             doc.update({"isArchived": False, "tags": []})
         self.temporal(doc, c, created)
         self.out["conversations"].append(self.tenant(self.stamp(doc, created, updated)))
+        if p.retention and not c.temporary and not tag and self.shapes["conversation"] % 9 == 4:
+            self.retained(doc, c)
         self.out["messages"].extend(c.messages)
         self.out["transactions"].extend(c.txs)
         self.out["files"].extend(c.files)
@@ -337,6 +340,16 @@ class _Generator:
             c.shapes["temporary_message" if "messageId" in doc else "temporary_conversation"] += 1
             if self.p.temporary == "isTemporary":
                 doc["isTemporary"] = True
+
+    def retained(self, doc: dict, c: _Conv) -> None:
+        """A chat under `retentionMode: all`: the conversation and each message expire RETENTION after
+        their createdAt, non-temporary (LibreChat hides them from then on, then its TTL deletes them)."""
+        for item in (doc, *c.messages):
+            expires = to_ms(item["createdAt"]) + RETENTION
+            item.update({"expiredAt": to_dt(expires), "isTemporary": False})
+            if expires <= self.now_ms:
+                c.shapes["expired_message" if "messageId" in item else "expired_conversation"] += 1
+        c.shapes["retention_conversation"] += 1
 
     def base_message(self, c: _Conv, t: int, parent: str) -> dict:
         return {"_id": self.oid(t), "messageId": self.uuid(), "user": c.user.hex, "__v": 0,
