@@ -47,7 +47,7 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
     ),
     "conversations": ("createdAt", "expiredAt"),
     "users": ("_id", "email", "name", "idOnTheSource"),
-    "agents": ("_id", "id", "name", "provider", "model"),
+    "agents": ("_id", "id", "name", "provider", "model", "versions.model", "versions.updatedAt"),
     "balances": ("_id", "user", "tokenCredits", "autoRefillEnabled", "reservations"),
     "schedules": ("enabled", "disabledReason", "deleting", "erased"),
     "groups": ("name", "memberIds"),

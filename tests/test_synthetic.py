@@ -57,7 +57,8 @@ V088_SHAPES = {  # schedules and their runs, balances, tool-error shapes; then a
                                         "insufficient_balance", "mcp_reauth_required")),
     *(f"schedule_run_{status}" for status in RUN_STATUSES),
     "schedule_conversation", "schedule_person_turn", "agent_event_turn",
-    "retention_conversation", "expired_conversation", "expired_message",
+    "retention_conversation", "expired_conversation", "expired_message", "agent_reply_before_change",
+    "initial_agent_conversation", "agent_switched_conversation",
 }  # fmt: skip
 REQUIRED = {
     "v0.6": COMMON_SHAPES,
@@ -143,6 +144,10 @@ def test_shape_counts_match_the_documents(ds):
         temporary_message=sum(temporary(m) for m in msgs),
         temporary_conversation=sum(temporary(cv) for cv in c["conversations"]),
         retention_conversation=sum(cv.get("isTemporary") is False for cv in c["conversations"]),
+        initial_agent_conversation=sum("initial_agent_id" in cv for cv in c["conversations"]),
+        agent_switched_conversation=sum(
+            "initial_agent_id" in cv and cv["initial_agent_id"] != cv["agent_id"] for cv in c["conversations"]
+        ),
         expired_message=sum(m.get("expiredAt") is not None and m["expiredAt"] <= NOW for m in msgs),
         expired_conversation=sum(
             cv.get("expiredAt") is not None and cv["expiredAt"] <= NOW for cv in c["conversations"]

@@ -12,6 +12,7 @@ from prometheus_client.utils import floatToGoString
 
 from librechat_metrics.app import build_jobs
 from librechat_metrics.families.balances import FAMILIES as BALANCE_FAMILIES
+from librechat_metrics.families.messages import FAMILIES as MESSAGE_FAMILIES
 from librechat_metrics.families.schedules import FAMILIES as SCHEDULE_FAMILIES
 from librechat_metrics.families.tools import FAMILIES as TOOL_FAMILIES
 from librechat_metrics.groups import (
@@ -310,3 +311,52 @@ def test_expired_messages_and_conversations_are_not_counted(mongoeco):
     assert sum(usage.recent.messages.count.values()) == len(VISIBLE)
     assert inventory["conversations"] == want["librechat_conversations_total"][()] == len(VISIBLE)
     assert activity.users["recent"] == want["librechat_active_users"][()] == len(VISIBLE)
+
+
+# --- one model per reply ---------------------------------------------------------------------------
+
+T0, T1 = at(-600), at(-300)  # the agent's two versions: gpt-a from T0, gpt-b from T1 (its model now)
+AGENT = {"_id": oid(-700, 1), "id": "agent_m", "name": "M", "provider": "openAI", "model": "gpt-b",
+         "versions": [{"model": "gpt-a", "updatedAt": T0}, {"model": "gpt-b", "updatedAt": T1},
+                      {"model": "", "updatedAt": at(-200)}, "odd", {"model": "gpt-z"}]}  # fmt: skip
+
+
+def reply(serial: int, when: datetime, model: str = "agent_m", **extra: object) -> dict:
+    return {"_id": oid(-1, 200 + serial), "messageId": f"r{serial}", "conversationId": f"k{serial}",
+            "parentMessageId": f"q{serial}", "user": "u", "isCreatedByUser": False, "sender": "M",
+            "model": model, "endpoint": "agents", "createdAt": when, **extra}  # fmt: skip
+
+
+def tx(serial: int, message_id: str, model: object, amount: int) -> dict:
+    return {"_id": oid(-2, 300 + serial), "user": PEOPLE[0], "tokenType": "completion", "model": model,
+            "messageId": message_id, "rawAmount": -amount, "tokenValue": -amount * 2.0}  # fmt: skip
+
+
+REPLIES = [
+    reply(1, T1 - timedelta(milliseconds=1)),  # just before the change: gpt-a
+    reply(2, T1),  # at the change: gpt-b
+    reply(3, T0 - timedelta(minutes=1)),  # before every version: the current model, gpt-b
+    reply(4, T0),  # its transactions name claude-x (most tokens), whatever the version says
+    reply(5, T0),  # a tie between m-b and m-a: m-a
+    reply(6, T0, model="agent_gone"),  # a deleted agent: its id
+    reply(7, T1 - timedelta(seconds=1), error=True),  # an error reply of the old version: gpt-a
+]
+LEDGER = [tx(1, "r4", "claude-x", 100), tx(2, "r4", "gpt-c", 50), tx(3, "r5", "m-b", 10),
+          tx(4, "r5", "m-a", 10), tx(5, "r1", "", 99), tx(6, "r2", None, 99)]  # fmt: skip
+
+
+def test_every_family_labels_a_reply_with_the_model_that_produced_it(mongoeco):
+    data = {"agents": [AGENT], "messages": REPLIES, "transactions": LEDGER}
+    server = mongoeco(data)
+    settings = load({"MONGODB_URI": server.uri})
+    with server.client() as client:
+        usage = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)(NOW)
+    want = exporter_samples(data, NOW)
+    by_hand = {"gpt-a": 2.0, "gpt-b": 2.0, "claude-x": 1.0, "m-a": 1.0, "agent_gone": 1.0}
+    assert oracle_by_labels(want["librechat_messages_per_model_total"]) == {
+        (m,): n for m, n in by_hand.items()
+    }
+    for family in MESSAGE_FAMILIES:
+        if family.name in want and "model" in family.labels:
+            assert family.value(usage) == oracle_by_labels(want[family.name]), family.name
+    assert oracle_by_labels(want["librechat_errors_per_model_total"]) == {("gpt-a",): 1.0}

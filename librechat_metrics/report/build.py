@@ -69,12 +69,13 @@ class DayTallies:
         # messages and tool calls in one command ($facet), as the exporter's cycle reads them
         parts = {"messages": [tally.message_group({})], **tally.tool_parts({})}
         read = tally.facets(src.reader, "messages", [{"$match": span.match()}], parts)
-        messages = tally.fold_messages(read["messages"])
+        models, _ = src.reply_models(src.reader, span)
+        messages = tally.fold_messages(read["messages"], None, models)
         txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}, by_user=True))
-        by_model, by_user = compute._tokens(src, span, messages, txs)
+        by_model, by_user = compute._tokens(src, span, messages, txs, models)
         self.messages += messages
         self.txs += txs
-        self.tools += tally.fold_tools(tally.tool_result(read))
+        self.tools += tally.fold_tools(tally.tool_result(read), None, models)
         for total, part in ((self.by_model, by_model), (self.by_user, by_user)):
             for key, (inp, out) in part.items():
                 pair = total.setdefault(key, [0, 0])
@@ -113,7 +114,8 @@ def build(
     }
     step("users")
 
-    rows = compute.cost_rows(src, span, start, sums.messages, sums.txs)
+    made_by, agent_spend = src.reply_models(reader, span)  # over R, as the history's day
+    rows = compute.cost_rows(src, span, start, sums.messages, sums.txs, made_by, agent_spend)
     models = _models(src, sums, rows)
     totals["spend_usd"] = sum(m["spend_usd"] for m in models)
     totals["cache_read_tokens"] = sum(m["cache_read_tokens"] for m in models)

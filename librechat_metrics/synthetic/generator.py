@@ -310,6 +310,12 @@ class _Generator:
             doc["endpointType"] = "custom"
         if c.agent:
             doc["agent_id"] = c.agent["id"]
+            if p.retention:  # v0.8.8: the agent the chat started with; agent_id may change later
+                doc["initial_agent_id"] = c.agent["id"]
+                c.shapes["initial_agent_conversation"] += 1
+                if self.shapes["initial_agent_conversation"] % 4 == 1 and len(self.agents) > 1:
+                    doc["agent_id"] = next(a["id"] for a in self.agents if a is not c.agent)
+                    c.shapes["agent_switched_conversation"] += 1
         elif p.agent_id_style == "ephemeral":
             doc["agent_id"] = "ephemeral"
         elif p.agent_id_style == "encoded":
@@ -442,6 +448,8 @@ class _Generator:
         c.shapes["assistant_message"] += 1
         if c.agent:
             c.shapes["agent_message"] += 1
+            if p.retention and real_model != c.agent["model"]:  # v0.8.8: old replies of a changed agent
+                c.shapes["agent_reply_before_change"] += 1
         if variant != "normal":
             c.shapes[variant] += 1
         if error_true:
