@@ -455,6 +455,21 @@ def agent_spend(
     return out, {message_id: model for message_id, model in ledger.items() if message_id in replies}
 
 
+def agent_chats(reader: Reader, span: Span) -> Counter[str]:
+    """Conversations created in `span` per the agent they started with, as LibreChat's Insights
+    attributes them: `initial_agent_id` when a non-empty string, else `agent_id`; agent ids only."""
+    match = {"$and": [span.match(), {"$or": [{"initial_agent_id": AGENT_ID}, {"agent_id": AGENT_ID}]}]}
+    key = {"i": _raw("initial_agent_id"), "a": _raw("agent_id")}
+    rows = reader.aggregate("conversations", [{"$match": match}, {"$group": {"_id": key, "n": {"$sum": 1}}}])
+    out: Counter[str] = Counter()
+    for row in rows:  # `$regex` also matches arrays of strings: only strings are ids
+        agent = values.text(row["_id"].get("i")) or values.text(row["_id"].get("a"))
+        if is_agent_id(agent):
+            assert agent is not None
+            out[agent] += row["n"]
+    return out
+
+
 def agent_users(
     reader: Reader, span: Span, marks: dict[str, datetime], where: dict[str, Any] | None = None
 ) -> dict[str, Counter[str]]:

@@ -1974,7 +1974,8 @@ def report_numbers(
     def agent_row(agent: str) -> dict[str, Any]:
         name, model = info.get(agent, (None, None))
         return agent_rows.setdefault(agent, {
-            "name": name, "model": model, "replies": 0, "errors": 0, "users": set(), "spend_usd": Fraction(0)
+            "name": name, "model": model, "replies": 0, "errors": 0, "users": set(), "spend_usd": Fraction(0),
+            "conversations": 0,
         })  # fmt: skip
 
     origins = message_origins(collections)
@@ -1994,9 +1995,17 @@ def report_numbers(
         message_id = tx.get("messageId")
         for agent in replies_by_id.get(message_id, []) if isinstance(message_id, str) else []:
             agent_row(agent)["spend_usd"] += Fraction(magnitude(tx, "tokenValue")) / 1_000_000
+    # chats per agent (semantics.md "Report"): conversations created in R, by initial_agent_id when a
+    # non-empty string, else agent_id, when that is an agent id
+    for convo in collections.get("conversations", []):
+        started = convo.get("initial_agent_id")
+        if not (isinstance(started, str) and started != ""):
+            started = convo.get("agent_id")
+        if inside(created_at(convo)) and isinstance(started, str) and started.startswith("agent_"):
+            agent_row(sanitise(started))["conversations"] += 1
     for row in agent_rows.values():
         row["users"] = len(row["users"])
-    agent_rows = {a: r for a, r in agent_rows.items() if r["replies"] or r["spend_usd"]}
+    agent_rows = {a: r for a, r in agent_rows.items() if r["replies"] or r["spend_usd"] or r["conversations"]}
 
     endpoints: dict[str, dict[str, int]] = {}
     tools: dict[str, dict[str, int]] = {}

@@ -51,6 +51,7 @@ from librechat_metrics.history import cli, compute, engagement
 from librechat_metrics.indexes import MissingIndexes
 from librechat_metrics.mongo import Reader, connect
 from librechat_metrics.reads import FIELDS_READ
+from librechat_metrics.report import build
 from librechat_metrics.scheduler import Job, Scheduler
 from librechat_metrics.settings import load
 from librechat_metrics.synthetic import generate
@@ -120,7 +121,7 @@ class Run:
 
 
 def run_everything(uri: str, token_source: str = "auto", first: date = START, last: date = END) -> Run:
-    """Every exporter job once at NOW, the scrape, and every history row of first..last."""
+    """Every exporter job once at NOW, the scrape, every history row of first..last and their report."""
     env = {"MONGODB_URI": uri, "TOKEN_SOURCE": token_source, "TIMEZONE": "UTC"}
     settings_ = load(env)
     client = connect(settings_)
@@ -146,6 +147,7 @@ def run_everything(uri: str, token_source: str = "auto", first: date = START, la
             compute.week_row(src, week_start(first))
             compute.month_row(src, first.replace(day=1))
             engagement.weekly_retention_row(reader, "UTC", week_start(first) - timedelta(days=7), NOW)
+            build.build(src, first, last, now=NOW)  # the report reads what the days do, and chats per agent
         return Run(scheduler.states, metrics, page, rows, reader)
     finally:
         client.close()

@@ -22,10 +22,12 @@ from librechat_metrics.groups import (
     collect_inventory,
     collect_schedules,
 )
+from librechat_metrics.history import compute
 from librechat_metrics.indexes import MissingIndexes
 from librechat_metrics.mongo import Reader
+from librechat_metrics.report import build
 from librechat_metrics.settings import Settings, load
-from tests.oracle import exporter_samples
+from tests.oracle import exporter_samples, report_numbers
 
 UTC = timezone.utc
 NOW = datetime(2026, 6, 3, 12, 0, 0, tzinfo=UTC)
@@ -360,3 +362,31 @@ def test_every_family_labels_a_reply_with_the_model_that_produced_it(mongoeco):
         if family.name in want and "model" in family.labels:
             assert family.value(usage) == oracle_by_labels(want[family.name]), family.name
     assert oracle_by_labels(want["librechat_errors_per_model_total"]) == {("gpt-a",): 1.0}
+
+
+# --- chats per agent -------------------------------------------------------------------------------
+
+
+def chat(serial: int, when: datetime, **fields: object) -> dict:
+    return {"_id": oid(-3, 400 + serial), "conversationId": f"chat{serial}", "user": "u", "createdAt": when,
+            **fields}  # fmt: skip
+
+
+CHATS = [
+    chat(1, at(-60), initial_agent_id="agent_a", agent_id="agent_b"),  # switched: the agent it started with
+    chat(2, at(-60), agent_id="agent_b"),  # before initial_agent_id: agent_id
+    chat(3, at(-60), initial_agent_id="", agent_id="agent_a"),
+    chat(4, at(-60), initial_agent_id=None, agent_id="openAI__gpt-4o___GPT-4o"),  # no agent
+    chat(5, at(-60), initial_agent_id=["agent_a"], agent_id="agent_b"),  # an array is no id
+    chat(6, at(-60 * 24 * 3), initial_agent_id="agent_a"),  # outside the report's day
+]
+
+
+def test_report_counts_chats_per_agent_they_started_with(mongoeco):
+    server = mongoeco({"conversations": CHATS})
+    with server.client() as client:
+        src = compute.Source(Reader(client["LibreChat"], 10_000), "UTC", "transactions", {})
+        report = build.build(src, NOW.date(), NOW.date(), now=NOW)
+    got = {row["agent_id"]: row["conversations"] for row in report["agents"]}
+    want = report_numbers({"conversations": CHATS}, NOW.date(), NOW.date(), "UTC", now=NOW)["agents"]
+    assert got == {agent: row["conversations"] for agent, row in want.items()} == {"agent_a": 2, "agent_b": 2}

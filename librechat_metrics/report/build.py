@@ -231,8 +231,9 @@ def _models(src: compute.Source, sums: DayTallies, rows: compute.Rows) -> list[R
 
 
 def _agents(src: compute.Source, span: Span, rows: compute.Rows, people: dict[str, Any]) -> list[Row]:
-    """Agents with replies or spend in the range, with their name and model from `agents`; users are
-    the people among their repliers (`people`: the person-message clause)."""
+    """Agents with replies, spend or chats in the range, with their name and model from `agents`; users
+    are the people among their repliers (`people`: the person-message clause), chats the
+    conversations started with the agent (tally.agent_chats)."""
     _, infos = tally.agent_map(src.reader)
     names = {sanitise(agent_id): info for agent_id, info in infos.items()}
     assert span.lo is not None
@@ -254,6 +255,7 @@ def _agents(src: compute.Source, span: Span, rows: compute.Rows, people: dict[st
                 "errors": 0,
                 "users": users.get(agent_id, 0),
                 "spend_usd": 0.0,
+                "conversations": 0,
             },
         )
 
@@ -261,6 +263,8 @@ def _agents(src: compute.Source, span: Span, rows: compute.Rows, people: dict[st
         row(agent_id).update(replies=n, errors=err)
     for _, agent_id, usd in rows["daily_spend_by_agent"]:
         row(agent_id)["spend_usd"] = usd
+    for agent_id, n in tally.agent_chats(src.reader, span).items():
+        row(compute.storable(sanitise(agent_id)))["conversations"] += n
     return list(out.values())
 
 
