@@ -261,10 +261,11 @@ def tool_rows(
     users_for: str | None = None,
     person: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Tool-call rows; each row's `_id.f` says whether those calls failed. One command: calls and
-    failures are two facets of the same messages."""
+    """Tool-call rows; each row's `_id.f` says whether those calls failed. Calls and failures are
+    read in a command each: an agent message's calls are rows of their own (replymodel), too many
+    for one $facet document over a whole recount."""
     parts = tool_parts(marks, users_for, person)
-    return tool_result(facets(reader, "messages", [{"$match": span.match()}], parts))
+    return tool_result(apart(reader, "messages", [{"$match": span.match()}], parts))
 
 
 def tool_parts(
@@ -600,6 +601,13 @@ def facets(
     """Several pipelines over the documents `head` selects, in one command: part name -> its rows."""
     rows = reader.aggregate(collection, [*head, {"$facet": parts}])
     return {name: rows[0][name] if rows else [] for name in parts}
+
+
+def apart(
+    reader: Reader, collection: str, head: list[dict[str, Any]], parts: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The same as `facets`, one command per part (results of any size)."""
+    return {name: list(reader.each(collection, [*head, *stages])) for name, stages in parts.items()}
 
 
 def count_in(reader: Reader, collection: str, span: Span) -> int:

@@ -66,9 +66,10 @@ class DayTallies:
 
     def add_days(self, src: compute.Source, span: Span) -> None:
         """Add the tallies of `span` (whole local days)."""
-        # messages and tool calls in one command ($facet), as the exporter's cycle reads them
+        # messages and tool calls, a command each: agent messages are rows of their own (replymodel),
+        # too many over days for one $facet document
         parts = {"messages": [tally.message_group({})], **tally.tool_parts({})}
-        read = tally.facets(src.reader, "messages", [{"$match": span.match()}], parts)
+        read = tally.apart(src.reader, "messages", [{"$match": span.match()}], parts)
         models, _ = src.reply_models(src.reader, span)
         messages = tally.fold_messages(read["messages"], None, models)
         txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}, by_user=True))
