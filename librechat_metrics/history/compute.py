@@ -11,10 +11,11 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from .. import origins, tally
+from ..groups import RECOUNT_LAG
 from ..labels import is_agent_id, resolve_agent, sanitise
 from ..membership import Membership, per_group, read_membership
 from ..mongo import Reader, Span
@@ -27,7 +28,6 @@ from . import queries
 from .engagement import active_users, activity_span, engagement_rows, user_details, user_messages
 
 Rows = dict[str, list[tuple[Any, ...]]]
-LEDGER_LAG = timedelta(minutes=5)  # a reply is saved after its transactions (groups.RECOUNT_LAG)
 TEXT_LIMIT = 255  # VARCHAR(255) of the model and user columns
 
 
@@ -71,7 +71,7 @@ class Source:
         if "now" not in self.versions:
             self.versions["now"] = tally.agents_read(reader)[2]
         assert span.lo is not None
-        wider = Span(span.lo - LEDGER_LAG, span.hi)
+        wider = Span(span.lo - RECOUNT_LAG, span.hi)  # a reply is saved after its transactions
         spend, ledger = tally.agent_spend(reader, wider, self.agent_replies(), span)
         return ReplyModels(ledger, self.versions["now"], self.agents), spend
 
