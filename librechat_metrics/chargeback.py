@@ -53,6 +53,7 @@ class GroupCostJob:
         self.resynced_at = 0.0
 
     def __call__(self, now: datetime) -> GroupCost:
+        self.reader = self.reader.at(now)  # what has expired at `now` is hidden
         if self.base is None or self.clock() - self.resynced_at >= self.settings.metrics_resync_interval:
             cutoff = now - RECOUNT_LAG  # as the usage group: a late-committed transaction is not lost
             self.base = user_credits(self.reader, Span(None, cutoff, inserted=True))

@@ -43,6 +43,7 @@ def new_users(reader: Reader, marks: dict[str, datetime]) -> dict[str, int]:
 
 
 def collect_engagement(reader: Reader, settings: Settings, now: datetime) -> Engagement:
+    reader = reader.at(now)  # what has expired at `now` is hidden
     marks = starts(now)
     span = Span(min(marks.values()))
     people = origins.automated(reader, span).person()  # active users are people (docs: "Origin")

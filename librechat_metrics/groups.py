@@ -23,6 +23,7 @@ from .balances import Balances, balances
 from .labels import is_agent_id
 from .mongo import AnyOf, Reader, Span
 from .query import Query, together
+from .replymodel import ReplyModels, Versions
 from .responses import (
     WaitHistogram,
     conversations_query,
@@ -30,6 +31,7 @@ from .responses import (
     histograms,
     inside,
     merge,
+    relabel,
 )
 from .schedules import Schedules, schedules
 from .settings import Settings
@@ -98,6 +100,8 @@ class UsageGroup:
         self.recounted_at: datetime | None = None
         self.resynced_at = 0.0
         self.agents: dict[str, str] = {}
+        self.versions: Versions = {}  # agent id -> its versions (replymodel)
+        self.base_models = ReplyModels()  # the recount's: its ledger of every agent reply
         self.agents_at: float | None = None
         self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
         self.base_latency: dict[str, WaitHistogram] = {}
@@ -128,9 +132,13 @@ class UsageGroup:
         return messages, tools, transactions
 
     def _inputs(
-        self, span: Span | AnyOf, replies_in: AnyOf | None, marks: Mapping[str, Span | None]
+        self,
+        span: Span | AnyOf,
+        replies_in: AnyOf | None,
+        marks: Mapping[str, Span | None],
+        models: ReplyModels,
     ) -> dict[str, Counter]:
-        replies = t.reply_models(self.reader, replies_in)
+        replies = t.reply_models(self.reader, replies_in, models)
         rows = t.user_token_rows(self.reader, span)
         return {name: t.fold_inputs(rows, replies, within) for name, within in marks.items()}
 
@@ -140,26 +148,32 @@ class UsageGroup:
         starts = self._starts(now)
         windows = calendar_marks(starts)
         messages, tools, transactions = self._tallies(span, {}, None, windows)
+        # every agent reply's ledger model, with the agent spend (one read), and the agents read now
+        spend, ledger = t.agent_spend(self.reader, span, t.agent_replies(self.reader, Span()))
+        self._agents(set(), force=True)
+        models = ReplyModels(ledger, self.versions, self.agents)
         base = Tallies(
-            t.fold_messages(messages),
-            t.fold_tools(tools) if tools is not None else None,
+            t.fold_messages(messages, None, models),
+            t.fold_tools(tools, None, models) if tools is not None else None,
             t.fold_transactions(transactions),
             None,
         )
         latency = self.base_latency
         if self.model_on:
-            latency = histograms(first_reply_times(self.reader, span))
-            base.agent_spend = t.agent_spend(self.reader, span, t.agent_replies(self.reader, Span()))
+            latency = histograms(relabel(first_reply_times(self.reader, span), models))
+            base.agent_spend = spend
         # Every stored run and every trigger message before the cut-off (the recount reads it all).
         base_origins = origins.automated_counts(self.reader, span, origins.automated(self.reader, span))
         # Only a whole recount replaces the last one: a base from one cut-off added to the open part
         # of another would count the documents between them twice (or never).
         self.base, self.base_latency, self.base_origins = base, latency, base_origins
+        self.base_models = models
         self.calendar_base = (starts, {name: t.fold_transactions(transactions, name) for name in windows})
         self.cutoff, self.recounted_at = now - RECOUNT_LAG, now
         self.resynced_at = self.clock()
 
     def __call__(self, now: datetime) -> Usage:
+        self.reader = self.reader.at(now)  # what has expired at `now` is hidden (docs: "Expired")
         if self.base is None or self.clock() - self.resynced_at >= self.settings.metrics_resync_interval:
             self.resync(now)
         assert self.base is not None and self.cutoff is not None and self.recounted_at is not None
@@ -172,28 +186,37 @@ class UsageGroup:
         messages, tools = read["messages"], read.get("tools")
         starts = self._starts(now)
         transactions = t.transaction_rows(self.reader, cycle, {**marks, **calendar_marks(starts)})
+        replies = t.reply_map(read["agent_replies"])
+        if len(read["agent_replies"]) >= FACET_LIMIT:  # more than one document holds: read them apart
+            replies = t.agent_replies(self.reader, self._replies_span())
+        # The replies' transactions: those since the cut-off are spend; all since a little before it
+        # name the model of each reply (a reply is saved after its transactions).
+        spend, ledger = (
+            t.agent_spend(self.reader, self._replies_span(), replies, opened) if replies else ({}, {})
+        )
 
-        def part(mark: str) -> Tallies:
+        def part(mark: str, models: ReplyModels) -> Tallies:
             return Tallies(
-                t.fold_messages(messages, mark),
-                t.fold_tools(tools, mark) if tools is not None else None,
+                t.fold_messages(messages, mark, models),
+                t.fold_tools(tools, mark, models) if tools is not None else None,
                 t.fold_transactions(transactions, mark),
                 None,
             )
 
-        total, recent = self.base + part("open"), part("recent")
+        self._agents(set())  # the agents' versions and models, when due
+        models = ReplyModels(ledger, self.versions, self.agents)
+        total, recent = self.base + part("open", models), part("recent", models)
+        if self._agents(agent_ids(total)):  # an agent the map lacked: read again, label again
+            models = ReplyModels(ledger, self.versions, self.agents)
+            total, recent = self.base + part("open", models), part("recent", models)
         if self.model_on:
-            replies = t.reply_map(read["agent_replies"])
-            if len(read["agent_replies"]) >= FACET_LIMIT:  # more than one document holds: read them apart
-                replies = t.agent_replies(self.reader, self._replies_span())
-            spend = t.agent_spend(self.reader, opened, replies) if replies else Counter()
-            total.agent_spend = (self.base.agent_spend or Counter()) + spend
+            total.agent_spend = (self.base.agent_spend or Counter()) + Counter(spend)
         source = self._token_source(total)
         if source == "messages":
             if self.base.inputs is None:
                 base = Span(None, self.cutoff, inserted=True)
-                self.base.inputs = self._inputs(base, None, {"all": None})["all"]
-            inputs = self._inputs(cycle, cycle, marks)
+                self.base.inputs = self._inputs(base, None, {"all": None}, self.base_models)["all"]
+            inputs = self._inputs(cycle, cycle, marks, models)
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
         # One read of the first replies inserted since the cut-off or created in the 5m window serves
@@ -202,10 +225,10 @@ class UsageGroup:
         if "conversations" in read:
             ids = read["conversations"]
             timed = first_reply_times(self.reader, cycle, None if len(ids) >= FACET_LIMIT else ids)
+            timed = relabel(timed, models)
         waits = [(model, seconds) for model, seconds, reply in timed if inside(recent_span, reply)]
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
-        agents = self._agents(agent_ids(total))
-        usage = Usage(total, recent, source, agents, self.recounted_at, waits, latency, self.agent_info)
+        usage = Usage(total, recent, source, self.agents, self.recounted_at, waits, latency, self.agent_info)
         automated = self.base_origins + origins.automated_counts(self.reader, opened, auto)
         usage.origins = origins.by_origin(sum(total.messages.count.values()), automated)
         if starts:
@@ -245,8 +268,8 @@ class UsageGroup:
         reads: dict[str, Query[Any]] = {"messages": t.messages_query(marks).within(own)}
         if self.tools_on:
             reads["tools"] = t.tools_query(marks, "recent", auto.person_expr()).within(own)
-        if self.model_on:
-            reads["agent_replies"] = t.agent_replies_query(FACET_LIMIT).within(self._replies_span().match())
+        # their transactions name their models (and are agent spend)
+        reads["agent_replies"] = t.agent_replies_query(FACET_LIMIT).within(self._replies_span().match())
         if self.waits_on or self.model_on:
             reads["conversations"] = conversations_query(FACET_LIMIT).within(own)
         wide = AnyOf((self._replies_span(), *cycle.spans[1:]))
@@ -258,16 +281,19 @@ class UsageGroup:
             return "transactions" if sum(total.transactions.count.values()) > 0 else "messages"
         return chosen
 
-    def _agents(self, seen: set[str]) -> dict[str, str]:
-        """The agent map, read every METRICS_SLOW_INTERVAL, and at once (one read, at most once per cycle)
-        when the cycle sees an agent id the map lacks that the last read did not miss already: an agent
-        created and used at once gets its model's label in the same cycle."""
+    def _agents(self, seen: set[str], force: bool = False) -> bool:
+        """Read the agent map and versions every METRICS_SLOW_INTERVAL, and at once (one read, at most
+        once per cycle) when the cycle sees an agent id the map lacks that the last read did not miss
+        already: an agent created and used at once gets its model's label in the same cycle. Whether
+        it read."""
         due = self.agents_at is None or self.clock() - self.agents_at >= self.settings.metrics_slow_interval
-        if due or seen - self.agents.keys() - self.unresolved:
-            self.agents, self.agent_info = t.agent_map(self.reader)  # the map, and librechat_agent_info
-            self.agents_at = self.clock()
-            self.unresolved = seen - self.agents.keys()
-        return self.agents
+        if not (force or due or seen - self.agents.keys() - self.unresolved):
+            return False
+        # the map, its versions, and librechat_agent_info
+        self.agents, self.agent_info, self.versions = t.agents_read(self.reader)
+        self.agents_at = self.clock()
+        self.unresolved = seen - self.agents.keys()
+        return True
 
 
 def calendar_marks(starts: dict[str, datetime]) -> dict[str, Span]:
@@ -294,6 +320,7 @@ class Activity:
 
 
 def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
+    reader = reader.at(now)  # what has expired at `now` is hidden
     windows = {"recent": now - RECENT, **calendar_starts(now, settings.timezone)}
     span = Span(min(windows.values()))
     people = origins.automated(reader, span).person()  # users are people (docs: "Origin")
@@ -315,12 +342,13 @@ def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activ
 
 
 def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict[str, int]:
-    """Documents in the collections that are only counted (from collection metadata: cheap)."""
-    return {name: reader.count(name) for name in ("conversations", "users", "files")}
+    """Documents in the collections that are only counted (from collection metadata: cheap; less the
+    conversations hidden at `now`)."""
+    return {name: reader.at(now).count(name) for name in ("conversations", "users", "files")}
 
 
 def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str]:
-    return t.recent_ratings(reader, now - RECENT)
+    return t.recent_ratings(reader.at(now), now - RECENT)
 
 
 def collect_balances(reader: Reader, settings: Settings, now: datetime) -> Balances | None:

@@ -6,7 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -19,6 +19,25 @@ from . import uri
 from .settings import Settings
 
 log = logging.getLogger("librechat_metrics.mongo")
+
+# Collections whose documents LibreChat hides once their `expiredAt` has passed (activeExpirationFilter
+# in @librechat/data-schemas), before MongoDB's TTL monitor deletes them.
+EXPIRING = ("messages", "conversations")
+# Every BSON type a query can name but null and date: an expiredAt of one of them is never visible.
+_ODD_TYPES = ["double", "string", "object", "array", "binData", "objectId", "bool", "regex", "int"]
+_ODD_TYPES += ["timestamp", "long", "decimal", "minKey", "maxKey", "javascript"]
+
+
+def visible(now: datetime) -> dict[str, Any]:
+    """Query: a document LibreChat still shows at `now`: `expiredAt` missing, null or a date after `now`
+    (`{$or: [{expiredAt: null}, {expiredAt: {$gt: now}}]}`, with no array, which would match by element)."""
+    after = {"expiredAt": {"$type": "date", "$gt": now}}
+    return {"$and": [{"expiredAt": {"$not": {"$type": "array"}}}, {"$or": [{"expiredAt": None}, after]}]}
+
+
+def hidden(now: datetime) -> dict[str, Any]:
+    """Query: the documents `visible` leaves out, bounded on the TTL index of `expiredAt`."""
+    return {"$or": [{"expiredAt": {"$type": "date", "$lte": now}}, {"expiredAt": {"$type": _ODD_TYPES}}]}
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -59,11 +78,22 @@ class Reader:
     no query can forget it: `{tenantId: tenant}` joins the leading `$match` of every aggregation and
     the filter of every find, and counts become index-bounded `count_documents` on `tenantId`
     (collection metadata cannot filter). LibreChat indexes `tenantId` on every collection.
+
+    Reads of the EXPIRING collections see only the documents `visible` at `now` (a job's run sets it
+    with `at`; unset, the clock), as LibreChat's own queries do.
     """
 
     db: Database
     time_limit_ms: int
     tenant: str | None = None
+    now: datetime | None = None
+
+    def at(self, now: datetime) -> Reader:
+        """The same reader, hiding what has expired at `now`."""
+        return replace(self, now=now)
+
+    def _now(self) -> datetime:
+        return self.now if self.now is not None else datetime.now(timezone.utc)
 
     @classmethod
     def from_settings(cls, client: MongoClient, settings: Settings) -> Reader:
@@ -71,24 +101,28 @@ class Reader:
             client[settings.mongodb_database], int(settings.mongodb_query_timeout * 1000), settings.tenant
         )
 
-    def scoped(self, query: dict[str, Any]) -> dict[str, Any]:
-        """`query` restricted to the tenant (unchanged without one)."""
-        if self.tenant is None:
+    def scoped(self, query: dict[str, Any], collection: str = "") -> dict[str, Any]:
+        """`query` restricted to the tenant and, in an EXPIRING collection, to visible documents
+        (unchanged otherwise)."""
+        only = [] if self.tenant is None else [{"tenantId": self.tenant}]
+        if collection in EXPIRING:
+            only.append(visible(self._now()))
+        if not only:
             return query
-        only = {"tenantId": self.tenant}
-        return {"$and": [only, query]} if query else only
+        parts = [*only, query] if query else only
+        return {"$and": parts} if len(parts) > 1 else parts[0]
 
-    def scoped_pipeline(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """`pipeline` whose leading `$match` (added when there is none) is restricted to the tenant."""
-        if self.tenant is None:
+    def scoped_pipeline(self, pipeline: list[dict[str, Any]], collection: str = "") -> list[dict[str, Any]]:
+        """`pipeline` whose leading `$match` (added when there is none) is scoped (see `scoped`)."""
+        if self.tenant is None and collection not in EXPIRING:
             return pipeline
         if pipeline and list(pipeline[0]) == ["$match"]:
-            return [{"$match": self.scoped(pipeline[0]["$match"])}, *pipeline[1:]]
-        return [{"$match": self.scoped({})}, *pipeline]
+            return [{"$match": self.scoped(pipeline[0]["$match"], collection)}, *pipeline[1:]]
+        return [{"$match": self.scoped({}, collection)}, *pipeline]
 
     def aggregate(self, collection: str, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         started = time.monotonic()
-        scoped = self.scoped_pipeline(pipeline)
+        scoped = self.scoped_pipeline(pipeline, collection)
         cursor = self.db[collection].aggregate(scoped, maxTimeMS=self.time_limit_ms, allowDiskUse=True)
         result = list(cursor)
         _ran("aggregate", collection, _stages(scoped), len(result), started)
@@ -97,7 +131,7 @@ class Reader:
     def each(self, collection: str, pipeline: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Like aggregate, one batch at a time (for results too large to hold at once)."""
         started, n = time.monotonic(), 0
-        scoped = self.scoped_pipeline(pipeline)
+        scoped = self.scoped_pipeline(pipeline, collection)
         with self.db[collection].aggregate(scoped, maxTimeMS=self.time_limit_ms, allowDiskUse=True) as cursor:
             for n, doc in enumerate(cursor, 1):  # noqa: B007 - n is the count read so far
                 yield doc
@@ -105,10 +139,14 @@ class Reader:
 
     def count(self, collection: str) -> int:
         started = time.monotonic()
-        if self.tenant is None:
-            n = self.db[collection].estimated_document_count(maxTimeMS=self.time_limit_ms)
+        documents = self.db[collection]
+        if self.tenant is not None:
+            n = documents.count_documents(self.scoped({}, collection), maxTimeMS=self.time_limit_ms)
         else:
-            n = self.db[collection].count_documents(self.scoped({}), maxTimeMS=self.time_limit_ms)
+            n = documents.estimated_document_count(maxTimeMS=self.time_limit_ms)
+            if collection in EXPIRING:  # metadata counts hidden documents too: take them off
+                gone = documents.count_documents(hidden(self._now()), maxTimeMS=self.time_limit_ms)
+                n = max(0, n - gone)
         _ran("count", collection, "", n, started)
         return n
 
@@ -116,7 +154,8 @@ class Reader:
         self, collection: str, query: dict[str, Any], projection: dict[str, Any]
     ) -> list[dict[str, Any]]:
         started = time.monotonic()
-        cursor = self.db[collection].find(self.scoped(query), projection, max_time_ms=self.time_limit_ms)
+        scoped = self.scoped(query, collection)
+        cursor = self.db[collection].find(scoped, projection, max_time_ms=self.time_limit_ms)
         result = list(cursor)
         _ran("find", collection, f" of {', '.join(map(str, projection))}", len(result), started)
         return result

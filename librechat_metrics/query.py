@@ -31,6 +31,15 @@ class Query(Generic[T]):
             return self.parse({name: reader.aggregate(self.collection, [{"$match": match}, *stages])})
         return together(reader, match, {"q": self})["q"]
 
+    def apart(self, reader: Reader, match: dict[str, Any]) -> T:
+        """The same result with a streamed command per part: no part's rows limited by the 16 MB
+        document that one `$facet` answers in."""
+        found = {
+            name: list(reader.each(self.collection, [{"$match": match}, *stages]))
+            for name, stages in self.parts.items()
+        }
+        return self.parse(found)
+
     def within(self, match: dict[str, Any]) -> Query[T]:
         """The same query with every part first narrowed by `match` (a facet's own bounds)."""
         parts = {name: [{"$match": match}, *stages] for name, stages in self.parts.items()}

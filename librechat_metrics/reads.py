@@ -1,4 +1,4 @@
-"""Every field of LibreChat's documents that the exporter's jobs and the history export read.
+"""Every field of LibreChat's documents that the exporter's jobs, the history export and the report read.
 
 The queries in tally, responses, engagement and history name these fields (dotted paths go into
 arrays and sub-documents as MongoDB's do). tests/test_odd_values.py records every command the jobs
@@ -32,6 +32,7 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
         "feedback.rating",
         "feedback.tag",
         "subagentTriggerProjection",
+        "expiredAt",
     ),
     "transactions": (
         "_id",
@@ -44,9 +45,9 @@ FIELDS_READ: dict[str, tuple[str, ...]] = {
         "readTokens",
         "writeTokens",
     ),
-    "conversations": ("createdAt",),
+    "conversations": ("createdAt", "expiredAt", "initial_agent_id", "agent_id"),
     "users": ("_id", "email", "name", "idOnTheSource"),
-    "agents": ("_id", "id", "name", "provider", "model"),
+    "agents": ("_id", "id", "name", "provider", "model", "versions.model", "versions.updatedAt"),
     "balances": ("_id", "user", "tokenCredits", "autoRefillEnabled", "reservations"),
     "schedules": ("enabled", "disabledReason", "deleting", "erased"),
     "groups": ("name", "memberIds"),

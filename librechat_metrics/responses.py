@@ -16,6 +16,7 @@ from . import values
 from .labels import name_label
 from .mongo import AnyOf, Reader, Span
 from .query import Query, single
+from .replymodel import ReplyModels
 from .tally import ASSISTANT_EXPR, ASSISTANT_QUERY
 
 PERCENTILES = (50, 90, 99)
@@ -25,6 +26,13 @@ BOUNDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.
 CONVERSATION_CHUNK = 5_000
 Timed = tuple[str, float, dict[str, Any]]  # (model name label, seconds, the reply: _id and createdAt)
 _FIELDS = {"_id": 1, "conversationId": 1, "messageId": 1, "parentMessageId": 1, "createdAt": 1, "model": 1}
+
+
+def relabel(timed: list[Timed], models: ReplyModels) -> list[Timed]:
+    """The first replies with their model labels by `models` (an agent reply: the model that wrote it)."""
+    return [
+        (models.label(m, reply.get("messageId"), reply.get("createdAt")), s, reply) for m, s, reply in timed
+    ]
 
 
 def first_reply_waits(reader: Reader, span: Span) -> list[tuple[str, float]]:

@@ -20,6 +20,7 @@ from . import values
 from .labels import AGENT_PREFIX, is_agent_id, name_label, tag_label
 from .mongo import AnyOf, Reader, Span, since
 from .query import Query, Rows, rows, single
+from .replymodel import ReplyModels, Versions, agent_versions, ledger_models
 from .values import LIMIT
 
 RATINGS = ("thumbsUp", "thumbsDown")
@@ -99,6 +100,30 @@ UNFINISHED_EXPR = {
 }
 
 
+# A message whose model is an agent id: its rows carry its messageId and createdAt, so that its model
+# label can be the model that produced it (replymodel.ReplyModels).
+AGENT_MODEL_EXPR = {
+    "$and": [
+        {"$eq": [{"$type": "$model"}, "string"]},
+        {"$eq": [{"$substrCP": ["$model", 0, 6]}, AGENT_PREFIX]},
+    ]
+}
+
+
+def _reply_keys() -> dict[str, Any]:
+    """Group-key fields of an agent message (null for every other): its messageId and createdAt."""
+    return {name: {"$cond": [AGENT_MODEL_EXPR, _raw(path), None]} for name, path in REPLY_KEYS.items()}
+
+
+REPLY_KEYS = {"i": "messageId", "c": "createdAt"}
+
+
+def made_by_of(k: dict[str, Any], models: ReplyModels | None) -> str | None:
+    """The model that produced an agent message's row (`m`, `i`, `c`) by `models`; None for others."""
+    model = name_label(k["m"])
+    return None if models is None or not is_agent_id(model) else models.label(model, k.get("i"), k.get("c"))
+
+
 def _valid_number(path: str) -> dict[str, Any]:
     """A valid number (|value| <= LIMIT): in MongoDB's comparison order null/missing and NaN sort below
     every number, strings, objects, booleans and dates above, so two comparisons leave only numbers."""
@@ -145,6 +170,7 @@ class MessageKey(NamedTuple):
     tag: str | None
     endpoint: str
     unfinished: bool  # an unfinished reply
+    made_by: str | None = None  # a message whose model is an agent id: the model that produced it
 
 
 @dataclass
@@ -178,13 +204,17 @@ def _message_group(marks: dict[str, Span]) -> dict[str, Any]:
         "g_type": {"$cond": [_RATED_EXPR, {"$type": "$feedback.tag"}, None]},
         **_label_key("p", "endpoint"),
         "f": UNFINISHED_EXPR,
+        **_reply_keys(),
         **_marks(marks),
     }
     tokens = {"$cond": [VALID_TOKENS_EXPR, "$tokenCount", 0]}
     return {"$group": {"_id": key, "n": {"$sum": 1}, "k": {"$sum": tokens}}}
 
 
-def fold_messages(rows: list[dict[str, Any]], mark: str | None = None) -> MessageTally:
+def fold_messages(
+    rows: list[dict[str, Any]], mark: str | None = None, models: ReplyModels | None = None
+) -> MessageTally:
+    """The rows (of `mark` only, when given) as a tally, agent messages labelled by `models`."""
     tally = MessageTally()
     for row in rows:
         k = row["_id"]
@@ -199,6 +229,7 @@ def fold_messages(rows: list[dict[str, Any]], mark: str | None = None) -> Messag
             tag=tag_label(k["g"]),
             endpoint=name_label(k["p"]),
             unfinished=bool(k["f"]),
+            made_by=made_by_of(k, models),
         )
         tally.count[key] += row["n"]
         tally.tokens[key] = values.add(tally.tokens[key], row["k"])
@@ -215,6 +246,7 @@ class ToolKey(NamedTuple):
     model: str
     endpoint: str
     failed: bool
+    made_by: str | None = None  # as MessageKey.made_by
 
 
 @dataclass
@@ -235,8 +267,10 @@ def tool_rows(
     users_for: str | None = None,
     person: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Tool-call rows of the span (see tools_query)."""
-    return tools_query(marks, users_for, person).run(reader, span.match())
+    """Tool-call rows of the span (see tools_query). Calls and failures are read in a command each: an
+    agent message's calls are rows of their own (replymodel), too many for one $facet document over a
+    whole recount."""
+    return tools_query(marks, users_for, person).apart(reader, span.match())
 
 
 def tools_query(
@@ -249,6 +283,7 @@ def tools_query(
         **_label_key("n", "content.tool_call.name"),
         **_label_key("m", "model"),
         **_label_key("p", "endpoint"),
+        **_reply_keys(),
         **_marks(marks),
     }
     if users_for is not None:
@@ -274,14 +309,18 @@ def _tool_rows(parts: Mapping[str, Rows]) -> Rows:
     return out
 
 
-def fold_tools(rows: list[dict[str, Any]], mark: str | None = None) -> ToolTally:
+def fold_tools(
+    rows: list[dict[str, Any]], mark: str | None = None, models: ReplyModels | None = None
+) -> ToolTally:
     """Calls are counted from the all-calls rows; failures are a subset counted again with failed=True."""
     tally = ToolTally()
     for row in rows:
         k = row["_id"]
         if not _keep(k, mark):
             continue
-        key = ToolKey(name_label(k["n"]), name_label(k["m"]), name_label(k["p"]), bool(k["f"]))
+        key = ToolKey(
+            name_label(k["n"]), name_label(k["m"]), name_label(k["p"]), bool(k["f"]), made_by_of(k, models)
+        )
         tally.calls[key] += row["n"]
         if not k["f"] and k.get("u") is not None:
             tally.users.add(values.key(k["u"]))
@@ -397,22 +436,48 @@ def reply_map(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
-def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Counter[str]:
+def agent_spend(
+    reader: Reader, span: Span, replies: dict[str, list[str]], spent: Span | None = None
+) -> tuple[Counter[str], dict[str, str]]:
     """Credits (|tokenValue|, 1e6 = 1 USD) per agent id of the counted transactions in `span` (bounded on
-    `_id`) whose messageId names one of `replies` (LibreChat writes transactions.messageId from 0.8.3).
+    `_id`; only those also in `spent`, when given) whose messageId names one of `replies` (LibreChat
+    writes transactions.messageId from 0.8.3), and the model each reply's transactions name (the ledger
+    of replymodel.ReplyModels, from every transaction of `span`).
 
     A few replies (a cycle's) are asked for by id. More than REPLY_CHUNK (a recount's) are joined here
     from one pass that sums the span's transactions per messageId: `transactions.messageId` has no
     index, so each chunk of ids would be another scan of the span."""
     ids = {"$type": "string"} if len(replies) > REPLY_CHUNK else {"$in": sorted(replies)}
     match = {**span.match(by_id=True), **COUNTED_TRANSACTION, "messageId": ids}
-    group = {"_id": "$messageId", "v": {"$sum": _magnitude("$tokenValue")}}
-    rows = reader.each("transactions", [{"$match": match}, {"$group": group}])
+    key: dict[str, Any] = {"i": "$messageId", "m": _raw("model")}
+    if spent is not None:
+        key["o"] = spent.test(by_id=True)
+    amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
+    group = {"_id": key, "v": {"$sum": _magnitude("$tokenValue")}, "s": {"$sum": amount}}
+    rows = list(reader.each("transactions", [{"$match": match}, {"$group": group}]))
     out: Counter[str] = Counter()
     for row in rows:
-        message_id = values.text(row["_id"], "messageId")  # `$type: "string"` also matches arrays
+        if spent is not None and not row["_id"].get("o"):
+            continue
+        message_id = values.text(row["_id"]["i"], "messageId")  # `$type: "string"` also matches arrays
         for agent_id in replies.get(message_id, ()) if message_id is not None else ():
             out[agent_id] = values.add(out[agent_id], row["v"])
+    ledger = ledger_models((row["_id"]["i"], row["_id"].get("m"), row["s"]) for row in rows)
+    return out, {message_id: model for message_id, model in ledger.items() if message_id in replies}
+
+
+def agent_chats(reader: Reader, span: Span) -> Counter[str]:
+    """Conversations created in `span` per the agent they started with, as LibreChat's Insights
+    attributes them: `initial_agent_id` when a non-empty string, else `agent_id`; agent ids only."""
+    match = {"$and": [span.match(), {"$or": [{"initial_agent_id": AGENT_ID}, {"agent_id": AGENT_ID}]}]}
+    key = {"i": _raw("initial_agent_id"), "a": _raw("agent_id")}
+    rows = reader.aggregate("conversations", [{"$match": match}, {"$group": {"_id": key, "n": {"$sum": 1}}}])
+    out: Counter[str] = Counter()
+    for row in rows:  # `$regex` also matches arrays of strings: only strings are ids
+        agent = values.text(row["_id"].get("i")) or values.text(row["_id"].get("a"))
+        if is_agent_id(agent):
+            assert agent is not None
+            out[agent] += row["n"]
     return out
 
 
@@ -444,8 +509,11 @@ def agent_users_query(marks: dict[str, datetime]) -> Query[dict[str, Counter[str
 # --- input tokens attributed to the model of the earliest reply (token source "messages") ---------
 
 
-def reply_models(reader: Reader, span: Span | AnyOf | None) -> dict[str, str]:
-    """parentMessageId -> model of its earliest assistant reply (createdAt, then _id), replies in span."""
+def reply_models(
+    reader: Reader, span: Span | AnyOf | None, models: ReplyModels | None = None
+) -> dict[str, str]:
+    """parentMessageId -> model label of its earliest assistant reply (createdAt, then _id), replies in
+    span; an agent reply labelled by `models`."""
     match: dict[str, Any] = {**ASSISTANT_QUERY, "parentMessageId": {"$type": "string"}}
     if span is not None:
         match = {"$and": [match, span.match()]}
@@ -454,10 +522,19 @@ def reply_models(reader: Reader, span: Span | AnyOf | None) -> dict[str, str]:
         [
             {"$match": match},
             {"$sort": {"createdAt": 1, "_id": 1}},
-            {"$group": {"_id": "$parentMessageId", "m": {"$first": _raw("model")}}},
+            {"$group": {"_id": "$parentMessageId", "m": {"$first": _raw("model")}, **reply_firsts()}},
         ],
     )
-    return {parent: name_label(row["m"]) for row in rows if (parent := values.text(row["_id"])) is not None}
+    return {
+        parent: made_by_of(row, models) or name_label(row["m"])
+        for row in rows
+        if (parent := values.text(row["_id"])) is not None
+    }
+
+
+def reply_firsts() -> dict[str, Any]:
+    """$first accumulators of the reply keys (messageId and createdAt of an agent reply)."""
+    return {name: {"$first": expr} for name, expr in _reply_keys().items()}
 
 
 def user_token_rows(reader: Reader, span: Span | AnyOf) -> list[dict[str, Any]]:
@@ -573,8 +650,16 @@ def agent_map(reader: Reader) -> tuple[dict[str, str], dict[str, AgentInfo]]:
     """In one read: agent id -> underlying model (when a non-empty string), and agent id (`agent_…`) ->
     its labels. An id is one agent: when several documents share it, the oldest (smallest ObjectId
     `_id`, documents without one after those) decides its model and its labels."""
+    models, infos, _ = agents_read(reader)
+    return models, infos
+
+
+def agents_read(reader: Reader) -> tuple[dict[str, str], dict[str, AgentInfo], Versions]:
+    """agent_map, and each agent's versions (replymodel.agent_versions), in one read."""
     fields = {"_id": 1, "id": 1, "name": 1, "provider": 1, "model": 1}
+    fields |= {"versions.model": 1, "versions.updatedAt": 1}
     models: dict[str, str] = {}
+    versions: Versions = {}
     infos: dict[str, AgentInfo] = {}
     seen: set[str] = set()
     for doc in sorted(reader.find("agents", {"id": {"$type": "string"}}, fields), key=_age):
@@ -587,7 +672,14 @@ def agent_map(reader: Reader) -> tuple[dict[str, str], dict[str, AgentInfo]]:
             models[agent_id] = model
         if is_agent_id(agent_id):
             infos[agent_id] = AgentInfo(*(name_label(doc.get(f)) for f in ("name", "provider", "model")))
-    return models, infos
+            versions[agent_id] = agent_versions(doc)
+    return models, infos, versions
+
+
+def reply_models_of(reader: Reader, ledger: dict[str, str] | None = None) -> ReplyModels:
+    """The agents' versions and models, read now, with the given ledger."""
+    models, _, versions = agents_read(reader)
+    return ReplyModels(ledger or {}, versions, models)
 
 
 def _age(doc: dict[str, Any]) -> tuple[int, bytes]:

@@ -17,6 +17,7 @@ Public API::
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import re
 from datetime import date, datetime, time, timedelta, timezone
@@ -401,6 +402,108 @@ def model_label(value: Any, agents: dict[str, str]) -> str:
     return plain_label(value)
 
 
+# semantics.md "Labels", model: one model per message whose model is an agent id.
+LEDGER_LAG = timedelta(minutes=5)
+
+
+class Models(dict):
+    """The agents' current models (a plain agent map, for model_label), plus what labels a message
+    whose model is an agent id: the ledger (messageId -> the model its transactions name) and each
+    agent's versions [(updatedAt, model)], ascending (a tie: the later array entry wins)."""
+
+    ledger: dict[str, str]
+    versions: dict[str, list[tuple[datetime, str]]]
+    bounds: list[datetime] | None = None  # with ledgers: the ledger of each window [bounds[i], bounds[i+1])
+    ledgers: list[dict[str, str]] | None = None
+
+
+def agent_reply_ids(collections: Collections) -> set[str]:
+    """messageIds (strings) of the agent replies: assistant messages whose model is an agent id."""
+    return {
+        m["messageId"]
+        for m in collections.get("messages", [])
+        if is_assistant(m) and isinstance(m.get("model"), str) and m["model"].startswith("agent_")
+        and isinstance(m.get("messageId"), str)
+    }  # fmt: skip
+
+
+def ledger_of(
+    collections: Collections, lo: datetime | None = None, hi: datetime | None = None
+) -> dict[str, str]:
+    """messageId of an agent reply -> the model (a non-empty string) with the most |rawAmount| among its
+    counted transactions (a tie: the smallest); with lo/hi, only transactions whose ObjectId time is in
+    [lo - 5 min, hi) count (the history's day, the report's runs of days)."""
+    replies = agent_reply_ids(collections)
+    tokens: dict[str, dict[str, Fraction]] = {}
+    for tx, _, amount in counted_transactions(collections):
+        message_id, model = tx.get("messageId"), tx.get("model")
+        if message_id not in replies or not isinstance(model, str) or model == "":
+            continue
+        if lo is not None:
+            when = transaction_time(tx)
+            if when is None or not (lo - LEDGER_LAG <= when < hi):
+                continue
+        per = tokens.setdefault(message_id, {})
+        per[model] = per.get(model, Fraction(0)) + Fraction(amount)
+    return {mid: min(per, key=lambda m, per=per: (-per[m], m)) for mid, per in tokens.items()}
+
+
+def models_of(collections: Collections, ledger: dict[str, str] | None = None) -> Models:
+    """The agent map with the agents' versions and a ledger (default: every transaction's)."""
+    out = Models(agent_models(collections))
+    out.ledger = ledger_of(collections) if ledger is None else ledger
+    out.versions = {}
+    for agent_id, agent in agents_by_id(collections).items():
+        if not agent_id.startswith("agent_"):
+            continue
+        entries = []
+        for i, version in enumerate(agent.get("versions") if isinstance(agent.get("versions"), list) else []):
+            if isinstance(version, dict):
+                when, model = version.get("updatedAt"), version.get("model")
+                if isinstance(when, datetime) and isinstance(model, str) and model != "":
+                    entries.append((as_utc(when), i, model))
+        out.versions[agent_id] = [(when, model) for when, _, model in sorted(entries)]
+    return out
+
+
+def with_ledger(models: Models, ledger: dict[str, str]) -> Models:
+    """The same agents with another ledger."""
+    out = Models(models)
+    out.ledger, out.versions = ledger, models.versions
+    return out
+
+
+def windowed(collections: Collections, models: Models, bounds: list[datetime]) -> Models:
+    """The same agents; a message's ledger is that of the window its createdAt (or `at`) is in, from
+    the transactions of that window and the 5 minutes before (the history's days, the report's runs)."""
+    out = with_ledger(models, {})
+    out.bounds = bounds
+    out.ledgers = [ledger_of(collections, lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    return out
+
+
+def msg_model(msg: Doc, agents: dict[str, str], at: datetime | None = None) -> str:
+    """A message's model label. Its model is an agent id: the model its transactions name, else the
+    agent version's in force at its createdAt (the last with updatedAt <= createdAt), else the agent's
+    current model; else (and for every other message) model_label. With windowed ledgers, the ledger
+    is that of the window of `at` (default: the message's createdAt)."""
+    value = msg.get("model")
+    if not (isinstance(agents, Models) and isinstance(value, str) and value.startswith("agent_")):
+        return model_label(value, agents)
+    ledger = agents.ledger
+    if agents.bounds is not None and agents.ledgers is not None:
+        i = window_index(agents.bounds, at or created_at(msg))
+        ledger = agents.ledgers[i] if i is not None else {}
+    message_id = msg.get("messageId")
+    if isinstance(message_id, str) and message_id in ledger:
+        return model_label(ledger[message_id], agents)
+    when = created_at(msg)
+    in_force = [model for at, model in agents.versions.get(value, []) if when is not None and at <= when]
+    if in_force:
+        return model_label(in_force[-1], agents)
+    return model_label(value, agents)
+
+
 def tag_label(feedback: Doc) -> str | None:
     """Tag label of a feedback sub-document; None means "no tag"."""
     tag = feedback.get("tag")
@@ -464,8 +567,8 @@ def reply_sort_key(msg: Doc) -> tuple[int, datetime, bytes]:
     return (1, when, oid_bytes)
 
 
-def earliest_reply_models(messages: list[Doc], agents: dict[str, str]) -> dict[Any, str]:
-    """messageId -> model label of its earliest assistant reply (parentMessageId == messageId)."""
+def earliest_reply_models(messages: list[Doc], agents: dict[str, str]) -> dict[Any, Doc]:
+    """messageId -> its earliest assistant reply (parentMessageId == messageId)."""
     replies: dict[Any, list[Doc]] = {}
     for msg in messages:
         if not is_assistant(msg):
@@ -477,16 +580,18 @@ def earliest_reply_models(messages: list[Doc], agents: dict[str, str]) -> dict[A
     result: dict[Any, str] = {}
     for parent, candidates in replies.items():
         first = min(candidates, key=reply_sort_key)
-        result[parent] = model_label(first.get("model"), agents)
+        result[parent] = first
     return result
 
 
-def input_model_of(user_msg: Doc, reply_models: dict[Any, str]) -> str:
-    """Model label a user message's input is attributed to ("unknown" without a reply)."""
+def input_model_of(user_msg: Doc, replies: dict[Any, Doc], agents: dict[str, str]) -> str:
+    """Model label a user message's input is attributed to ("unknown" without a reply): its earliest
+    reply's (with windowed ledgers, the ledger of the user message's window)."""
     message_id = user_msg.get("messageId")
     if message_id is None:
         return plain_label(None)  # JUDGEMENT: no messageId -> no reply
-    return reply_models.get(distinct_key(message_id), plain_label(None))
+    reply = replies.get(distinct_key(message_id))
+    return plain_label(None) if reply is None else msg_model(reply, agents, created_at(user_msg))
 
 
 # --------------------------------------------------------------------------------------------
@@ -569,6 +674,30 @@ def root_order(msg: Doc) -> tuple[bool, datetime, str]:
     return (when is None, when or datetime.min.replace(tzinfo=UTC), str(msg.get("_id")))
 
 
+# semantics.md "Expired documents": messages and conversations whose expiredAt has passed are hidden.
+EXPIRING = ("messages", "conversations")
+
+
+def is_visible(doc: Doc, now: datetime) -> bool:
+    """LibreChat still shows the document at ``now``: expiredAt missing or null, or a date after now
+    (anything else, an array included, hides it)."""
+    expired_at = doc.get("expiredAt")
+    if expired_at is None:
+        return True
+    when = as_utc(expired_at) if isinstance(expired_at, datetime) else None
+    return when is not None and when > now
+
+
+def visible_only(collections: Collections, now: datetime | None) -> Collections:
+    """The collections as LibreChat shows them at ``now`` (default: the clock)."""
+    at = as_utc(now) if now is not None else datetime.now(UTC)
+    assert at is not None
+    return {
+        name: [doc for doc in docs if is_visible(doc, at)] if name in EXPIRING else docs
+        for name, docs in collections.items()
+    }
+
+
 def exporter_samples(
     collections: Collections, now: datetime, tz: str = "UTC", token_source: str = "auto"
 ) -> Samples:
@@ -577,6 +706,7 @@ def exporter_samples(
     now_utc = as_utc(now)
     if now_utc is None:
         raise TypeError("now must be a datetime")
+    collections = visible_only(collections, now_utc)
     bound_5m = now_utc - timedelta(seconds=300)
     today = now_utc.astimezone(zone).date()
     day_start = local_midnight(today, zone)
@@ -584,7 +714,7 @@ def exporter_samples(
     month_start = local_midnight(today.replace(day=1), zone)
 
     messages = collections.get("messages", [])
-    agents = agent_models(collections)
+    agents = models_of(collections)
     source = resolve_token_source(collections, token_source)
 
     def in_5m(msg: Doc) -> bool:
@@ -605,7 +735,7 @@ def exporter_samples(
     messages_per_model: dict[LabelKey, list] = {}
     messages_per_model_5m: dict[LabelKey, list] = {}
     for msg in messages:
-        label = key(model=model_label(msg.get("model"), agents))
+        label = key(model=msg_model(msg, agents))
         n_messages += 1
         if in_5m(msg):
             n_messages_5m += 1
@@ -672,14 +802,14 @@ def exporter_samples(
             if not valid_token_count(tokens):
                 continue  # counts as 0 tokens
             if is_assistant(msg):
-                label = key(model=model_label(msg.get("model"), agents))
+                label = key(model=msg_model(msg, agents))
                 output_all.append(tokens)
                 add(output_per_model, label, tokens)
                 if in_5m(msg):
                     output_5m.append(tokens)
                     add(output_per_model_5m, label, tokens)
             else:
-                label = key(model=input_model_of(msg, reply_models))
+                label = key(model=input_model_of(msg, reply_models, agents))
                 input_all.append(tokens)
                 add(input_per_model, label, tokens)
                 if in_5m(msg):  # JUDGEMENT: the reply itself may lie outside the window
@@ -751,7 +881,7 @@ def exporter_samples(
         rating = rating_of(msg)
         if rating is None:
             continue
-        model = model_label(msg.get("model"), agents)
+        model = msg_model(msg, agents)
         model_labels_rated.add(model)
         tag = tag_label(msg["feedback"])
         updated = as_utc(msg.get("updatedAt"))
@@ -811,7 +941,7 @@ def exporter_samples(
         recent = in_5m(msg)
         if recent and msg.get("user") is not None and origins[id(msg)] == "person":
             tool_users_5m.add(distinct_key(msg.get("user")))
-        model = model_label(msg.get("model"), agents)
+        model = msg_model(msg, agents)
         endpoint = plain_label(msg.get("endpoint"))
         for part in calls:
             name = plain_label(tool_call_body(part).get("name"))
@@ -982,6 +1112,7 @@ def page_numbers(collections: Collections, now: datetime) -> dict[str, float | N
     if now_utc is None:
         raise TypeError("now must be a datetime")
     bound_5m = now_utc - timedelta(seconds=300)
+    collections = visible_only(collections, now_utc)
 
     def in_5m(msg: Doc) -> bool:
         when = created_at(msg)
@@ -991,7 +1122,7 @@ def page_numbers(collections: Collections, now: datetime) -> dict[str, float | N
     replies = [msg for msg in messages if is_assistant(msg) and in_5m(msg)]
     errors = [msg for msg in replies if is_error(msg)]
     waits = sorted(
-        s for seconds in response_times(messages, in_5m, agent_models(collections)).values() for s in seconds
+        s for seconds in response_times(messages, in_5m, models_of(collections)).values() for s in seconds
     )
     p90 = waits[math.ceil(Fraction(90, 100) * len(waits)) - 1] if waits else None
     return {"error_share_5m": len(errors) / len(replies) if replies else None, "p90_5m": p90}
@@ -1107,7 +1238,7 @@ def cost_samples(
     errors_5m: dict[LabelKey, list] = {}
     for msg in messages:
         if is_unfinished(msg):
-            label = key(model=model_label(msg.get("model"), agents))
+            label = key(model=msg_model(msg, agents))
             add(unfinished, label, 1)
             if in_5m(msg):
                 add(unfinished_5m, label, 1)
@@ -1180,7 +1311,7 @@ def response_times(messages: list[Doc], in_window: Any, agents: dict[str, str]) 
         asked, answered = created_at(questions[0]), created_at(reply)
         if answered < asked:
             continue
-        model = model_label(reply.get("model"), agents)
+        model = msg_model(reply, agents)
         waits.setdefault(model, []).append((answered - asked).total_seconds())
     return waits
 
@@ -1218,11 +1349,11 @@ def history_rows(
 ) -> dict[str, set[tuple]]:
     """Every history row of semantics.md for the days ``start``..``end`` (inclusive); ``details``:
     EXPORT_USER_DETAILS (e-mail and name in daily_user_messages); ``now`` (default: the clock) decides
-    which weekly_retention rows and columns exist yet."""
+    which weekly_retention rows and columns exist yet, and what has expired."""
     zone = ZoneInfo(tz)
+    collections = visible_only(collections, now)
     messages = collections.get("messages", [])
     conversations = collections.get("conversations", [])
-    agents = agent_models(collections)
     source = resolve_token_source(collections, token_source)
     out: dict[str, set[tuple]] = {table: set() for table in HISTORY_TABLES}
     if end < start:
@@ -1231,6 +1362,8 @@ def history_rows(
     # Day windows: [local midnight D, local midnight D+1) for D in start..end.
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     day_bounds = [local_midnight(d, zone) for d in days] + [local_midnight(end + timedelta(days=1), zone)]
+    # an agent message is labelled by the ledger of its day (semantics.md "Labels", model)
+    agents = windowed(collections, models_of(collections, {}), day_bounds)
 
     # Week windows: every ISO week (Monday start) with a day in the range, over its whole span.
     first_monday = start - timedelta(days=start.weekday())
@@ -1292,7 +1425,7 @@ def history_rows(
         i = window_index(day_bounds, created_at(msg))
         if i is None:
             continue
-        model = model_label(msg.get("model"), agents)
+        model = msg_model(msg, agents)
         if is_assistant(msg):
             assistant_counts[(days[i], model)] = assistant_counts.get((days[i], model), 0) + 1
         if is_error(msg):
@@ -1327,10 +1460,10 @@ def history_rows(
                 continue
             if is_assistant(msg):
                 column = 1
-                model = model_label(msg.get("model"), agents)
+                model = msg_model(msg, agents)
             else:
                 column = 0
-                model = input_model_of(msg, reply_models)
+                model = input_model_of(msg, reply_models, agents)
             by_model.setdefault((days[i], model), ([], []))[column].append(tokens)
             user = msg.get("user")
             if user is not None:
@@ -1414,7 +1547,7 @@ def user_message_rows(
         sent.setdefault(k, 0)
         if is_assistant(msg):
             models = answered.setdefault(k, {})
-            label = model_label(msg.get("model"), agents)
+            label = msg_model(msg, agents)
             models[label] = models.get(label, 0) + 1
         else:
             sent[k] += 1
@@ -1631,6 +1764,7 @@ def engagement_samples(collections: Collections, now: datetime) -> Samples:
     now - N x 24 h, for N = 1, 7, 30."""
     now_utc = as_utc(now)
     assert now_utc is not None
+    collections = visible_only(collections, now_utc)
     out: Samples = {}
     origins = message_origins(collections)
     for window, days in ROLLING_DAYS.items():
@@ -1682,7 +1816,7 @@ def cost_history(
         counts[0] += is_assistant(msg)
         counts[1] += is_error(msg)
         if is_unfinished(msg):
-            label = (days[i], model_label(msg.get("model"), agents))
+            label = (days[i], msg_model(msg, agents))
             unfinished[label] = unfinished.get(label, 0) + 1
         agent = agent_id_of(msg)
         if agent is not None:
@@ -1765,7 +1899,12 @@ def group_members(collections: Collections) -> dict[str, set[str]]:
 
 
 def report_numbers(
-    collections: Collections, start: date, end: date, tz: str = "UTC", token_source: str = "auto"
+    collections: Collections,
+    start: date,
+    end: date,
+    tz: str = "UTC",
+    token_source: str = "auto",
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The report of the local days start..end: one window [midnight start, midnight end + 1).
 
@@ -1773,12 +1912,17 @@ def report_numbers(
     "tools": {...}, "groups": {...}} with the fields of the json format (spend as Fraction)."""
     zone = ZoneInfo(tz)
     lo, hi = local_midnight(start, zone), local_midnight(end + timedelta(days=1), zone)
+    collections = visible_only(collections, now)
 
     def inside(when: datetime | None) -> bool:
         return when is not None and lo <= when < hi
 
     messages = collections.get("messages", [])
-    agents = agent_models(collections)
+    # an agent message is labelled by the ledger of the report's run of up to 7 days it is in; first
+    # replies by the ledger of the whole range (semantics.md "Report")
+    runs = [local_midnight(start + timedelta(days=k), zone) for k in range(0, (end - start).days + 1, 7)]
+    agents = windowed(collections, models_of(collections, {}), [*runs, hi])
+    whole = with_ledger(agents, ledger_of(collections, lo, hi))
     source = resolve_token_source(collections, token_source)
     dated = [m for m in messages if inside(created_at(m))]
     txs = [
@@ -1797,7 +1941,7 @@ def report_numbers(
         })  # fmt: skip
 
     for msg in dated:
-        label = model_label(msg.get("model"), agents)
+        label = msg_model(msg, agents)
         if is_assistant(msg):
             model_row(label)["replies"] += 1
         if is_error(msg):
@@ -1817,7 +1961,7 @@ def report_numbers(
             if not valid_token_count(msg.get("tokenCount")):
                 continue
             assistant = is_assistant(msg)
-            label = model_label(msg.get("model"), agents) if assistant else input_model_of(msg, replies)
+            label = msg_model(msg, agents) if assistant else input_model_of(msg, replies, agents)
             user = None if msg.get("user") is None else str(msg["user"])
             tokens.append((user, label, "output_tokens" if assistant else "input_tokens", msg["tokenCount"]))
     for _, label, column, amount in tokens:
@@ -1832,7 +1976,7 @@ def report_numbers(
         if kind == "prompt":
             row["cache_read_tokens"].append(magnitude(tx, "readTokens"))
             row["cache_write_tokens"].append(magnitude(tx, "writeTokens"))
-    for label, seconds in response_times(messages, lambda m: inside(created_at(m)), agents).items():
+    for label, seconds in response_times(messages, lambda m: inside(created_at(m)), whole).items():
         ordered = sorted(seconds)
         p50, p90 = (ordered[math.ceil(Fraction(p, 100) * len(ordered)) - 1] for p in (50, 90))
         model_row(label).update(first_replies=len(ordered), p50_seconds=p50, p90_seconds=p90)
@@ -1856,7 +2000,8 @@ def report_numbers(
     def agent_row(agent: str) -> dict[str, Any]:
         name, model = info.get(agent, (None, None))
         return agent_rows.setdefault(agent, {
-            "name": name, "model": model, "replies": 0, "errors": 0, "users": set(), "spend_usd": Fraction(0)
+            "name": name, "model": model, "replies": 0, "errors": 0, "users": set(), "spend_usd": Fraction(0),
+            "conversations": 0,
         })  # fmt: skip
 
     origins = message_origins(collections)
@@ -1876,9 +2021,17 @@ def report_numbers(
         message_id = tx.get("messageId")
         for agent in replies_by_id.get(message_id, []) if isinstance(message_id, str) else []:
             agent_row(agent)["spend_usd"] += Fraction(magnitude(tx, "tokenValue")) / 1_000_000
+    # chats per agent (semantics.md "Report"): conversations created in R, by initial_agent_id when a
+    # non-empty string, else agent_id, when that is an agent id
+    for convo in collections.get("conversations", []):
+        started = convo.get("initial_agent_id")
+        if not (isinstance(started, str) and started != ""):
+            started = convo.get("agent_id")
+        if inside(created_at(convo)) and isinstance(started, str) and started.startswith("agent_"):
+            agent_row(sanitise(started))["conversations"] += 1
     for row in agent_rows.values():
         row["users"] = len(row["users"])
-    agent_rows = {a: r for a, r in agent_rows.items() if r["replies"] or r["spend_usd"]}
+    agent_rows = {a: r for a, r in agent_rows.items() if r["replies"] or r["spend_usd"] or r["conversations"]}
 
     endpoints: dict[str, dict[str, int]] = {}
     tools: dict[str, dict[str, int]] = {}

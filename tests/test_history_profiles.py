@@ -38,7 +38,7 @@ def served(request):
     ).collections
     server = start_mongoeco(collections)
     client = MongoClient(server.uri, tz_aware=True)
-    yield collections, Reader.from_settings(client, load({"MONGODB_URI": server.uri}))
+    yield collections, Reader.from_settings(client, load({"MONGODB_URI": server.uri})).at(NOW)
     client.close()
     server.stop()
 
@@ -54,7 +54,7 @@ def test_daily_tables_equal_the_oracle_on_every_profile(served, zone):
         for table, rows in compute.day_rows(src, day).items():
             got[table] |= set(rows)
         day += timedelta(days=1)
-    want = history_rows(collections, START, END, zone, "auto")
+    want = history_rows(collections, START, END, zone, "auto", now=NOW)
     assert_rows_equal(got, want, DAILY)
     assert sum(len(rows) for rows in got.values()) > 10 * len(DAILY) // 2  # the range is not empty
 
@@ -85,7 +85,7 @@ def test_one_pass_reads_equal_the_oracle(served, monkeypatch):
         for table in tables:
             got[table] |= set(rows[table])
         day += timedelta(days=1)
-    assert_rows_equal(got, history_rows(collections, START, END, "UTC", "auto"), tables)
+    assert_rows_equal(got, history_rows(collections, START, END, "UTC", "auto", now=NOW), tables)
     assert got["daily_response_time_by_model"]
     # before 0.8.3 transactions carry no messageId: nothing can be joined (the oracle agrees above)
     spend = got["daily_spend_by_agent"]

@@ -386,7 +386,8 @@ def test_span_filter_expression_and_python_test_agree_and_partition_odd_ids():
 
 
 class FailingReader(Reader):
-    """A reader whose `find` on messages (the recount's last read, of agent replies) fails when armed."""
+    """A reader whose `find` on messages (the recount's last read, of agent replies) fails when armed
+    (on the class: each run reads through a copy, `Reader.at`)."""
 
     armed = False
 
@@ -409,13 +410,14 @@ def test_a_recount_that_fails_halfway_is_retried_whole():
     reader = FailingReader(plain.db, plain.time_limit_ms, plain.tenant)
     group = UsageGroup(reader, settings, clock=lambda: 0.0)
     try:
-        reader.armed = True
+        FailingReader.armed = True
         with pytest.raises(pymongo.errors.AutoReconnect):
             group(now)
-        reader.armed = False
+        FailingReader.armed = False
         usage = group(now)
         assert sum(usage.total.messages.count.values()) == len(dataset["messages"])
     finally:
+        FailingReader.armed = False
         client.close()
         server.stop()
 

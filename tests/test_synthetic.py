@@ -57,6 +57,8 @@ V088_SHAPES = {  # schedules and their runs, balances, tool-error shapes; then a
                                         "insufficient_balance", "mcp_reauth_required")),
     *(f"schedule_run_{status}" for status in RUN_STATUSES),
     "schedule_conversation", "schedule_person_turn", "agent_event_turn",
+    "retention_conversation", "expired_conversation", "expired_message", "agent_reply_before_change",
+    "initial_agent_conversation", "agent_switched_conversation",
 }  # fmt: skip
 REQUIRED = {
     "v0.6": COMMON_SHAPES,
@@ -64,6 +66,11 @@ REQUIRED = {
     "v0.8.7": COMMON_SHAPES | CONTENT_SHAPES | V087_SHAPES,
     "v0.8.8": COMMON_SHAPES | CONTENT_SHAPES | V087_SHAPES | V088_SHAPES,
 }
+
+
+def temporary(doc: dict) -> bool:
+    """A temporary chat's document: an expiredAt, and not a retained chat (isTemporary false)."""
+    return doc.get("expiredAt") is not None and doc.get("isTemporary") is not False
 
 
 @pytest.fixture(scope="module", params=PROFILES)
@@ -134,8 +141,17 @@ def test_shape_counts_match_the_documents(ds):
         tool_call_mcp=sum("_mcp_" in c.get("name", "") for c in calls),
         tool_call_no_name=sum("name" not in c for c in calls),
         message_with_tools=sum(any(p["type"] == "tool_call" for p in content_parts(m)) for m in msgs),
-        temporary_message=sum(m.get("expiredAt") is not None for m in msgs),
-        temporary_conversation=sum(cv.get("expiredAt") is not None for cv in c["conversations"]),
+        temporary_message=sum(temporary(m) for m in msgs),
+        temporary_conversation=sum(temporary(cv) for cv in c["conversations"]),
+        retention_conversation=sum(cv.get("isTemporary") is False for cv in c["conversations"]),
+        initial_agent_conversation=sum("initial_agent_id" in cv for cv in c["conversations"]),
+        agent_switched_conversation=sum(
+            "initial_agent_id" in cv and cv["initial_agent_id"] != cv["agent_id"] for cv in c["conversations"]
+        ),
+        expired_message=sum(m.get("expiredAt") is not None and m["expiredAt"] <= NOW for m in msgs),
+        expired_conversation=sum(
+            cv.get("expiredAt") is not None and cv["expiredAt"] <= NOW for cv in c["conversations"]
+        ),
         subagent_conversation=sum("subagentThread" in cv for cv in c["conversations"]),
         message_with_file=sum("files" in m for m in msgs),
         tx_prompt=sum(t["tokenType"] == "prompt" for t in txs),

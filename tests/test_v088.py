@@ -12,13 +12,22 @@ from prometheus_client.utils import floatToGoString
 
 from librechat_metrics.app import build_jobs
 from librechat_metrics.families.balances import FAMILIES as BALANCE_FAMILIES
+from librechat_metrics.families.messages import FAMILIES as MESSAGE_FAMILIES
 from librechat_metrics.families.schedules import FAMILIES as SCHEDULE_FAMILIES
 from librechat_metrics.families.tools import FAMILIES as TOOL_FAMILIES
-from librechat_metrics.groups import UsageGroup, collect_balances, collect_schedules
+from librechat_metrics.groups import (
+    UsageGroup,
+    collect_activity,
+    collect_balances,
+    collect_inventory,
+    collect_schedules,
+)
+from librechat_metrics.history import compute
 from librechat_metrics.indexes import MissingIndexes
 from librechat_metrics.mongo import Reader
+from librechat_metrics.report import build
 from librechat_metrics.settings import Settings, load
-from tests.oracle import exporter_samples
+from tests.oracle import exporter_samples, report_numbers
 
 UTC = timezone.utc
 NOW = datetime(2026, 6, 3, 12, 0, 0, tzinfo=UTC)
@@ -261,3 +270,123 @@ def test_the_schedules_job_is_registered_with_its_toggle():
     assert "schedules" in names
     names = {job.name for job in build_jobs(Reader(None, 1), off, MissingIndexes(Reader(None, 1)))}
     assert "schedules" not in names
+
+
+# --- expired documents -----------------------------------------------------------------------------
+
+EXPIRIES = [
+    ("missing", ...),
+    ("null", None),
+    ("at now", NOW),  # passed at the instant itself: hidden
+    ("1 ms after now", NOW + timedelta(milliseconds=1)),
+    ("a day ago", NOW - timedelta(days=1)),
+    ("a string", "2099-01-01"),  # LibreChat's query matches no string: hidden
+    ("an array", [NOW + timedelta(days=1)]),  # no date: hidden
+]
+VISIBLE = {"missing", "null", "1 ms after now"}
+
+
+def expiring(name: str, value: object, serial: int) -> tuple[dict, dict]:
+    """A conversation and its one user message, both with this expiredAt, written 2 minutes ago."""
+    when = at(-2)
+    convo = {"_id": oid(-2, serial), "conversationId": f"c{serial}", "user": "u", "createdAt": when}
+    message = {"_id": oid(-2, 100 + serial), "messageId": f"m{serial}", "conversationId": f"c{serial}",
+               "user": f"u{serial}", "isCreatedByUser": True, "createdAt": when}  # fmt: skip
+    if value is not ...:
+        convo["expiredAt"] = message["expiredAt"] = value
+    return convo, message
+
+
+def test_expired_messages_and_conversations_are_not_counted(mongoeco):
+    pairs = [expiring(name, value, i) for i, (name, value) in enumerate(EXPIRIES)]
+    data = {"conversations": [c for c, _ in pairs], "messages": [m for _, m in pairs]}
+    server = mongoeco(data)
+    settings = load({"MONGODB_URI": server.uri})
+    with server.client() as client:
+        reader = Reader.from_settings(client, settings)
+        usage = UsageGroup(reader, settings, clock=lambda: 0.0)(NOW)
+        inventory = collect_inventory(reader, settings, NOW)
+        activity = collect_activity(reader, settings, NOW)
+    want = exporter_samples(data, NOW)
+    assert want["librechat_messages_total"] == {(): float(len(VISIBLE))}  # by hand: 3 of 7
+    assert sum(usage.total.messages.count.values()) == len(VISIBLE)
+    assert sum(usage.recent.messages.count.values()) == len(VISIBLE)
+    assert inventory["conversations"] == want["librechat_conversations_total"][()] == len(VISIBLE)
+    assert activity.users["recent"] == want["librechat_active_users"][()] == len(VISIBLE)
+
+
+# --- one model per reply ---------------------------------------------------------------------------
+
+T0, T1 = at(-600), at(-300)  # the agent's two versions: gpt-a from T0, gpt-b from T1 (its model now)
+AGENT = {"_id": oid(-700, 1), "id": "agent_m", "name": "M", "provider": "openAI", "model": "gpt-b",
+         "versions": [{"model": "gpt-a", "updatedAt": T0}, {"model": "gpt-b", "updatedAt": T1},
+                      {"model": "", "updatedAt": at(-200)}, "odd", {"model": "gpt-z"}]}  # fmt: skip
+
+
+def reply(serial: int, when: datetime, model: str = "agent_m", **extra: object) -> dict:
+    return {"_id": oid(-1, 200 + serial), "messageId": f"r{serial}", "conversationId": f"k{serial}",
+            "parentMessageId": f"q{serial}", "user": "u", "isCreatedByUser": False, "sender": "M",
+            "model": model, "endpoint": "agents", "createdAt": when, **extra}  # fmt: skip
+
+
+def tx(serial: int, message_id: str, model: object, amount: int) -> dict:
+    return {"_id": oid(-2, 300 + serial), "user": PEOPLE[0], "tokenType": "completion", "model": model,
+            "messageId": message_id, "rawAmount": -amount, "tokenValue": -amount * 2.0}  # fmt: skip
+
+
+REPLIES = [
+    reply(1, T1 - timedelta(milliseconds=1)),  # just before the change: gpt-a
+    reply(2, T1),  # at the change: gpt-b
+    reply(3, T0 - timedelta(minutes=1)),  # before every version: the current model, gpt-b
+    reply(4, T0),  # its transactions name claude-x (most tokens), whatever the version says
+    reply(5, T0),  # a tie between m-b and m-a: m-a
+    reply(6, T0, model="agent_gone"),  # a deleted agent: its id
+    reply(7, T1 - timedelta(seconds=1), error=True),  # an error reply of the old version: gpt-a
+]
+LEDGER = [tx(1, "r4", "claude-x", 100), tx(2, "r4", "gpt-c", 50), tx(3, "r5", "m-b", 10),
+          tx(4, "r5", "m-a", 10), tx(5, "r1", "", 99), tx(6, "r2", None, 99)]  # fmt: skip
+
+
+def test_every_family_labels_a_reply_with_the_model_that_produced_it(mongoeco):
+    data = {"agents": [AGENT], "messages": REPLIES, "transactions": LEDGER}
+    server = mongoeco(data)
+    settings = load({"MONGODB_URI": server.uri})
+    with server.client() as client:
+        usage = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)(NOW)
+    want = exporter_samples(data, NOW)
+    by_hand = {"gpt-a": 2.0, "gpt-b": 2.0, "claude-x": 1.0, "m-a": 1.0, "agent_gone": 1.0}
+    assert oracle_by_labels(want["librechat_messages_per_model_total"]) == {
+        (m,): n for m, n in by_hand.items()
+    }
+    for family in MESSAGE_FAMILIES:
+        if family.name in want and "model" in family.labels:
+            assert family.value(usage) == oracle_by_labels(want[family.name]), family.name
+    assert oracle_by_labels(want["librechat_errors_per_model_total"]) == {("gpt-a",): 1.0}
+
+
+# --- chats per agent -------------------------------------------------------------------------------
+
+
+def chat(serial: int, when: datetime, **fields: object) -> dict:
+    return {"_id": oid(-3, 400 + serial), "conversationId": f"chat{serial}", "user": "u", "createdAt": when,
+            **fields}  # fmt: skip
+
+
+CHATS = [
+    chat(1, at(-60), initial_agent_id="agent_a", agent_id="agent_b"),  # switched: the agent it started with
+    chat(2, at(-60), agent_id="agent_b"),  # before initial_agent_id: agent_id
+    chat(3, at(-60), initial_agent_id="", agent_id="agent_a"),
+    chat(4, at(-60), initial_agent_id=None, agent_id="openAI__gpt-4o___GPT-4o"),  # no agent
+    chat(5, at(-60), initial_agent_id=["agent_a"], agent_id="agent_b"),  # an array is no id
+    chat(6, at(-60 * 24 * 3), initial_agent_id="agent_a"),  # outside the report's day
+]
+
+
+def test_report_counts_chats_per_agent_they_started_with(mongoeco):
+    server = mongoeco({"conversations": CHATS})
+    with server.client() as client:
+        src = compute.Source(Reader(client["LibreChat"], 10_000), "UTC", "transactions", {})
+        report = build.build(src, NOW.date(), NOW.date(), now=NOW)
+    got = {row["agent_id"]: row["conversations"] for row in report["agents"]}
+    want = report_numbers({"conversations": CHATS}, NOW.date(), NOW.date(), "UTC", now=NOW)["agents"]
+    assert got == {agent: row["conversations"] for agent, row in want.items()} == {"agent_a": 2, "agent_b": 2}

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..groups import Usage
 from ..labels import resolve_agent, sanitise
+from ..tally import MessageKey, ToolKey
 
 Samples = dict[tuple[str, ...], float]
 
@@ -49,8 +50,11 @@ def add_up(pairs: Iterable[tuple[tuple[str, ...], float]], labelled: bool = True
     return {key: float(v) for key, v in out.items() if v != 0}
 
 
-def model_of(usage: Usage, model: str) -> str:
-    """A model label with agent ids resolved to the agent's model."""
+def model_of(usage: Usage, model: str | MessageKey | ToolKey) -> str:
+    """A model label with agent ids resolved to the agent's model; of a message's or tool call's key,
+    the model that produced it (`made_by`) when known (docs: "Labels", model)."""
+    if not isinstance(model, str):
+        model = model.made_by or model.model
     return resolve_agent(model, usage.agents)
 
 

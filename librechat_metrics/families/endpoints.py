@@ -21,7 +21,7 @@ def per_endpoint(usage: Usage, recent: bool, flag: str) -> Samples:
 
 def unfinished(usage: Usage, recent: bool) -> Samples:
     tallies = usage.recent if recent else usage.total
-    return add_up(((model_of(usage, k.model),), n) for k, n in tallies.messages.count.items() if k.unfinished)
+    return add_up(((model_of(usage, k),), n) for k, n in tallies.messages.count.items() if k.unfinished)
 
 
 def _family(name: str, kind: str, help_text: str, labels: tuple, toggles: tuple, value: Callable) -> Family:

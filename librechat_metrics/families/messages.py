@@ -20,7 +20,7 @@ def count(
     tallies = usage.recent if recent else usage.total
     source = tallies.messages.tokens if tokens else tallies.messages.count
     return add_up(
-        (((model_of(usage, key.model),) if by_model else (), n) for key, n in source.items() if where(key)),
+        (((model_of(usage, key),) if by_model else (), n) for key, n in source.items() if where(key)),
         labelled=by_model,
     )
 

@@ -12,7 +12,7 @@ def rated(usage: Usage, rating: str | None, labels: str) -> Samples:
     """Rated messages, optionally of one rating, keyed by "" (none), "model", "tag" or "model,tag"."""
 
     def key(k: MessageKey) -> tuple[str, ...]:
-        parts = {"model": model_of(usage, k.model), "tag": k.tag or ""}
+        parts = {"model": model_of(usage, k), "tag": k.tag or ""}
         return tuple(parts[name] for name in labels.split(",") if name)
 
     wanted = [

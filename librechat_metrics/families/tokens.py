@@ -19,9 +19,7 @@ def tokens(usage: Usage, kind: str, recent: bool, by_model: bool) -> Samples:
     elif kind == "completion" or not by_model:
         assistant = kind == "completion"
         pairs = (
-            ((model_of(usage, k.model),), v)
-            for k, v in tallies.messages.tokens.items()
-            if k.assistant == assistant
+            ((model_of(usage, k),), v) for k, v in tallies.messages.tokens.items() if k.assistant == assistant
         )
     else:
         pairs = (((model_of(usage, m),), v) for m, v in (tallies.inputs or {}).items())

@@ -16,7 +16,7 @@ def calls(usage: Usage, recent: bool, failed: bool | None, labels: tuple[str, ..
         return {}
 
     def part(key: ToolKey, name: str) -> str:
-        return model_of(usage, key.model) if name == "model" else str(getattr(key, name))
+        return model_of(usage, key) if name == "model" else str(getattr(key, name))
 
     rows = ((k, n) for k, n in tallies.tools.calls.items() if k.failed == bool(failed))
     return add_up(((tuple(part(k, name) for name in labels), n) for k, n in rows), labelled=bool(labels))

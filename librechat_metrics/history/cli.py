@@ -16,7 +16,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -235,6 +235,7 @@ def export(
     A day's transaction also deletes its week and month rows, so a run that stops after its days
     leaves those missing (recomputed by the next run of the range), never older than their days."""
     now = now or datetime.now(timezone.utc)
+    src = replace(src, reader=src.reader.at(now))  # what has expired at `now` is hidden
     summary = Summary()
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     stored = {} if force else store.stored_days(start, end)

@@ -15,10 +15,12 @@ from datetime import date
 from typing import Any
 
 from .. import origins, tally
+from ..groups import RECOUNT_LAG
 from ..labels import is_agent_id, resolve_agent, sanitise
 from ..membership import Membership, per_group, read_membership
 from ..mongo import Reader, Span
-from ..responses import first_reply_times, percentiles
+from ..replymodel import ReplyModels, Versions
+from ..responses import first_reply_times, percentiles, relabel
 from ..schedules import FINISHED
 from ..values import number, usd
 from ..windows import day_span, month_span, week_span
@@ -40,6 +42,7 @@ class Source:
     replies: dict[str, list[str]] = field(default_factory=dict)  # agent replies by messageId, read once
     user_details: bool = False  # EXPORT_USER_DETAILS: e-mail and name in daily_user_messages
     members: dict[str, Membership] = field(default_factory=dict)  # the groups, read once (membership())
+    versions: dict[str, Versions] = field(default_factory=dict)  # the agents' versions, read once
 
     def agent_replies(self) -> dict[str, list[str]]:
         """Every agent reply (any date: a day's transaction may belong to a reply saved after midnight)."""
@@ -53,9 +56,24 @@ class Source:
             self.members["now"] = read_membership(self.reader)
         return self.members["now"]
 
-    def model(self, raw_label: str) -> str:
+    def model(self, raw_label: str | None) -> str:
         """The exporter's model label for a name_label()-ed value."""
-        return sanitise(resolve_agent(raw_label, self.agents))
+        return sanitise(resolve_agent(raw_label or "", self.agents))
+
+    def label(self, key: tally.MessageKey | tally.ToolKey) -> str:
+        """The model label of a message's key: the model that produced it, when known."""
+        return self.model(key.made_by or key.model)
+
+    def reply_models(self, reader: Reader, span: Span) -> tuple[ReplyModels, Counter[str]]:
+        """The models of the agent replies of `span` (a whole day or days; docs: "Labels", model): the
+        ledger of the span's transactions and of the RECOUNT_LAG before it, the agents' versions (read
+        once) and current models; and the agent spend of the span's transactions."""
+        if "now" not in self.versions:
+            self.versions["now"] = tally.agents_read(reader)[2]
+        assert span.lo is not None
+        wider = Span(span.lo - RECOUNT_LAG, span.hi)  # a reply is saved after its transactions
+        spend, ledger = tally.agent_spend(reader, wider, self.agent_replies(), span)
+        return ReplyModels(ledger, self.versions["now"], self.agents), spend
 
 
 def resolve_token_source(reader: Reader, setting: str) -> str:
@@ -151,7 +169,8 @@ def _message_day_rows(
 ) -> Rows:
     """The daily tables read from the day's message tally (and transaction tally, when `wanted`)."""
     reader = src.reader
-    messages = tally.fold_messages(tally.message_rows(reader, span, {}))
+    models, agent_spend = src.reply_models(reader, span)
+    messages = tally.fold_messages(tally.message_rows(reader, span, {}), None, models)
     per_model, errors = model_counts(src, messages)
     rows: Rows = {}
     if wanted(FROM_MESSAGES):
@@ -163,13 +182,13 @@ def _message_day_rows(
         return rows
     txs = tally.fold_transactions(tally.transaction_rows(reader, span, {}, by_user=True))
     if wanted(FROM_TRANSACTIONS):
-        by_model, by_user = _tokens(src, span, messages, txs)
+        by_model, by_user = _tokens(src, span, messages, txs, models)
         rows["daily_tokens_by_model"] = _token_rows(day, by_model)
         rows["daily_tokens_by_user"] = _token_rows(day, by_user)
-        rows["daily_user_messages"] = user_rows(src, span, day, by_user, txs, people)
+        rows["daily_user_messages"] = user_rows(src, span, day, by_user, txs, people, models)
         rows["daily_cost_by_group"] = group_rows(src, span, day, by_user, txs, people)
     if wanted(COST):
-        rows.update(cost_rows(src, span, day, messages, txs))
+        rows.update(cost_rows(src, span, day, messages, txs, models, agent_spend))
     return rows
 
 
@@ -196,14 +215,20 @@ def model_counts(src: Source, messages: tally.MessageTally) -> tuple[Counter[str
     errors: Counter[str] = Counter()
     for key, n in messages.count.items():
         if key.assistant:
-            per_model[src.model(key.model)] += n
+            per_model[src.label(key)] += n
         if key.error:
-            errors[src.model(key.model)] += n
+            errors[src.label(key)] += n
     return per_model, errors
 
 
 def user_rows(
-    src: Source, span: Span, day: date, tokens: Pairs, txs: tally.TxTally, people: dict[str, Any]
+    src: Source,
+    span: Span,
+    day: date,
+    tokens: Pairs,
+    txs: tally.TxTally,
+    people: dict[str, Any],
+    models: ReplyModels | None = None,
 ) -> list[tuple[Any, ...]]:
     """daily_user_messages: every user with a person message that day, or with tokens or spend that day.
 
@@ -212,7 +237,7 @@ def user_rows(
     daily_tokens_by_user), spend in USD (|tokenValue| / 1e6 of the user's counted transactions, from
     transactions whatever the token source), then e-mail and name with EXPORT_USER_DETAILS, else None.
     """
-    sent = user_messages(src.reader, span, src.model, storable, people)
+    sent = user_messages(src.reader, span, src.model, storable, people, models)
     credits: Counter[str] = Counter()
     for (_, _, user), value in txs.value.items():
         if user is not None:
@@ -252,10 +277,19 @@ def group_rows(
     return rows
 
 
-def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally, txs: tally.TxTally) -> Rows:
+def cost_rows(
+    src: Source,
+    span: Span,
+    day: date,
+    messages: tally.MessageTally,
+    txs: tally.TxTally,
+    models: ReplyModels,
+    agent_spend: Counter[str],
+) -> Rows:
     """The issue #12 daily tables: spend and cache tokens, endpoints, unfinished, agents, response time.
 
-    `txs` is the day's transaction tally (by user: summed over users here)."""
+    `txs` is the day's transaction tally (by user: summed over users here); `models` label agent
+    replies, `agent_spend` is the day's spend per agent id (Source.reply_models)."""
     cost: dict[str, list[float]] = {}
     for column, source in enumerate((txs.value, txs.cache_read, txs.cache_write)):
         for tx, value in source.items():
@@ -268,14 +302,13 @@ def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally, 
         counts[0] += n if key.assistant else 0
         counts[1] += n if key.error else 0
         if key.unfinished:
-            unfinished[storable(src.model(key.model))] += n
+            unfinished[storable(src.label(key))] += n
         if key.assistant and is_agent_id(key.model):
             counts = agents.setdefault(storable(sanitise(key.model)), [0, 0])
             counts[0] += n
             counts[1] += n if key.error else 0
-    agent_spend = tally.agent_spend(src.reader, span, src.agent_replies())
     waits: dict[str, list[float]] = {}
-    for model, seconds, _ in first_reply_times(src.reader, span):
+    for model, seconds, _ in relabel(first_reply_times(src.reader, span), models):
         waits.setdefault(storable(src.model(model)), []).append(seconds)
     return {
         "daily_cost_by_model": [
@@ -296,7 +329,9 @@ def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally, 
 Pairs = dict[str, list[float]]  # key -> [input, output]
 
 
-def _tokens(src: Source, span: Span, messages: tally.MessageTally, txs: tally.TxTally) -> tuple[Pairs, Pairs]:
+def _tokens(
+    src: Source, span: Span, messages: tally.MessageTally, txs: tally.TxTally, models: ReplyModels
+) -> tuple[Pairs, Pairs]:
     """Input/output tokens per model label and per user, from the resolved token source (`txs`: the
     day's transaction tally by user)."""
     by_model: Pairs = {}
@@ -314,10 +349,10 @@ def _tokens(src: Source, span: Span, messages: tally.MessageTally, txs: tally.Tx
         return by_model, by_user
     for key, value in messages.tokens.items():
         if key.assistant:
-            add(by_model, src.model(key.model), 1, value)
+            add(by_model, src.label(key), 1, value)
     rows = tally.user_token_rows(src.reader, span)
     replies = queries.earliest_reply_models(
-        src.reader, (row["messageId"] for row in rows if "messageId" in row)
+        src.reader, (row["messageId"] for row in rows if "messageId" in row), models
     )
     for model, value in tally.fold_inputs(rows, replies).items():
         add(by_model, src.model(model), 0, value)

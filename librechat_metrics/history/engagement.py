@@ -28,6 +28,7 @@ from bson import ObjectId
 from .. import origins, tally, values
 from ..labels import name_label
 from ..mongo import Reader, Span
+from ..replymodel import ReplyModels
 from ..windows import day_span, local_midnight, week_span, week_start
 from . import queries
 
@@ -135,6 +136,7 @@ def user_messages(
     model: Callable[[str], str],
     key: Callable[[str], str],
     people: dict[str, Any],
+    made_by: ReplyModels | None = None,
 ) -> dict[str, tuple[int, str]]:
     """Per user with a person message in the span: (user messages, model label of most assistant
     messages, ties to the smallest label, "" when none), of person messages (`people`) only.
@@ -147,6 +149,7 @@ def user_messages(
         "u": "$user",
         "t": {"$type": "$user"},
         **tally._label_key("m", "model"),
+        **tally._reply_keys(),
     }
     rows = reader.aggregate("messages", [{"$match": match}, {"$group": {"_id": group, "n": {"$sum": 1}}}])
     sent: Counter[str] = Counter()
@@ -156,7 +159,8 @@ def user_messages(
         user = key(str(k["u"]))
         sent[user] += 0 if k["a"] else row["n"]
         if k["a"]:
-            answered.setdefault(user, Counter())[model(name_label(k["m"]))] += row["n"]
+            made = tally.made_by_of(k, made_by) or name_label(k["m"])
+            answered.setdefault(user, Counter())[model(made)] += row["n"]
     out = {}
     for user in sent:
         models = answered.get(user, Counter())

@@ -10,9 +10,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from .. import values
+from .. import tally, values
 from ..labels import name_label
 from ..mongo import Reader, Span
+from ..replymodel import ReplyModels
 from ..schedules import STATUSES
 from ..tally import ASSISTANT_EXPR, ASSISTANT_QUERY, COUNTED_TRANSACTION, VALID_TOKENS_EXPR
 
@@ -28,8 +29,11 @@ def has_counted_transaction(reader: Reader) -> bool:
     return bool(rows)
 
 
-def earliest_reply_models(reader: Reader, message_ids: Iterable[str]) -> dict[str, str]:
-    """messageId -> model label (not yet agent-resolved) of its earliest assistant reply, any date.
+def earliest_reply_models(
+    reader: Reader, message_ids: Iterable[str], models: ReplyModels | None = None
+) -> dict[str, str]:
+    """messageId -> model label (not yet agent-resolved; an agent reply's by `models`) of its earliest
+    assistant reply, any date.
 
     Replies are ordered by createdAt then _id, as tally.reply_models does; only the given parents
     are looked up, so the result stays as small as one day's user messages.
@@ -42,14 +46,22 @@ def earliest_reply_models(reader: Reader, message_ids: Iterable[str]) -> dict[st
             "messages",
             [
                 {"$match": match},
-                {"$project": {"parentMessageId": 1, "createdAt": 1, "model": 1}},
+                {"$project": {"parentMessageId": 1, "createdAt": 1, "model": 1, "messageId": 1}},
                 {"$sort": {"createdAt": 1, "_id": 1}},
-                {"$group": {"_id": "$parentMessageId", "m": {"$first": {"$ifNull": ["$model", None]}}}},
+                {
+                    "$group": {
+                        "_id": "$parentMessageId",
+                        "m": {"$first": {"$ifNull": ["$model", None]}},
+                        **tally.reply_firsts(),
+                    }
+                },
             ],
         )
         # `$in` also matches an array holding a wanted id: only string parents are replies' parents
         out.update(
-            (parent, name_label(row["m"])) for row in rows if (parent := values.text(row["_id"])) is not None
+            (parent, tally.made_by_of(row, models) or name_label(row["m"]))
+            for row in rows
+            if (parent := values.text(row["_id"])) is not None
         )
     return out
 

@@ -11,6 +11,7 @@ percentiles.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -19,7 +20,6 @@ from ..history import compute, engagement, queries
 from ..labels import sanitise
 from ..membership import NO_GROUP, Membership, no_group_members, per_group, read_membership
 from ..mongo import Span
-from ..query import together
 from ..windows import local_midnight
 
 TOP_USERS = 20
@@ -65,15 +65,20 @@ class DayTallies:
 
     def add_days(self, src: compute.Source, span: Span) -> None:
         """Add the tallies of `span` (whole local days)."""
-        # messages and tool calls in one command ($facet), as the exporter's cycle reads them
-        reads = {"messages": tally.messages_query({}), "tools": tally.tools_query({})}
-        read = together(src.reader, span.match(), reads)
-        messages = tally.fold_messages(read["messages"])
+        # messages and tool calls, a command each: agent messages are rows of their own (replymodel),
+        # too many over days for one $facet document
+        match = span.match()
+        found, tools = (
+            tally.messages_query({}).apart(src.reader, match),
+            tally.tools_query({}).apart(src.reader, match),
+        )
+        models, _ = src.reply_models(src.reader, span)
+        messages = tally.fold_messages(found, None, models)
         txs = tally.fold_transactions(tally.transaction_rows(src.reader, span, {}, by_user=True))
-        by_model, by_user = compute._tokens(src, span, messages, txs)
+        by_model, by_user = compute._tokens(src, span, messages, txs, models)
         self.messages += messages
         self.txs += txs
-        self.tools += tally.fold_tools(read["tools"])
+        self.tools += tally.fold_tools(tools, None, models)
         for total, part in ((self.by_model, by_model), (self.by_user, by_user)):
             for key, (inp, out) in part.items():
                 pair = total.setdefault(key, [0, 0])
@@ -91,6 +96,7 @@ def build(
 ) -> dict[str, Any]:
     """The report of start..end (local days of `src.zone`) as plain data (the json format)."""
     now = now or datetime.now(timezone.utc)
+    src = replace(src, reader=src.reader.at(now))  # what has expired at `now` is hidden
     reader = src.reader
     span = days_span(start, end, src.zone)
     sums = DayTallies()
@@ -111,7 +117,8 @@ def build(
     }
     step("users")
 
-    rows = compute.cost_rows(src, span, start, sums.messages, sums.txs)
+    made_by, agent_spend = src.reply_models(reader, span)  # over R, as the history's day
+    rows = compute.cost_rows(src, span, start, sums.messages, sums.txs, made_by, agent_spend)
     models = _models(src, sums, rows)
     totals["spend_usd"] = sum(m["spend_usd"] for m in models)
     totals["cache_read_tokens"] = sum(m["cache_read_tokens"] for m in models)
@@ -227,8 +234,9 @@ def _models(src: compute.Source, sums: DayTallies, rows: compute.Rows) -> list[R
 
 
 def _agents(src: compute.Source, span: Span, rows: compute.Rows, people: dict[str, Any]) -> list[Row]:
-    """Agents with replies or spend in the range, with their name and model from `agents`; users are
-    the people among their repliers (`people`: the person-message clause)."""
+    """Agents with replies, spend or chats in the range, with their name and model from `agents`; users
+    are the people among their repliers (`people`: the person-message clause), chats the
+    conversations started with the agent (tally.agent_chats)."""
     names = compute.agent_labels(src.reader)
     users = compute.agent_user_counts(src, span, people)
     out: dict[str, Row] = {}
@@ -245,6 +253,7 @@ def _agents(src: compute.Source, span: Span, rows: compute.Rows, people: dict[st
                 "errors": 0,
                 "users": users.get(agent_id, 0),
                 "spend_usd": 0.0,
+                "conversations": 0,
             },
         )
 
@@ -252,6 +261,8 @@ def _agents(src: compute.Source, span: Span, rows: compute.Rows, people: dict[st
         row(agent_id).update(replies=n, errors=err)
     for _, agent_id, usd in rows["daily_spend_by_agent"]:
         row(agent_id)["spend_usd"] = usd
+    for agent_id, n in tally.agent_chats(src.reader, span).items():
+        row(compute.storable(sanitise(agent_id)))["conversations"] += n
     return list(out.values())
 
 

@@ -60,6 +60,7 @@ SECTIONS: dict[str, tuple[str, list[Column]]] = {
             ("replies", "Replies", "int"),
             ("errors", "Errors", "int"),
             ("users", "Users", "int"),
+            ("conversations", "Chats", "int"),
             ("spend_usd", "USD", "usd"),
         ],
     ),

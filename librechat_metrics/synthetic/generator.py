@@ -35,6 +35,7 @@ from .timeplan import DAY, HOUR, MINUTE, SECOND, Clock, Seasonality, boundaries,
 COLLECTIONS = ("users", "conversations", "messages", "transactions", "files", "agents", "balances")
 SCHEDULE_COLLECTIONS = ("schedules", "scheduleruns")  # v0.8.8 profile only
 V088_COLLECTIONS = (*SCHEDULE_COLLECTIONS, "groups")  # every collection only the v0.8.8 profile writes
+RETENTION = 30 * DAY  # interface.generalChatRetention of the v0.8.8 profile's retained chats
 NANOID = string.ascii_letters + string.digits + "_-"
 WORDS = (
     "the", "report", "budget", "summary", "meeting", "python", "error", "deploy", "customer", "quarterly",
@@ -310,6 +311,12 @@ class _Generator:
             doc["endpointType"] = "custom"
         if c.agent:
             doc["agent_id"] = c.agent["id"]
+            if p.retention:  # v0.8.8: the agent the chat started with; agent_id may change later
+                doc["initial_agent_id"] = c.agent["id"]
+                c.shapes["initial_agent_conversation"] += 1
+                if self.shapes["initial_agent_conversation"] % 4 == 1 and len(self.agents) > 1:
+                    doc["agent_id"] = next(a["id"] for a in self.agents if a is not c.agent)
+                    c.shapes["agent_switched_conversation"] += 1
         elif p.agent_id_style == "ephemeral":
             doc["agent_id"] = "ephemeral"
         elif p.agent_id_style == "encoded":
@@ -320,6 +327,8 @@ class _Generator:
             doc.update({"isArchived": False, "tags": []})
         self.temporal(doc, c, created)
         self.out["conversations"].append(self.tenant(self.stamp(doc, created, updated)))
+        if p.retention and not c.temporary and not tag and self.shapes["conversation"] % 9 == 4:
+            self.retained(doc, c)
         self.out["messages"].extend(c.messages)
         self.out["transactions"].extend(c.txs)
         self.out["files"].extend(c.files)
@@ -338,6 +347,21 @@ class _Generator:
             c.shapes["temporary_message" if "messageId" in doc else "temporary_conversation"] += 1
             if self.p.temporary == "isTemporary":
                 doc["isTemporary"] = True
+
+    def retained(self, doc: dict, c: _Conv) -> None:
+        """A chat under `retentionMode: all`: the conversation and each message expire RETENTION after
+        their createdAt, non-temporary (LibreChat hides them from then on, then its TTL deletes them).
+        A chat with a document expiring within an hour of now is left alone: a test that reads at a
+        slightly later instant must see the same documents."""
+        items = (doc, *c.messages)
+        if any(abs(to_ms(item["createdAt"]) + RETENTION - self.now_ms) < HOUR for item in items):
+            return
+        for item in items:
+            expires = to_ms(item["createdAt"]) + RETENTION
+            item.update({"expiredAt": to_dt(expires), "isTemporary": False})
+            if expires <= self.now_ms:
+                c.shapes["expired_message" if "messageId" in item else "expired_conversation"] += 1
+        c.shapes["retention_conversation"] += 1
 
     def base_message(self, c: _Conv, t: int, parent: str) -> dict:
         return {"_id": self.oid(t), "messageId": self.uuid(), "user": c.user.hex, "__v": 0,
@@ -430,6 +454,8 @@ class _Generator:
         c.shapes["assistant_message"] += 1
         if c.agent:
             c.shapes["agent_message"] += 1
+            if p.retention and real_model != c.agent["model"]:  # v0.8.8: old replies of a changed agent
+                c.shapes["agent_reply_before_change"] += 1
         if variant != "normal":
             c.shapes[variant] += 1
         if error_true:

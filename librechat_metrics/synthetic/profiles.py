@@ -120,6 +120,7 @@ class Profile:
         False  # v0.8.8: scheduled chats, several balances per user, reservations, tool-error shapes
     )
     automation: bool = False  # scheduled runs and agent events (v0.8.8, synthetic/automation.py)
+    retention: bool = False  # some chats under `retentionMode: all`, the older of them expired (v0.8.8)
 
 
 _LEGACY_CHATS = (
@@ -207,7 +208,7 @@ _V087 = Profile(
     title_model="gpt-4.1-mini",
     chats=_V087_CHATS,
 )
-_V088 = replace(_V087, name="v0.8.8", schedules=True, automation=True)
+_V088 = replace(_V087, name="v0.8.8", schedules=True, automation=True, retention=True)
 PROFILE_SPECS = {p.name: p for p in (_V06, _V079, _V087, _V088)}
 
 
