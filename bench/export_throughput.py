@@ -1,14 +1,24 @@
-"""Throughput and peak memory of export_metrics.py over a whole synthetic dataset.
+"""What one exported day costs MongoDB: commands, reply bytes and stand-in CPU per day, and peak RSS.
 
-Generates `--messages` messages (with their conversations and transactions), serves them with mongoeco,
-exports every day that has data into a fresh MariaDB database (root@127.0.0.1:3306, dropped afterwards)
-and reports documents per second (messages + conversations + transactions dated in the range, divided
-by the export's wall time), the export process's CPU time and its peak RSS. A second, one-week export
-shows whether memory grows with the range. mongoeco is a pure-Python server whose queries scan whole
-collections, so the wall time is mostly mongoeco's; compare runs with each other, not with production.
+Generates `--messages` messages over `--history-days` days (profile v0.8.7, with their conversations,
+transactions, users, ...), serves them with mongoeco (a separate process) and measures three things,
+each export run as its own child process into a fresh MariaDB database (root@127.0.0.1:3306, dropped
+afterwards):
 
-    .venv/bin/python bench/export_throughput.py                       # 20,000 messages, v0.8.7
-    .venv/bin/python bench/export_throughput.py --token-source messages --zone Europe/Berlin
+1. export_metrics.py over every complete day of the data (all 20 tables);
+2. the same days exported the original's way (bench/original_export.py: one find of the range, folded
+   in memory, the original's 8 tables), the reference;
+3. one day (yesterday) exported alone, from data of the same daily traffic with 20 and with 80 days of
+   history behind it: the cost of a day should not depend on the history.
+
+Commands and reply bytes are counted in the child by pymongo command monitoring (every command and
+getMore, and the BSON size of every reply); "stand-in CPU" is the CPU time the mongoeco process spent
+during the run. mongoeco scans where MongoDB would use an index (bench/mongoeco_index_cost.py), so its
+CPU grows with the collection even for a bounded read: compare commands and reply bytes across
+history sizes, CPU only between runs on the same data.
+
+    .venv/bin/python bench/export_throughput.py                    # 10,000 messages over 60 days
+    .venv/bin/python bench/export_throughput.py --messages 50000   # the large case (slow)
 """
 
 from __future__ import annotations
@@ -19,131 +29,163 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+import bson
 import psutil
 import pymysql
+from pymongo import monitoring
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from librechat_metrics.synthetic import generate  # noqa: E402
-from tests.support.mongo import start_mongoeco  # noqa: E402
+from tests.support.mongo import MongoServer, start_mongoeco  # noqa: E402
 
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=timezone.utc)
+SQL = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 
 
-def documents_in(collections: dict, lo: datetime, hi: datetime) -> int:
-    """Messages and conversations by createdAt, transactions by their ObjectId time, in [lo, hi)."""
-    n = 0
-    for name in ("messages", "conversations"):
-        n += sum(1 for d in collections.get(name, []) if isinstance(d.get("createdAt"), datetime)
-                 and lo <= d["createdAt"] < hi)  # fmt: skip
-    n += sum(1 for d in collections.get("transactions", []) if lo <= d["_id"].generation_time < hi)
-    return n
+class Counting(monitoring.CommandListener):
+    """Counts the commands sent and the BSON bytes of their replies, per command name."""
+
+    def __init__(self) -> None:
+        self.commands: Counter[str] = Counter()
+        self.reply_bytes = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.commands[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self.reply_bytes += len(bson.encode(event.reply))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
-def run_export(uri: str, db: str, start: date, end: date, zone: str, token_source: str) -> dict:
-    """Run the export as a child process; wall time and peak RSS (polled, and the kernel's maximum)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "HISTORY_", "MONGODB_"))}
-    env.update(
-        MONGODB_URI=uri,
-        HISTORY_DATABASE_URL=f"mysql://root@127.0.0.1:3306/{db}",
-        TIMEZONE=zone,
-        TOKEN_SOURCE=token_source,
-        LOGGING_LEVEL="warning",
-    )
-    python = ROOT / ".venv" / "bin" / "python"
-    cmd = [
-        str(python if python.exists() else sys.executable),
-        str(ROOT / "export_metrics.py"),
-        str(start),
-        str(end),
-    ]
-    began = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT / "bench")
-    child = psutil.Process(proc.pid)
-    polled = 0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)  # this child's own rusage once it has ended
-        if pid:
-            break
-        with contextlib.suppress(psutil.NoSuchProcess):
-            polled = max(polled, child.memory_info().rss)
-        time.sleep(0.02)
-    seconds = time.monotonic() - began
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"export failed with exit status {proc.returncode}")
-    peak = max(polled, usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
-    cpu = usage.ru_utime + usage.ru_stime
-    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": round(peak / 2**20, 1)}
+def child(way: str, uri: str, database: str, start: date, end: date, zone: str, out: str) -> None:
+    """Run one export in this process, counting its MongoDB commands; write the counts to `out`."""
+    listener = Counting()
+    monitoring.register(listener)
+    if way == "ours":
+        os.environ.update(
+            MONGODB_URI=uri,
+            HISTORY_DATABASE_URL=f"mysql://root@127.0.0.1:3306/{database}",
+            TIMEZONE=zone,
+            LOGGING_LEVEL="warning",
+        )
+        from librechat_metrics.history.cli import main as export_main
+
+        code = export_main([str(start), str(end)])
+        if code != 0:
+            raise SystemExit(f"export failed with exit status {code}")
+    else:
+        from pymongo import MongoClient
+
+        sys.path.insert(0, str(ROOT / "bench"))
+        from original_export import export as original
+
+        with MongoClient(uri, tz_aware=True) as client:
+            client.admin.command("ping")
+            original(client["LibreChat"], {**SQL, "database": database}, start, end)
+    counts = {"commands": sum(listener.commands.values()), "reply_bytes": listener.reply_bytes}
+    Path(out).write_text(json.dumps({**counts, "by_command": dict(listener.commands)}))
+
+
+def run(way: str, server: MongoServer, start: date, end: date, zone: str) -> dict:
+    """One export (`way`: ours or original) as a child process into a fresh database; its figures."""
+    database = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = pymysql.connect(**SQL, autocommit=True)
+    admin.cursor().execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
+    stand_in = psutil.Process(server.proc.pid)  # type: ignore[union-attr]
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        python = ROOT / ".venv" / "bin" / "python"
+        # mongoeco answers one command at a time: a long read must not fail the monitor's heartbeat
+        uri = f"{server.uri}&connectTimeoutMS=300000&socketTimeoutMS=600000"
+        cmd = [str(python if python.exists() else sys.executable), __file__, "--child", way, uri]
+        cmd += [database, str(start), str(end), zone, out.name]
+        try:
+            cpu0 = sum(stand_in.cpu_times()[:2])
+            began = time.monotonic()
+            proc = subprocess.Popen(cmd, cwd=ROOT / "bench")
+            watched, polled = psutil.Process(proc.pid), 0
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    polled = max(polled, watched.memory_info().rss)
+                time.sleep(0.05)
+            seconds = time.monotonic() - began
+            cpu = sum(stand_in.cpu_times()[:2]) - cpu0
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"{way} export failed")
+            counts = json.loads(Path(out.name).read_text())
+        finally:
+            admin.cursor().execute(f"DROP DATABASE IF EXISTS `{database}`")
+            admin.close()
+    days = (end - start).days + 1
+    return {
+        "days": days,
+        "wall_s": round(seconds, 1),
+        "stand_in_cpu_s": round(cpu, 1),
+        "export_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(max(polled, usage.ru_maxrss * 1024) / 2**20, 1),
+        "commands": counts["commands"],
+        "reply_kb": round(counts["reply_bytes"] / 1024),
+        "per_day": {
+            "commands": round(counts["commands"] / days, 2),
+            "reply_kb": round(counts["reply_bytes"] / 1024 / days, 1),
+            "stand_in_cpu_s": round(cpu / days, 2),
+        },
+        "by_command": counts["by_command"],
+    }
+
+
+def served(messages: int, history_days: int, profile: str, zone: str) -> tuple[MongoServer, int, date, date]:
+    """A mongoeco server with the generated data; (server, messages, first and last complete day)."""
+    data = generate(profile, 1, messages, NOW, ("UTC", zone), history_days).collections
+    first = min(m["createdAt"] for m in data["messages"] if isinstance(m.get("createdAt"), datetime))
+    return start_mongoeco(data), len(data["messages"]), first.date(), NOW.date() - timedelta(days=1)
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        way, uri, database, start, end, zone, out = sys.argv[2:9]
+        child(way, uri, database, date.fromisoformat(start), date.fromisoformat(end), zone, out)
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--messages", type=int, default=20_000)
+    ap.add_argument("--messages", type=int, default=10_000)
+    ap.add_argument("--history-days", type=int, default=60, help="days the generated data spans")
     ap.add_argument("--profile", default="v0.8.7")
-    ap.add_argument("--history-days", type=int, default=120, help="days the generated data spans")
     ap.add_argument("--zone", default="UTC")
-    ap.add_argument("--token-source", default="auto", choices=["auto", "transactions", "messages"])
+    ap.add_argument("--skip", choices=("range", "one-day"), action="append", default=[])
     args = ap.parse_args()
-
-    t0 = time.monotonic()
-    data = generate(args.profile, 1, args.messages, NOW, ("UTC", args.zone), args.history_days).collections
-    generated = time.monotonic() - t0
-    zone = ZoneInfo(args.zone)
-    days = sorted(
-        {
-            m["createdAt"].astimezone(zone).date()
-            for m in data["messages"]
-            if isinstance(m.get("createdAt"), datetime)
-        }
-    )
-    start, end = days[0], days[-1]
-    lo = datetime(start.year, start.month, start.day, tzinfo=zone).astimezone(timezone.utc)
-    hi = datetime(end.year, end.month, end.day, tzinfo=zone).astimezone(timezone.utc) + timedelta(days=1)
-    in_range = documents_in(data, lo, hi)
-
-    t0 = time.monotonic()
-    server = start_mongoeco(data)
-    served = time.monotonic() - t0
-    admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", autocommit=True)
-    names = [f"bench_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    try:
-        for name in names:
-            admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        whole = run_export(server.uri, names[0], start, end, args.zone, args.token_source)
-        week = run_export(server.uri, names[1], end - timedelta(days=6), end, args.zone, args.token_source)
-    finally:
-        for name in names:
-            admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
-        server.stop()
-
-    report = {
-        "messages": len(data["messages"]),
-        "profile": args.profile,
-        "token_source": args.token_source,
-        "zone": args.zone,
-        "range": f"{start}..{end}",
-        "days": (end - start).days + 1,
-        "documents_in_range": in_range,
-        "generate_s": round(generated, 1),
-        "serve_s": round(served, 1),
-        "export_s": round(whole["seconds"], 1),
-        "export_cpu_s": round(whole["cpu_seconds"], 1),  # the rest is waiting for mongoeco and MariaDB
-        "documents_per_s": round(in_range / whole["seconds"]),
-        "documents_per_cpu_s": round(in_range / max(whole["cpu_seconds"], 1e-3)),  # the export's own cost
-        "days_per_s": round(((end - start).days + 1) / whole["seconds"], 2),
-        "peak_rss_mb": whole["peak_rss_mb"],
-        "one_week_export_s": round(week["seconds"], 1),
-        "one_week_peak_rss_mb": week["peak_rss_mb"],
-    }
+    report: dict = {"profile": args.profile, "zone": args.zone, "messages_asked": args.messages}
+    if "range" not in args.skip:
+        server, n, start, end = served(args.messages, args.history_days, args.profile, args.zone)
+        try:
+            report["range"] = {"messages": n, "first": str(start), "last": str(end)}
+            report["ours"] = run("ours", server, start, end, args.zone)
+            report["original_way"] = run("original", server, start, end, "UTC")
+        finally:
+            server.stop()
+    if "one-day" not in args.skip:
+        per_day = args.messages / args.history_days
+        for history in (20, 80):
+            server, n, _, end = served(round(per_day * history), history, args.profile, args.zone)
+            try:
+                report[f"one_day_{history}d_history"] = {
+                    "messages": n,
+                    **run("ours", server, end, end, args.zone),
+                }
+            finally:
+                server.stop()
     print(json.dumps(report, indent=2))
 
 
