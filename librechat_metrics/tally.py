@@ -388,14 +388,17 @@ def reply_map(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
-def agent_spend(reader: Reader, span: Span, replies: dict[str, list[str]]) -> Counter[str]:
+def agent_spend(
+    reader: Reader, span: Span, replies: dict[str, list[str]], one_pass: bool = False
+) -> Counter[str]:
     """Credits (|tokenValue|, 1e6 = 1 USD) per agent id of the counted transactions in `span` (bounded on
     `_id`) whose messageId names one of `replies` (LibreChat writes transactions.messageId from 0.8.3).
 
     A few replies (a cycle's) are asked for by id. More than REPLY_CHUNK (a recount's) are joined here
     from one pass that sums the span's transactions per messageId: `transactions.messageId` has no
-    index, so each chunk of ids would be another scan of the span."""
-    ids = {"$type": "string"} if len(replies) > REPLY_CHUNK else {"$in": sorted(replies)}
+    index, so each chunk of ids would be another scan of the span. With `one_pass` (the history's
+    days), always the one pass: no id list is sent."""
+    ids = {"$type": "string"} if one_pass or len(replies) > REPLY_CHUNK else {"$in": sorted(replies)}
     match = {**span.match(by_id=True), **COUNTED_TRANSACTION, "messageId": ids}
     group = {"_id": "$messageId", "v": {"$sum": _magnitude("$tokenValue")}}
     rows = reader.each("transactions", [{"$match": match}, {"$group": group}])

@@ -18,7 +18,7 @@ from .. import origins, tally
 from ..labels import is_agent_id, resolve_agent, sanitise
 from ..membership import Membership, per_group, read_membership
 from ..mongo import Reader, Span
-from ..responses import first_reply_times, percentiles
+from ..responses import percentiles, span_reply_times
 from ..schedules import FINISHED
 from ..values import number, usd
 from ..windows import day_span, month_span, week_span
@@ -243,9 +243,9 @@ def cost_rows(src: Source, span: Span, day: date, messages: tally.MessageTally, 
             counts = agents.setdefault(storable(sanitise(key.model)), [0, 0])
             counts[0] += n
             counts[1] += n if key.error else 0
-    agent_spend = tally.agent_spend(src.reader, span, src.agent_replies())
+    agent_spend = tally.agent_spend(src.reader, span, src.agent_replies(), one_pass=True)
     waits: dict[str, list[float]] = {}
-    for model, seconds, _ in first_reply_times(src.reader, span):
+    for model, seconds, _ in span_reply_times(src.reader, span):
         waits.setdefault(storable(src.model(model)), []).append(seconds)
     return {
         "daily_cost_by_model": [
