@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from . import values
@@ -24,6 +25,10 @@ PERCENTILES = (50, 90, 99)
 BOUNDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 # Up to this many conversations, their messages are looked up by id; above, one pass reads them all.
 CONVERSATION_CHUNK = 5_000
+# A bounded span's replies are matched to the questions asked in it or up to this long before it; only
+# the conversations of replies whose question is older (rare: the question is saved when it is sent)
+# are read whole.
+QUESTION_LOOKBACK = timedelta(hours=1)
 Timed = tuple[str, float, dict[str, Any]]  # (model name label, seconds, the reply: _id and createdAt)
 _FIELDS = {"_id": 1, "conversationId": 1, "messageId": 1, "parentMessageId": 1, "createdAt": 1, "model": 1}
 
@@ -77,15 +82,60 @@ def first_reply_times(reader: Reader, span: Span | AnyOf, ids: list[str] | None 
             if conversation_id in wanted:
                 timed += _waits(list(messages), span)
         return timed
+    return _conversation_waits(reader, ids, span)
+
+
+def _conversation_waits(reader: Reader, ids: list[str], span: Span | AnyOf) -> list[Timed]:
+    """The first replies in `span` of the conversations `ids`, each conversation read whole."""
     # Replies in the order of the token source's earliest reply (tally.reply_models): createdAt, _id.
     found = reader.each(
         "messages",
-        [{"$match": {"conversationId": {"$in": ids}}}, {"$sort": {"createdAt": 1, "_id": 1}}, project],
+        [
+            {"$match": {"conversationId": {"$in": ids}}},
+            {"$sort": {"createdAt": 1, "_id": 1}},
+            {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}},
+        ],
     )
     conversations: dict[str, list[dict[str, Any]]] = {}
     for doc in found:
         conversations.setdefault(doc["conversationId"], []).append(doc)
     return [wait for messages in conversations.values() for wait in _waits(messages, span)]
+
+
+def span_reply_times(reader: Reader, span: Span) -> list[Timed]:
+    """first_reply_times of a bounded span (a history day) without sending any id list: one read of
+    the messages created in the span and the QUESTION_LOOKBACK before it, in conversation order; a
+    conversation in which a reply of the span answers a message not in that read is read whole."""
+    assert span.lo is not None and span.hi is not None
+    window = Span(span.lo - QUESTION_LOOKBACK, span.hi)
+    found = reader.each(
+        "messages",
+        [
+            {"$match": {"$and": [window.match(), {"conversationId": {"$type": "string"}}]}},
+            {"$sort": {"createdAt": 1, "_id": 1}},
+            {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}},
+        ],
+    )
+    conversations: dict[str, list[dict[str, Any]]] = {}
+    for doc in found:
+        conversation_id = values.text(doc["conversationId"])  # `$type: "string"` also matches arrays
+        if conversation_id is not None:
+            conversations.setdefault(conversation_id, []).append(doc)
+    whole: list[str] = []
+    timed: list[Timed] = []
+    for conversation_id, messages in conversations.items():
+        ids = {values.text(doc.get("messageId")) for doc in messages}
+        if any(_unanswerable(doc, ids, span) for doc in messages):
+            whole.append(conversation_id)
+        else:
+            timed += _waits(messages, span)
+    return timed + (_conversation_waits(reader, sorted(whole), span) if whole else [])
+
+
+def _unanswerable(doc: dict[str, Any], ids: set[str | None], span: Span) -> bool:
+    """Is `doc` a reply in `span` whose parent is not among the messageIds read with it?"""
+    parent = values.text(doc.get("parentMessageId"))
+    return bool(doc["assistant"]) and parent is not None and parent not in ids and inside(span, doc)
 
 
 def conversations_query(limit: int | None = None) -> Query[list[str]]:

@@ -437,7 +437,11 @@ def reply_map(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def agent_spend(
-    reader: Reader, span: Span, replies: dict[str, list[str]], spent: Span | None = None
+    reader: Reader,
+    span: Span,
+    replies: dict[str, list[str]],
+    spent: Span | None = None,
+    one_pass: bool = False,
 ) -> tuple[Counter[str], dict[str, str]]:
     """Credits (|tokenValue|, 1e6 = 1 USD) per agent id of the counted transactions in `span` (bounded on
     `_id`; only those also in `spent`, when given) whose messageId names one of `replies` (LibreChat
@@ -446,8 +450,9 @@ def agent_spend(
 
     A few replies (a cycle's) are asked for by id. More than REPLY_CHUNK (a recount's) are joined here
     from one pass that sums the span's transactions per messageId: `transactions.messageId` has no
-    index, so each chunk of ids would be another scan of the span."""
-    ids = {"$type": "string"} if len(replies) > REPLY_CHUNK else {"$in": sorted(replies)}
+    index, so each chunk of ids would be another scan of the span. With `one_pass` (the history's
+    days), always the one pass: no id list is sent."""
+    ids = {"$type": "string"} if one_pass or len(replies) > REPLY_CHUNK else {"$in": sorted(replies)}
     match = {**span.match(by_id=True), **COUNTED_TRANSACTION, "messageId": ids}
     key: dict[str, Any] = {"i": "$messageId", "m": _raw("model")}
     if spent is not None:

@@ -66,14 +66,22 @@ def test_agent_info_equals_the_oracle_on_every_profile(served):
     assert got or not collections.get("agents")
 
 
-def test_one_pass_reads_equal_the_oracle(served, monkeypatch):
-    """Above REPLY_CHUNK agent replies and CONVERSATION_CHUNK conversations (every recount, and the
-    export of a large LibreChat), agent spend comes from one pass over the transactions grouped by
-    messageId, and response times from one pass over the messages in conversation order, instead of
-    $in lookups by id."""
+@pytest.mark.parametrize("read_whole", [False, True])
+def test_one_pass_reads_equal_the_oracle(served, monkeypatch, read_whole):
+    """A day's agent spend comes from one pass over its transactions grouped by messageId, and its
+    response times from one read of its messages (no lookback here: questions asked before the day
+    are not read with it); conversations in which a reply's question was not read are read whole
+    (`read_whole`: every conversation, as if no question had been read). Both equal the oracle."""
     collections, reader = served
     monkeypatch.setattr(tally, "REPLY_CHUNK", 1)
-    monkeypatch.setattr(responses, "CONVERSATION_CHUNK", 1)
+    monkeypatch.setattr(responses, "QUESTION_LOOKBACK", timedelta(0))
+    whole: list[list[str]] = []  # the conversations read whole
+    real = responses._conversation_waits
+    monkeypatch.setattr(
+        responses, "_conversation_waits", lambda r, ids, s: whole.append(ids) or real(r, ids, s)
+    )
+    if read_whole:
+        monkeypatch.setattr(responses, "_unanswerable", lambda doc, ids, span: doc["assistant"])
     src = compute.Source(
         reader, "UTC", compute.resolve_token_source(reader, "auto"), tally.agent_models(reader)
     )
@@ -87,6 +95,7 @@ def test_one_pass_reads_equal_the_oracle(served, monkeypatch):
         day += timedelta(days=1)
     assert_rows_equal(got, history_rows(collections, START, END, "UTC", "auto", now=NOW), tables)
     assert got["daily_response_time_by_model"]
+    assert bool(whole) or not read_whole
     # before 0.8.3 transactions carry no messageId: nothing can be joined (the oracle agrees above)
     spend = got["daily_spend_by_agent"]
     assert spend or not any(isinstance(t.get("messageId"), str) for t in collections["transactions"])

@@ -15,7 +15,10 @@ from typing import Any
 import pymysql
 from bson import ObjectId
 
-from librechat_metrics.history import cli, sql
+from librechat_metrics import tally
+from librechat_metrics.history import cli, compute, sql
+from librechat_metrics.mongo import Reader
+from librechat_metrics.settings import load
 from librechat_metrics.windows import week_start
 from tests import test_history_e2e as e2e
 from tests.oracle import history_rows
@@ -183,7 +186,7 @@ def test_today_is_partial_and_running_weeks_and_months_are_not_written(served, m
 # --- a --force run that stops between its days and its weeks --------------------------------------------
 
 
-def test_a_run_stopped_after_its_days_leaves_no_stale_week_or_month(editable, mariadb, monkeypatch):
+def test_a_run_stopped_after_its_days_leaves_its_weeks_and_months_pending(editable, mariadb, monkeypatch):
     collections, server = editable
     start, end = date(2025, 2, 10), date(2025, 2, 16)
     export(server, mariadb, start, end)
@@ -206,10 +209,13 @@ def test_a_run_stopped_after_its_days_leaves_no_stale_week_or_month(editable, ma
     monkeypatch.undo()
 
     stored = mariadb.snapshot()
-    weeks = {row[0] for row in stored["weekly_users"]}
-    assert week_start(date(2025, 2, 12)) not in weeks  # missing, not stale
-    export(server, mariadb, start, end)  # a plain run: every day is stored and complete
+    assert stored["weekly_users"] == old["weekly_users"]  # still there for readers (the old value) ...
+    monday = week_start(date(2025, 2, 12))
+    pending = set(mariadb.query("SELECT table_name, period_start FROM history_pending"))
+    assert ("weekly_users", monday) in pending and ("monthly_users", date(2025, 2, 1)) in pending
+    export(server, mariadb, start, end)  # ... and pending: a plain run (every day stored) recomputes it
     assert_rows_equal(mariadb.snapshot(), new)
+    assert not mariadb.query("SELECT * FROM history_pending")
 
 
 # --- SQL rights, drivers, concurrency ----------------------------------------------------------------------
@@ -429,3 +435,62 @@ def test_another_mongodb_database_is_refused_before_any_table_is_created(mariadb
         assert "daily_churn" in table_names(mariadb)
     finally:
         store.close()
+
+
+# --- a --force run replaces in place: a reader never misses a stored row ---------------------------------
+
+
+def stored_keys(db: SqlDb, conn: Any) -> dict[str, set[tuple]]:
+    """Every history table's primary keys, read on `conn` (autocommit: committed rows only)."""
+    out = {}
+    for table in sql.TABLES:
+        keys = ", ".join(db.q(name) for name in table.names[: table.keys])
+        cur = conn.cursor()
+        cur.execute(f"SELECT {keys} FROM {db.q(table.name)}")
+        out[table.name] = {tuple(row) for row in cur.fetchall()}
+    return out
+
+
+def test_a_force_run_never_leaves_a_reader_without_a_stored_row(served, any_db):
+    """After every DELETE of a --force run (inside its transaction) and after every commit, another
+    connection still sees every day, week, month and cohort week row stored before the run."""
+    collections, server = served
+    start, end = date(2025, 2, 10), date(2025, 2, 16)  # a whole week, in a month that is over
+    export(server, any_db, start, end)
+    reader_conn = any_db.connect()
+    before = stored_keys(any_db, reader_conn)
+    assert before["weekly_users"] and before["monthly_users"] and before["weekly_retention"]
+    store = sql.Target.from_url(any_db.url).connect()
+    client = server.client()
+    checks = 0
+
+    def check() -> None:
+        nonlocal checks
+        now = stored_keys(any_db, reader_conn)
+        for table, keys in before.items():
+            assert keys <= now[table], (table, keys - now[table])
+        checks += 1
+
+    real = store._exec
+
+    def exec_then_check(text: str, params: Any = None) -> None:
+        real(text, params)
+        if text.startswith("DELETE"):
+            check()
+
+    store._exec = exec_then_check  # type: ignore[method-assign]
+    try:
+        reader = Reader.from_settings(client, load({"MONGODB_URI": server.uri}))
+        src = compute.Source(
+            reader, "UTC", compute.resolve_token_source(reader, "auto"), tally.agent_models(reader)
+        )
+        done = cli.export(src, store, start, end, force=True)
+        check()
+    finally:
+        store.close()
+        client.close()
+        reader_conn.close()
+    assert done.days == 7 and done.weeks == 1 and done.months == 1 and done.cohort_weeks
+    assert checks > 7 * len(sql.DAILY)
+    want = history_rows(collections, start, end, "UTC", "auto")
+    assert_rows_equal(any_db.snapshot(), want)

@@ -210,3 +210,10 @@ CREATE TABLE IF NOT EXISTS `history_scope` (
   `value` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
   PRIMARY KEY (`name`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- week and month rows whose days were rewritten since: recomputed by the next export
+CREATE TABLE IF NOT EXISTS `history_pending` (
+  `table_name` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  `period_start` DATE NOT NULL,
+  PRIMARY KEY (`table_name`, `period_start`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;

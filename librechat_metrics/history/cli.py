@@ -232,8 +232,9 @@ def export(
 ) -> Summary:
     """Write the requested days, then every week and month that needs it. Returns what was done.
 
-    A day's transaction also deletes its week and month rows, so a run that stops after its days
-    leaves those missing (recomputed by the next run of the range), never older than their days."""
+    A day's transaction marks its week and month rows pending instead of deleting them, so a reader
+    always sees a row; a run that stops after its days leaves them pending, and the next run of the
+    range recomputes every pending row."""
     now = now or datetime.now(timezone.utc)
     src = replace(src, reader=src.reader.at(now))  # what has expired at `now` is hidden
     summary = Summary()
@@ -259,9 +260,23 @@ def export(
     cohorts = [w for w in engagement.retention_weeks(start, end) if over(w, next_week, src.zone, now)]
     before_r = store.period_rows(sql.WEEKLY_RETENTION, cohorts)
     if not force:
-        weeks = [w for w in weeks if (w,) not in before_w or any(week_start(d) == w for d in touched)]
-        months = [m for m in months if (m,) not in before_m or any(month_start(d) == m for d in touched)]
-        cohorts = [w for w in cohorts if _cohort_stale(w, before_r.get((w,)), touched, src.zone, now)]
+        pending_w, pending_m = store.pending(sql.WEEKLY, weeks), store.pending(sql.MONTHLY, months)
+        pending_r = store.pending(sql.WEEKLY_RETENTION, cohorts)
+        weeks = [
+            w
+            for w in weeks
+            if (w,) not in before_w or w in pending_w or any(week_start(d) == w for d in touched)
+        ]
+        months = [
+            m
+            for m in months
+            if (m,) not in before_m or m in pending_m or any(month_start(d) == m for d in touched)
+        ]
+        cohorts = [
+            w
+            for w in cohorts
+            if w in pending_r or _cohort_stale(w, before_r.get((w,)), touched, src.zone, now)
+        ]
     summary.rows += store.upsert(sql.AGENT_INFO, compute.agent_info_rows(src.reader))
     progress = Progress(len(todo) + len(weeks) + len(months) + len(cohorts))
     try:
@@ -276,10 +291,7 @@ def export(
             log.debug("day %s written", day)
             summary.days += 1
             progress.step(str(day))
-        for table, keys, before, start_of in (
-            (sql.WEEKLY, weeks, before_w, week_start),
-            (sql.MONTHLY, months, before_m, month_start),
-        ):
+        for table, keys, before in ((sql.WEEKLY, weeks, before_w), (sql.MONTHLY, months, before_m)):
             for key in keys:
                 weekly = table is sql.WEEKLY
                 row = compute.week_row(src, key) if weekly else compute.month_row(src, key)
@@ -288,10 +300,7 @@ def export(
                 summary.weeks += weekly
                 summary.months += not weekly
                 progress.step(f"week {key}" if weekly else f"month {key:%Y-%m}")
-            # rows deleted with their days whose period is not over: written once it is
-            gone = {start_of(d) for d in touched} - set(keys)
-            summary.rows.removed += sum(1 for (key,) in before if key in gone)
-        for key in cohorts:  # after the days (their transactions deleted these rows), like weeks
+        for key in cohorts:  # after the days (their transactions marked these rows pending), like weeks
             row = engagement.weekly_retention_row(src.reader, src.zone, key, now)
             store.replace_period(sql.WEEKLY_RETENTION, row)
             summary.rows.add(

@@ -20,7 +20,7 @@ from ..labels import is_agent_id, resolve_agent, sanitise
 from ..membership import Membership, per_group, read_membership
 from ..mongo import Reader, Span
 from ..replymodel import ReplyModels, Versions
-from ..responses import first_reply_times, percentiles, relabel
+from ..responses import percentiles, relabel, span_reply_times
 from ..schedules import FINISHED
 from ..values import number, usd
 from ..windows import day_span, month_span, week_span
@@ -72,7 +72,7 @@ class Source:
             self.versions["now"] = tally.agents_read(reader)[2]
         assert span.lo is not None
         wider = Span(span.lo - RECOUNT_LAG, span.hi)  # a reply is saved after its transactions
-        spend, ledger = tally.agent_spend(reader, wider, self.agent_replies(), span)
+        spend, ledger = tally.agent_spend(reader, wider, self.agent_replies(), span, one_pass=True)
         return ReplyModels(ledger, self.versions["now"], self.agents), spend
 
 
@@ -308,7 +308,7 @@ def cost_rows(
             counts[0] += n
             counts[1] += n if key.error else 0
     waits: dict[str, list[float]] = {}
-    for model, seconds, _ in relabel(first_reply_times(src.reader, span), models):
+    for model, seconds, _ in relabel(span_reply_times(src.reader, span), models):
         waits.setdefault(storable(src.model(model)), []).append(seconds)
     return {
         "daily_cost_by_model": [

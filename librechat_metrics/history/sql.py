@@ -3,8 +3,9 @@
 Tables and columns are those of the original `init.sql`, with 64-bit counts, DOUBLE tokens and one
 added column, `daily_users.computed_at` (UTC): a day counts as stored only when it was computed
 after it ended, so a day exported while still running is recomputed by the next run.
-Every write replaces exactly one key (a day, a week, a month) in one transaction; a day's transaction
-also deletes the week and month rows that contain it, so no week or month is older than its days.
+Every write replaces exactly one key (a day, a week, a month) in one transaction, so a reader never
+misses a row that was stored; a day's transaction also marks the week and month rows that contain it
+as pending (history_pending), and a run recomputes every pending row, so none stays older than its days.
 
 The drivers are imported when a connection is opened: a broken libpq does not stop MariaDB exports.
 """
@@ -269,6 +270,8 @@ STAMP = "computed_at"  # extra column of daily_users
 # Whose history the database holds (issue #10): rows `mongodb_database` and `tenant_id` ("" = every
 # tenant), recorded by the first export; the tables have no tenant column, so runs of another scope stop.
 SCOPE = Table("history_scope", (("name", "text"), ("value", "text")), 1)
+# Week and month rows (table, key) whose days were rewritten since the row was: recomputed by the next run.
+PENDING = Table("history_pending", (("table_name", "text"), ("period_start", "date")), 2)
 
 
 # Column types that hold what the export writes without changing it, by kind (information_schema's
@@ -543,7 +546,7 @@ class Store:
                     f"holds the history of {describe_scope(stored)}, but this run exports "
                     f"{describe_scope(scope)}; use one history database per MongoDB database and tenant"
                 )
-            missing = [table for table in (*TABLES, SCOPE) if table.name not in present]
+            missing = [table for table in (*TABLES, SCOPE, PENDING) if table.name not in present]
             found = self._column_types(schema)
             columns = set(found)
             self._check_columns(present, found)
@@ -676,12 +679,25 @@ class Store:
 
     # --- writes ----------------------------------------------------------------------------------
 
+    def pending(self, table: Table, keys: list[date]) -> set[date]:
+        """Those of `keys` whose `table` row is pending (its days were rewritten since)."""
+        if not keys:
+            return set()
+        marks = ", ".join(["%s"] * len(keys))
+        name, start = (self.q(n) for n in PENDING.names)
+        rows = self._fetch(
+            f"SELECT {start} FROM {self.q(PENDING.name)} WHERE {name} = %s AND {start} IN ({marks})",
+            (table.name, *keys),
+        )
+        self.conn.commit()
+        return {row[0] for row in rows}
+
     def replace_day(
         self, day: date, rows: Rows, computed_at: datetime, periods: tuple[tuple[Table, date], ...] = ()
     ) -> Changes:
-        """In one transaction: delete `day` from every daily table, insert its rows, delete the rows of
-        `periods` (the week and month containing the day: recomputed afterwards, never left older than
-        their days), commit. Returns how the day's rows compare with those stored before."""
+        """In one transaction: replace `day`'s rows in every daily table (a reader sees the old rows or
+        the new ones, never none), mark the rows of `periods` (the week and month containing the day)
+        pending, commit. Returns how the day's rows compare with those stored before."""
         changes = Changes()
         try:
             self._lock(WRITE_LOCK)
@@ -695,7 +711,8 @@ class Store:
                 extra = (computed_at,) if table.name == "daily_users" else ()
                 self._insert(table, [(*row, *extra) for row in rows.get(table.name, [])], bool(extra))
             for table, key in periods:
-                self._exec(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.names[0])} = %s", (key,))
+                self._unmark(table, key)
+            self._insert(PENDING, [(table.name, key) for table, key in periods])
             self.conn.commit()
         except BaseException:
             self.rollback()
@@ -705,11 +722,12 @@ class Store:
         return changes
 
     def replace_period(self, table: Table, row: tuple[Any, ...]) -> None:
-        """In one transaction: replace the row of one week or month."""
+        """In one transaction: replace the row of one week or month, which is no longer pending."""
         try:
             self._lock(WRITE_LOCK)
             self._exec(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.names[0])} = %s", (row[0],))
             self._insert(table, [row])
+            self._unmark(table, row[0])
             self.conn.commit()
         except BaseException:
             self.rollback()
@@ -747,6 +765,12 @@ class Store:
         finally:
             self._unlock(WRITE_LOCK)
         return changes
+
+    def _unmark(self, table: Table, key: date) -> None:
+        name, start = (self.q(n) for n in PENDING.names)
+        self._exec(
+            f"DELETE FROM {self.q(PENDING.name)} WHERE {name} = %s AND {start} = %s", (table.name, key)
+        )
 
     def _insert(self, table: Table, rows: list[tuple[Any, ...]], stamped: bool = False) -> None:
         if not rows:
