@@ -335,6 +335,7 @@ def test_the_daily_tables_are_grouped_without_gaps():
         compute.FROM_TRANSACTIONS,
         compute.COST,
         compute.SCHEDULES,
+        compute.AGENT_USERS,
     )
     names = [name for group in groups for name in group]
     assert sorted(names) == sorted(t.name for t in sql.DAILY)  # each daily table in exactly one group

@@ -14,7 +14,9 @@ from tests.support.process import terminate
 
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
-FAMILIES_DEADLINE = 30  # seconds from start until the LibreChat families are served (issue #11)
+# A deadline, not a measurement: the demo serves its families in seconds on an idle machine, and the
+# suite's two workers share two cores with their wire servers.
+FAMILIES_DEADLINE = 180
 SEEDER = [PYTHON, "-m", "librechat_metrics.demo"]
 READY = re.compile(r"demo database ready: (mongodb://\S+)")
 
@@ -30,7 +32,12 @@ class Demo:
     def __init__(self, tmp: Path, **env: str) -> None:
         self.port = free_port()
         self.log = tmp / "demo.log"
-        settings = {"METRICS_PORT": str(self.port), "METRICS_LISTEN_ADDRESS": "127.0.0.1", **env}
+        settings = {
+            "METRICS_PORT": str(self.port),
+            "METRICS_LISTEN_ADDRESS": "127.0.0.1",
+            "MONGODB_TIMEOUT": "15",
+        }
+        settings |= env
         with open(self.log, "wb") as out:
             proc = subprocess.Popen(
                 [PYTHON, str(ROOT / "metrics.py"), "--demo"],

@@ -137,7 +137,9 @@ def start_exporter(
         "MONGODB_URI": mongo_uri,
         "METRICS_PORT": str(port),
         "METRICS_LISTEN_ADDRESS": "127.0.0.1",
-        "MONGODB_TIMEOUT": "2",
+        # Generous: a heartbeat missed while the wire server is busy on a loaded machine pauses the pool
+        # (tests of an unreachable MongoDB set their own short timeout).
+        "MONGODB_TIMEOUT": "15",
         "LOGGING_LEVEL": "info",
         **(env or {}),
     }
