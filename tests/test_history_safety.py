@@ -330,7 +330,8 @@ def test_concurrent_first_schema_creation_on_postgresql():
 
 def test_two_first_time_exports_into_an_empty_database_at_once(served, any_db):
     collections, server = served
-    command = [PYTHON, str(ROOT / "export_metrics.py"), str(START), str(END)]
+    end = START + timedelta(days=6)  # a whole week: both write its days, its week and its month
+    command = [PYTHON, str(ROOT / "export_metrics.py"), str(START), str(end)]
     procs = [
         subprocess.Popen(command, env=env_for(server, any_db), cwd=ROOT, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
@@ -340,7 +341,7 @@ def test_two_first_time_exports_into_an_empty_database_at_once(served, any_db):
         proc.stderr.close()
     for code, stderr in results:
         assert code == 0, stderr
-    assert_rows_equal(any_db.snapshot(), history_rows(collections, START, END, "UTC", "auto"))
+    assert_rows_equal(any_db.snapshot(), history_rows(collections, START, end, "UTC", "auto"))
 
 
 def test_a_day_written_while_another_export_writes_it_waits_instead_of_failing(any_db):

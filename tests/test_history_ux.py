@@ -147,25 +147,26 @@ NARROWED = {  # table, column, the hand-made type, what the export writes there
 }
 
 
-@pytest.mark.parametrize("case", range(3))
-def test_a_column_narrowed_by_hand_is_refused_naming_it(served, any_db, case):
+def test_a_column_narrowed_by_hand_is_refused_naming_it(served, any_db):
+    """Each hand-made narrowing is refused with a line that names it and changes no row; the line's
+    own fix works, and the next export equals the oracle."""
     collections, server = served
-    table, column, narrow, expected = NARROWED[any_db.dialect][case]
     export(server, any_db, START, START)
-    if any_db.dialect == "mysql":
-        alter = f"ALTER TABLE {any_db.q(table)} MODIFY {any_db.q(column)} {narrow}"
-    else:
-        alter = f"ALTER TABLE {any_db.q(table)} ALTER COLUMN {any_db.q(column)} TYPE {narrow}"
-    any_db.query(alter)
-    before = {t.name: sorted(any_db.rows(t.name), key=repr) for t in sql.TABLES}
-    done = export(server, any_db, "--force", START, START, expect=2)
-    (line,) = done.stderr.strip().splitlines()
-    assert f"column {table}.{column} is {narrow.split()[0]}" in line, line
-    assert f"expected {expected}" in line and "nothing exported" in line, line
-    assert {t.name: sorted(any_db.rows(t.name), key=repr) for t in sql.TABLES} == before
+    for table, column, narrow, expected in NARROWED[any_db.dialect]:
+        if any_db.dialect == "mysql":
+            alter = f"ALTER TABLE {any_db.q(table)} MODIFY {any_db.q(column)} {narrow}"
+        else:
+            alter = f"ALTER TABLE {any_db.q(table)} ALTER COLUMN {any_db.q(column)} TYPE {narrow}"
+        any_db.query(alter)
+        before = {t.name: sorted(any_db.rows(t.name), key=repr) for t in sql.TABLES}
+        done = export(server, any_db, "--force", START, START, expect=2)
+        (line,) = done.stderr.strip().splitlines()
+        assert f"column {table}.{column} is {narrow.split()[0]}" in line, line
+        assert f"expected {expected}" in line and "nothing exported" in line, line
+        assert {t.name: sorted(any_db.rows(t.name), key=repr) for t in sql.TABLES} == before
 
-    fix = line.split("change it once: ", 1)[1].split(";")[0]  # the line's own fix works
-    any_db.query(fix)
+        fix = line.split("change it once: ", 1)[1].split(";")[0]  # the line's own fix works
+        any_db.query(fix)
     export(server, any_db, "--force", START, START)
     assert_rows_equal(any_db.snapshot(), history_rows(collections, START, START, "UTC", "auto"))
 

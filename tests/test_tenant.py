@@ -160,9 +160,11 @@ def finished(rows: dict[str, set[tuple]], zone: str) -> dict[str, set[tuple]]:
     }
 
 
-@pytest.mark.parametrize("zone", ZONES)
-def test_history_export_counts_one_tenant(served, zone):
+def test_history_export_counts_one_tenant(served):
+    """One zone, Berlin's: the tenant filter does not depend on the zone, and every history table is
+    compared with the oracle at UTC and Berlin in the history tests."""
     data, server = served
+    zone = "Europe/Berlin"
     today = datetime.now(timezone.utc).date()
     start, end = today - timedelta(days=40), today - timedelta(days=1)
     db = SqlDb("mysql")
