@@ -26,12 +26,13 @@ from .query import Query, together
 from .replymodel import ReplyModels, Versions
 from .responses import (
     WaitHistogram,
-    conversations_query,
     first_reply_times,
     histograms,
     inside,
     merge,
     relabel,
+    reply_parents_query,
+    reply_times,
 )
 from .schedules import Schedules, schedules
 from .settings import Settings
@@ -177,9 +178,13 @@ class UsageGroup:
         if self.base is None or self.clock() - self.resynced_at >= self.settings.metrics_resync_interval:
             self.resync(now)
         assert self.base is not None and self.cutoff is not None and self.recounted_at is not None
+        # Inserted since the cut-off: the part before `settled` (RECOUNT_LAG ago) is folded into the
+        # base at the end of the cycle, which then moves the cut-off there; the rest is re-read.
+        settled = max(self.cutoff, now - RECOUNT_LAG)
         opened, recent_span = Span(self.cutoff, inserted=True), Span(now - RECENT)
+        settle = Span(self.cutoff, settled, inserted=True)
         cycle = AnyOf((opened, recent_span))
-        marks = {"open": opened, "recent": recent_span}
+        marks = {"open": opened, "settle": settle, "recent": recent_span}
         # What is automated among the messages since the cut-off or of the 5m window (docs: "Origin").
         auto = origins.automated(self.reader, Span(min(self.cutoff, now - RECENT)))
         read = self._cycle_read(cycle, marks, auto)
@@ -191,9 +196,9 @@ class UsageGroup:
             replies = t.agent_replies(self.reader, self._replies_span())
         # The replies' transactions: those since the cut-off are spend; all since a little before it
         # name the model of each reply (a reply is saved after its transactions).
-        spend, ledger = (
-            t.agent_spend(self.reader, self._replies_span(), replies, opened) if replies else ({}, {})
-        )
+        spent = {"open": opened, "settle": settle}
+        spend_rows = t.spend_rows(self.reader, self._replies_span(), replies, spent) if replies else []
+        ledger = t.reply_ledger(spend_rows, replies)
 
         def part(mark: str, models: ReplyModels) -> Tallies:
             return Tallies(
@@ -209,8 +214,13 @@ class UsageGroup:
         if self._agents(agent_ids(total)):  # an agent the map lacked: read again, label again
             models = ReplyModels(ledger, self.versions, self.agents)
             total, recent = self.base + part("open", models), part("recent", models)
+        settling = part("settle", models)
+        if tools is not None:
+            settling.tools = t.ToolTally(settling.tools.calls if settling.tools else Counter())
         if self.model_on:
-            total.agent_spend = (self.base.agent_spend or Counter()) + Counter(spend)
+            spend = t.fold_spend(spend_rows, replies, "open")
+            total.agent_spend = (self.base.agent_spend or Counter()) + spend
+            settling.agent_spend = t.fold_spend(spend_rows, replies, "settle", counted=False)
         source = self._token_source(total)
         if source == "messages":
             if self.base.inputs is None:
@@ -219,20 +229,31 @@ class UsageGroup:
             inputs = self._inputs(cycle, cycle, marks, models)
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
+            settling.inputs = inputs["settle"]
         # One read of the first replies inserted since the cut-off or created in the 5m window serves
         # both the all-time histogram (base + those inserted since the cut-off) and the 5m percentiles.
         timed = []
-        if "conversations" in read:
-            ids = read["conversations"]
-            timed = first_reply_times(self.reader, cycle, None if len(ids) >= FACET_LIMIT else ids)
-            timed = relabel(timed, models)
+        if "replies" in read:
+            pairs = read["replies"]
+            if len(pairs) >= FACET_LIMIT:  # more than one document holds: read them apart
+                pairs = reply_parents_query().run(self.reader, cycle.match())
+            timed = relabel(reply_times(self.reader, pairs, cycle), models)
         waits = [(model, seconds) for model, seconds, reply in timed if inside(recent_span, reply)]
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
         usage = Usage(total, recent, source, self.agents, self.recounted_at, waits, latency, self.agent_info)
-        automated = self.base_origins + origins.automated_counts(self.reader, opened, auto)
+        automated_docs = origins.automated_docs(self.reader, opened, auto)
+        automated = self.base_origins + Counter(auto.origin(doc) for doc in automated_docs)
         usage.origins = origins.by_origin(sum(total.messages.count.values()), automated)
         if starts:
             usage.calendar = self._calendar(starts, transactions)
+        # Fold what was inserted before `settled` into the base (no cycle reads it again before the
+        # recount) and move the cut-off there: the next cycle reads only what came since.
+        self.base = self.base + settling
+        if self.model_on:
+            self.base_latency = merge(self.base_latency, histograms(timed, settle))
+        self.base_origins += Counter(auto.origin(doc) for doc in automated_docs if settle.holds(doc))
+        self._settle_calendar(starts, transactions)
+        self.cutoff = settled
         return usage
 
     def _starts(self, now: datetime) -> dict[str, datetime]:
@@ -254,6 +275,13 @@ class UsageGroup:
         opened = [row for row in rows if row["_id"].get("at_open")]
         return {name: base[name] + t.fold_transactions(opened, name) for name in starts}
 
+    def _settle_calendar(self, starts: dict[str, datetime], rows: list[dict[str, Any]]) -> None:
+        """Add the transactions of the settled part (`at_settle`) to each calendar window's base."""
+        base_starts, base = self.calendar_base
+        if starts and base_starts == starts:
+            settled = [row for row in rows if row["_id"].get("at_settle")]
+            self.calendar_base = (starts, {n: base[n] + t.fold_transactions(settled, n) for n in starts})
+
     def _replies_span(self) -> Span:
         # A reply is saved when its generation ends, after its transactions: the replies of the
         # transactions since the cut-off are among those created since a little before it.
@@ -271,7 +299,7 @@ class UsageGroup:
         # their transactions name their models (and are agent spend)
         reads["agent_replies"] = t.agent_replies_query(FACET_LIMIT).within(self._replies_span().match())
         if self.waits_on or self.model_on:
-            reads["conversations"] = conversations_query(FACET_LIMIT).within(own)
+            reads["replies"] = reply_parents_query(FACET_LIMIT).within(own)
         wide = AnyOf((self._replies_span(), *cycle.spans[1:]))
         return together(self.reader, wide.match(), reads)
 

@@ -1,9 +1,9 @@
 """Response time: how long users waited for the first reply to their message (docs/semantics.md).
 
 LibreChat saves the user message when it is sent and the assistant message when generation ends. Two
-index-bounded reads per cycle: the conversations with an assistant message in the window (createdAt
-index), then those conversations' messages (conversationId index), to find each reply's question and
-its earlier siblings. The load follows recent activity and conversation length, not history.
+index-bounded reads per cycle: the (conversation, parent) pairs of the replies in the window, then, by
+`conversationId`, only the questions they answer and the replies to those questions (to find earlier
+siblings). What travels follows the cycle's replies, not the length of their conversations.
 """
 
 from __future__ import annotations
@@ -146,6 +146,55 @@ def conversations_query(limit: int | None = None) -> Query[list[str]]:
         {"$group": {"_id": "$conversationId"}},
     ]
     return single("messages", stages if limit is None else [*stages, {"$limit": limit}], _conversation_ids)
+
+
+def reply_parents_query(limit: int | None = None) -> Query[list[tuple[str, str]]]:
+    """(conversationId, parentMessageId) of the matched replies (at most `limit` pairs), sorted."""
+    reply = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
+    stages: list[dict[str, Any]] = [
+        {"$match": {**reply, "conversationId": {"$type": "string"}}},
+        {"$group": {"_id": {"c": "$conversationId", "p": "$parentMessageId"}}},
+    ]
+    return single("messages", stages if limit is None else [*stages, {"$limit": limit}], _pairs)
+
+
+def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The pairs of strings (`$type: "string"` also matches an array of strings, which is no id)."""
+    found = ((values.text(row["_id"].get("c")), values.text(row["_id"].get("p"))) for row in rows)
+    return sorted((c, p) for c, p in found if c is not None and p is not None)
+
+
+def reply_times(reader: Reader, pairs: list[tuple[str, str]], span: Span | AnyOf) -> list[Timed]:
+    """first_reply_times of the replies in `span` whose (conversation, parent) pairs are given (a
+    cycle's, from reply_parents_query): only the questions and the replies to them are read, by
+    `conversationId` (indexed), never a whole conversation. Every message of a pair's conversation
+    whose messageId is the parent (the question, or a duplicate that disqualifies it) or whose
+    parentMessageId is (each sibling reply) is read, so `_waits` decides as over the whole
+    conversation: a reply is a first reply when no sibling sorts before it."""
+    parents: dict[str, set[str]] = {}
+    for conversation_id, parent in pairs:
+        parents.setdefault(conversation_id, set()).add(parent)
+    conversations = sorted(parents)
+    timed: list[Timed] = []
+    for i in range(0, len(conversations), CONVERSATION_CHUNK):
+        chunk = conversations[i : i + CONVERSATION_CHUNK]
+        asked = sorted(set().union(*(parents[c] for c in chunk)))
+        related = {"$or": [{"messageId": {"$in": asked}}, {"parentMessageId": {"$in": asked}}]}
+        found = reader.each(
+            "messages",
+            [
+                {"$match": {"conversationId": {"$in": chunk}, **related}},
+                {"$sort": {"createdAt": 1, "_id": 1}},
+                {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}},
+            ],
+        )
+        by_conversation: dict[str, list[dict[str, Any]]] = {}
+        for doc in found:
+            key = values.text(doc.get("conversationId"))  # `$in` also matches arrays
+            if key is not None:
+                by_conversation.setdefault(key, []).append(doc)
+        timed += [wait for messages in by_conversation.values() for wait in _waits(messages, span)]
+    return timed
 
 
 def _conversation_ids(rows: list[dict[str, Any]]) -> list[str]:
