@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import origins
+from . import origins, values
 from . import tally as t
 from .balances import Balances, balances
 from .labels import is_agent_id
@@ -46,6 +46,9 @@ RECOUNT_LAG = timedelta(minutes=5)
 # Agent replies and reply conversations a cycle's $facet returns at most (a $facet answers in one
 # document of at most 16 MB); at this many the cycle reads them in a command of their own instead.
 FACET_LIMIT = 20_000
+# A user message's input (token source "messages") goes to the model of its earliest reply: one saved
+# up to this long after the message settled without a reply still moves it there before the recount.
+LATE_REPLY = timedelta(hours=1)
 
 
 @dataclass
@@ -102,7 +105,12 @@ class UsageGroup:
         self.resynced_at = 0.0
         self.agents: dict[str, str] = {}
         self.versions: Versions = {}  # agent id -> its versions (replymodel)
-        self.base_models = ReplyModels()  # the recount's: its ledger of every agent reply
+        # The recount's: its ledger of every agent reply. Only the input tokens of the base read it, at
+        # the cut-off of the recount (token source "messages": without transactions it is empty).
+        self.base_models = ReplyModels()
+        # messageId -> (input tokens, insertion time) of settled user messages counted under "unknown"
+        # for want of a reply: a reply read later moves them to its model (token source "messages").
+        self.unanswered: dict[str, tuple[Any, datetime]] = {}
         self.agents_at: float | None = None
         self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
         self.base_latency: dict[str, WaitHistogram] = {}
@@ -138,9 +146,25 @@ class UsageGroup:
         replies_in: AnyOf | None,
         marks: Mapping[str, Span | None],
         models: ReplyModels,
+        settle: Span,
     ) -> dict[str, Counter]:
+        """Input tokens per earliest-reply model of the user messages in `span`, per mark. A user
+        message of `settle` without a reply yet is remembered (`unanswered`); the input of one
+        settled before, whose reply is read now, moves in the base from "unknown" to that reply's."""
         replies = t.reply_models(self.reader, replies_in, models)
         rows = t.user_token_rows(self.reader, span)
+        assert self.base is not None and self.base.inputs is not None
+        for answered in self.unanswered.keys() & replies.keys():
+            tokens, _ = self.unanswered.pop(answered)
+            for model, by in (("unknown", -tokens), (replies[answered], tokens)):
+                self.base.inputs[model] = values.add(self.base.inputs[model], by)
+        for row in rows:
+            message_id = values.text(row.get("messageId"))
+            tokens = values.number(row.get("tokenCount"))
+            if message_id is None or message_id in replies or tokens is None or not settle.holds(row):
+                continue
+            earlier, _ = self.unanswered.get(message_id, (0, None))
+            self.unanswered[message_id] = (values.add(earlier, row["tokenCount"]), row["_id"].generation_time)
         return {name: t.fold_inputs(rows, replies, within) for name, within in marks.items()}
 
     def resync(self, now: datetime) -> None:
@@ -223,10 +247,13 @@ class UsageGroup:
             settling.agent_spend = t.fold_spend(spend_rows, replies, "settle", counted=False)
         source = self._token_source(total)
         if source == "messages":
-            if self.base.inputs is None:
+            if self.base.inputs is None:  # unanswered of the LATE_REPLY before the cut-off: remembered
                 base = Span(None, self.cutoff, inserted=True)
-                self.base.inputs = self._inputs(base, None, {"all": None}, self.base_models)["all"]
-            inputs = self._inputs(cycle, cycle, marks, models)
+                late = Span(self.cutoff - LATE_REPLY, self.cutoff, inserted=True)
+                self.base.inputs, self.unanswered = Counter(), {}
+                self.base.inputs = self._inputs(base, None, {"all": None}, self.base_models, late)["all"]
+            inputs = self._inputs(cycle, cycle, marks, models, settle)
+            self.unanswered = {k: v for k, v in self.unanswered.items() if v[1] >= now - LATE_REPLY}
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
             settling.inputs = inputs["settle"]
