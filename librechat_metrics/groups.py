@@ -20,6 +20,7 @@ from typing import Any
 from . import origins, values
 from . import tally as t
 from .balances import Balances, balances
+from .indexes import leading_keys
 from .labels import is_agent_id
 from .mongo import AnyOf, Reader, Span
 from .query import Query, together
@@ -402,7 +403,12 @@ def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict
     return {name: reader.at(now).count(name) for name in ("conversations", "users", "files")}
 
 
-def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str]:
+def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str] | None:
+    """Thumbs up/down of the messages changed in the last 5 minutes, read on the `messages.updatedAt`
+    index; without that index (stock LibreChat) only when RATINGS_5M_SCAN allows a scan of messages,
+    else None (no families). Whether the index exists is asked each run (one listIndexes)."""
+    if not settings.ratings_5m_scan and "updatedAt" not in leading_keys(reader, "messages"):
+        return None
     return t.recent_ratings(reader.at(now), now - RECENT)
 
 
