@@ -79,6 +79,19 @@ def bounded(filter_: dict[str, Any], collection: str) -> bool:
     return False
 
 
+def _shape(cmd: Any) -> str:
+    """Which read a command is, none of its values: its stages after the first `$match` (a `$facet`'s
+    facet names), or a find's projected fields."""
+    stages = cmd.get("pipeline") or []
+    parts = []
+    for stage in stages[1:]:
+        name = next(iter(stage), "")
+        parts.append(f"{name}({','.join(stage[name])})" if name == "$facet" else name)
+    if "projection" in cmd:
+        parts.append(",".join(cmd["projection"]))
+    return " ".join(parts)
+
+
 class Recorder(monitoring.CommandListener):
     """Counts commands per minute; classifies reads; counts returned documents."""
 
@@ -89,6 +102,7 @@ class Recorder(monitoring.CommandListener):
         self.pending: dict[int, str] = {}  # request id -> "collection:command", for the time per kind
         self.recounted: Callable[[], datetime | None] = lambda: None  # when the last full recount ran
         self.since_recount: dict[int, Counter[str]] = {}  # minute since the last recount -> reply bytes
+        self.kinds: dict[int, str] = {}  # request id -> collection, command and pipeline shape
 
     def _bump(self, what: str, by: int = 1) -> None:
         minute = int((time.monotonic() - self.start) // 60)
@@ -102,6 +116,7 @@ class Recorder(monitoring.CommandListener):
         self._bump("commands")
         self._bump(f"commands:{cmd.get(name)}:{name}")
         self.pending[event.request_id] = f"{cmd.get(name)}:{name}"
+        self.kinds[event.request_id] = f"{cmd.get(name)}:{name}:{_shape(cmd)}"
         if name in READS:
             collection = cmd.get(name)
             filter_ = {}
@@ -131,6 +146,7 @@ class Recorder(monitoring.CommandListener):
         size = len(bson.encode(event.reply))  # the reply document as it travels (BSON)
         self._bump("reply_bytes", size)
         self._bump(f"reply_bytes:{current_job()}", size)  # the job whose thread sent the command
+        self._bump(f"reply_bytes:{current_job()}:{self.kinds.pop(event.request_id, '')}", size)
         recounted = self.recounted()
         if recounted is not None:
             minute = int((datetime.now(timezone.utc) - recounted).total_seconds() // 60)
@@ -142,6 +158,7 @@ class Recorder(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         self._timed(event)
+        self.kinds.pop(event.request_id, None)
         self._bump("failed")
 
 

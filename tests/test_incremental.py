@@ -19,7 +19,7 @@ from librechat_metrics.groups import UsageGroup
 from librechat_metrics.mongo import AnyOf, Reader, Span
 from librechat_metrics.scheduler import Job, Scheduler
 from librechat_metrics.settings import load
-from librechat_metrics.synthetic import generate
+from librechat_metrics.synthetic import generate, malformed_corpus
 from tests.oracle import exporter_samples
 from tests.support.compare import GROUP_OF, as_of, assert_samples_equal, expected
 from tests.support.exporter import Exposition, start_exporter
@@ -596,6 +596,33 @@ def test_every_cycle_folds_what_settled_into_the_base_and_equals_the_oracle(toke
         group.resynced_at = -1e9  # the recount is due
         now += timedelta(seconds=60)
         cycle(now)
+    finally:
+        client.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("profile", ["v0.8.8", "mixed"])
+def test_a_cycle_that_reads_and_settles_everything_equals_the_oracle(profile):
+    """A recount long ago leaves every document to the next cycle: it reads them all as a cycle does
+    (questions and sibling replies only, for response times) and settles all but its last 5 minutes
+    into the base; the cycle after it reads only those. Both equal the oracle, odd documents included."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    collections = generate(
+        profile="v0.8.8" if profile == "mixed" else profile, seed=17, n_messages=500, now=now, zones=("UTC",)
+    ).collections
+    if profile == "mixed":
+        for name, docs in malformed_corpus(now, seed=5).items():
+            collections.setdefault(name, []).extend(docs)
+    server = start_mongoeco(collections)
+    client = pymongo.MongoClient(server.uri, tz_aware=True)
+    settings = load({"MONGODB_URI": server.uri})
+    try:
+        group = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)
+        group(now - timedelta(days=400))  # the first call recounts: almost nothing is older
+        for when in (now, now + timedelta(seconds=60)):
+            assert_samples_equal(
+                usage_samples(settings, group, when), oracle_usage(collections, when, "auto")
+            )
     finally:
         client.close()
         server.stop()
