@@ -26,6 +26,7 @@ from .mongo import AnyOf, Reader, Span
 from .query import Query, together
 from .replymodel import ReplyModels, Versions
 from .responses import (
+    Decision,
     WaitHistogram,
     first_reply_times,
     histograms,
@@ -112,6 +113,8 @@ class UsageGroup:
         # messageId -> (input tokens, insertion time) of settled user messages counted under "unknown"
         # for want of a reply: a reply read later moves them to its model (token source "messages").
         self.unanswered: dict[str, tuple[Any, datetime]] = {}
+        # (conversation, question) -> its first reply, decided: the cycles' replies to it need no read
+        self.decided: dict[tuple[str, str], Decision] = {}
         self.agents_at: float | None = None
         self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
         self.base_latency: dict[str, WaitHistogram] = {}
@@ -265,7 +268,7 @@ class UsageGroup:
             pairs = read["replies"]
             if len(pairs) >= FACET_LIMIT:  # more than one document holds: read them apart
                 pairs = reply_parents_query().run(self.reader, cycle.match())
-            timed = relabel(reply_times(self.reader, pairs, cycle), models)
+            timed = relabel(reply_times(self.reader, pairs, cycle, self.decided), models)
         waits = [(model, seconds) for model, seconds, reply in timed if inside(recent_span, reply)]
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
         usage = Usage(total, recent, source, self.agents, self.recounted_at, waits, latency, self.agent_info)
