@@ -1,7 +1,9 @@
 """Collection groups: what each background job reads from MongoDB, and how often.
 
 `usage` keeps all-time numbers incrementally: a full recount of everything inserted before a cut-off
-T0 (the *base*, redone every METRICS_RESYNC_INTERVAL) plus, every cycle, the part inserted since T0.
+T0 (the *base*, redone every METRICS_RESYNC_INTERVAL) plus, every cycle, the part inserted since the
+cut-off; each cycle then adds what was inserted until RECOUNT_LAG before it to the base and moves the
+cut-off there, so a cycle reads minutes of writes, not the hour since the recount.
 "Inserted" is insertion order, the time in the ObjectId `_id` (indexed on every collection), not
 `createdAt`: a forked, duplicated or imported chat keeps its original createdAt but gets new `_id`s.
 The same query also reads the 5m window, on createdAt. Edits to old documents (a rating given to an
@@ -157,18 +159,20 @@ class UsageGroup:
         settled before, whose reply is read now, moves in the base from "unknown" to that reply's."""
         replies = t.reply_models(self.reader, replies_in, models)
         rows = t.user_token_rows(self.reader, span)
-        assert self.base is not None and self.base.inputs is not None
-        for answered in self.unanswered.keys() & replies.keys():
-            tokens, _ = self.unanswered.pop(answered)
-            for model, by in (("unknown", -tokens), (replies[answered], tokens)):
-                self.base.inputs[model] = values.add(self.base.inputs[model], by)
+        if self.base is not None and self.base.inputs is not None:
+            for answered in self.unanswered.keys() & replies.keys():
+                tokens, _ = self.unanswered.pop(answered)
+                for model, by in (("unknown", -tokens), (replies[answered], tokens)):
+                    self.base.inputs[model] = values.add(self.base.inputs[model], by)
+        waiting: dict[str, tuple[Any, datetime]] = {}  # the same each time a failed cycle is run again
         for row in rows:
             message_id = values.text(row.get("messageId"))
-            tokens = values.number(row.get("tokenCount"))
-            if message_id is None or message_id in replies or tokens is None or not settle.holds(row):
+            if message_id is None or message_id in replies or not settle.holds(row):
                 continue
-            earlier, _ = self.unanswered.get(message_id, (0, None))
-            self.unanswered[message_id] = (values.add(earlier, row["tokenCount"]), row["_id"].generation_time)
+            if values.number(row.get("tokenCount")) is not None:
+                earlier, _ = waiting.get(message_id, (0, None))
+                waiting[message_id] = (values.add(earlier, row["tokenCount"]), row["_id"].generation_time)
+        self.unanswered |= waiting
         return {name: t.fold_inputs(rows, replies, within) for name, within in marks.items()}
 
     def resync(self, now: datetime) -> None:
@@ -254,7 +258,7 @@ class UsageGroup:
             if self.base.inputs is None:  # unanswered of the LATE_REPLY before the cut-off: remembered
                 base = Span(None, self.cutoff, inserted=True)
                 late = Span(self.cutoff - LATE_REPLY, self.cutoff, inserted=True)
-                self.base.inputs, self.unanswered = Counter(), {}
+                self.unanswered = {}
                 self.base.inputs = self._inputs(base, None, {"all": None}, self.base_models, late)["all"]
             inputs = self._inputs(cycle, cycle, marks, models, settle)
             self.unanswered = {k: v for k, v in self.unanswered.items() if v[1] >= now - LATE_REPLY}
