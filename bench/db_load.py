@@ -62,6 +62,9 @@ INDEXED = {
     "scheduleruns": {"_id", "user", "tenantId", "scheduleId", "status", "settledAt"},  # {status, firedAt}
 }
 READS = {"aggregate", "find", "count", "distinct"}
+# Bounds that select nearly every document: LibreChat's visibility filter (`expiredAt` missing or null,
+# or a date after now) on the TTL index is no bound.
+UNSELECTIVE = {"expiredAt"}
 
 
 def bounded(filter_: dict[str, Any], collection: str) -> bool:
@@ -74,7 +77,11 @@ def bounded(filter_: dict[str, Any], collection: str) -> bool:
         elif key == "$or":  # MongoDB unions the branches' index ranges when every branch has one
             if value and all(bounded(part, collection) for part in value):
                 return True
-        elif key in indexed and not (isinstance(value, dict) and set(value) <= {"$ne", "$exists", "$type"}):
+        elif key in UNSELECTIVE:
+            continue
+        elif key in indexed and not (
+            isinstance(value, dict) and set(value) <= {"$ne", "$exists", "$type", "$not"}
+        ):
             return True
     return False
 
