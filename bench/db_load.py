@@ -62,9 +62,6 @@ INDEXED = {
     "scheduleruns": {"_id", "user", "tenantId", "scheduleId", "status", "settledAt"},  # {status, firedAt}
 }
 READS = {"aggregate", "find", "count", "distinct"}
-# Bounds that select nearly every document: LibreChat's visibility filter (`expiredAt` missing or null,
-# or a date after now) on the TTL index is no bound.
-UNSELECTIVE = {"expiredAt"}
 
 
 def bounded(filter_: dict[str, Any], collection: str) -> bool:
@@ -77,8 +74,11 @@ def bounded(filter_: dict[str, Any], collection: str) -> bool:
         elif key == "$or":  # MongoDB unions the branches' index ranges when every branch has one
             if value and all(bounded(part, collection) for part in value):
                 return True
-        elif key in UNSELECTIVE:
+        elif value is None:  # null matches every document without the field: LibreChat's visibility filter
             continue
+        elif isinstance(value, dict) and set(value) == {"$type"} and isinstance(value["$type"], list):
+            if key in indexed:  # a list of odd types (hidden documents' expiredAt) is a narrow range
+                return True
         elif key in indexed and not (
             isinstance(value, dict) and set(value) <= {"$ne", "$exists", "$type", "$not"}
         ):
