@@ -5,9 +5,11 @@ writer adds LibreChat activity at a constant rate (by default a message every 2.
 transactions, and a rating of an earlier reply every 25 s), as a live deployment does. Once every job has
 succeeded once (the first full recount is done), it measures for `--minutes` and reports, from minute 2
 on: commands per minute, whole-collection reads per minute (a read whose filter bounds no field that
-stock LibreChat indexes), documents returned per minute, and server seconds per minute (the summed
-round-trip time of the exporter's commands: mongoeco's time, and its query plans are not MongoDB's, so
-this shows relative effort only, no forecast for MongoDB). The writer's own commands are not counted.
+stock LibreChat indexes), documents and reply bytes returned per minute (bytes also per job, and per
+minute since the last full recount: do they follow the write rate, or grow until the next recount?),
+and server seconds per minute (the summed round-trip time of the exporter's commands: mongoeco's time,
+and its query plans are not MongoDB's, so this shows relative effort only, no forecast for MongoDB).
+The writer's own commands are not counted.
 Runs with different `--messages` share the same last two days of activity and the same writes, and
 differ only in older history, so runs at 10k and 100k messages show whether the load grows with history.
 
@@ -35,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import bson
 import psutil
 from bson import ObjectId
 from pymongo import MongoClient, monitoring
@@ -48,6 +51,7 @@ from librechat_metrics.app import create_app  # noqa: E402
 from librechat_metrics.scheduler import Scheduler  # noqa: E402
 from librechat_metrics.settings import load  # noqa: E402
 from librechat_metrics.synthetic import generate  # noqa: E402
+from librechat_metrics.values import job as current_job  # noqa: E402
 from tests.support.exporter import start_exporter  # noqa: E402
 from tests.support.mongo import start_mongoeco  # noqa: E402
 
@@ -70,9 +74,29 @@ def bounded(filter_: dict[str, Any], collection: str) -> bool:
         elif key == "$or":  # MongoDB unions the branches' index ranges when every branch has one
             if value and all(bounded(part, collection) for part in value):
                 return True
-        elif key in indexed and not (isinstance(value, dict) and set(value) <= {"$ne", "$exists", "$type"}):
+        elif value is None:  # null matches every document without the field: LibreChat's visibility filter
+            continue
+        elif isinstance(value, dict) and set(value) == {"$type"} and isinstance(value["$type"], list):
+            if key in indexed:  # a list of odd types (hidden documents' expiredAt) is a narrow range
+                return True
+        elif key in indexed and not (
+            isinstance(value, dict) and set(value) <= {"$ne", "$exists", "$type", "$not"}
+        ):
             return True
     return False
+
+
+def _shape(cmd: Any) -> str:
+    """Which read a command is, none of its values: its stages after the first `$match` (a `$facet`'s
+    facet names), or a find's projected fields."""
+    stages = cmd.get("pipeline") or []
+    parts = []
+    for stage in stages[1:]:
+        name = next(iter(stage), "")
+        parts.append(f"{name}({','.join(stage[name])})" if name == "$facet" else name)
+    if "projection" in cmd:
+        parts.append(",".join(cmd["projection"]))
+    return " ".join(parts)
 
 
 class Recorder(monitoring.CommandListener):
@@ -83,6 +107,9 @@ class Recorder(monitoring.CommandListener):
         self.lock = threading.Lock()
         self.per_minute: dict[int, Counter[str]] = {}
         self.pending: dict[int, str] = {}  # request id -> "collection:command", for the time per kind
+        self.recounted: Callable[[], datetime | None] = lambda: None  # when the last full recount ran
+        self.since_recount: dict[int, Counter[str]] = {}  # minute since the last recount -> reply bytes
+        self.kinds: dict[int, str] = {}  # request id -> collection, command and pipeline shape
 
     def _bump(self, what: str, by: int = 1) -> None:
         minute = int((time.monotonic() - self.start) // 60)
@@ -96,6 +123,7 @@ class Recorder(monitoring.CommandListener):
         self._bump("commands")
         self._bump(f"commands:{cmd.get(name)}:{name}")
         self.pending[event.request_id] = f"{cmd.get(name)}:{name}"
+        self.kinds[event.request_id] = f"{cmd.get(name)}:{name}:{_shape(cmd)}"
         if name in READS:
             collection = cmd.get(name)
             filter_ = {}
@@ -122,12 +150,22 @@ class Recorder(monitoring.CommandListener):
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         self._timed(event)
+        size = len(bson.encode(event.reply))  # the reply document as it travels (BSON)
+        self._bump("reply_bytes", size)
+        self._bump(f"reply_bytes:{current_job()}", size)  # the job whose thread sent the command
+        self._bump(f"reply_bytes:{current_job()}:{self.kinds.pop(event.request_id, '')}", size)
+        recounted = self.recounted()
+        if recounted is not None:
+            minute = int((datetime.now(timezone.utc) - recounted).total_seconds() // 60)
+            with self.lock:
+                self.since_recount.setdefault(minute, Counter())["reply_bytes"] += size
         cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
         if cursor:
             self._bump("documents_returned", len(cursor.get("firstBatch", cursor.get("nextBatch", []))))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         self._timed(event)
+        self.kinds.pop(event.request_id, None)
         self._bump("failed")
 
 
@@ -171,6 +209,7 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         replies: list[str] = []
+        ids: dict[Any, str] = {}  # template messageId -> the id written (a reply names its question's)
         next_at = time.monotonic()
         while not self.stopping.wait(max(0.0, next_at - time.monotonic())):
             next_at += self.every
@@ -178,7 +217,9 @@ class Writer(threading.Thread):
             at = datetime.now(timezone.utc)
             message_id = f"bench-{self.written}"
             stamp = {"_id": ObjectId(), "createdAt": at, "updatedAt": at, "messageId": message_id}
-            _retried(self.db["messages"].insert_one, {**template, **stamp})
+            ids[template["messageId"]] = message_id
+            parent = ids.get(template.get("parentMessageId"), template.get("parentMessageId"))
+            _retried(self.db["messages"].insert_one, {**template, **stamp, "parentMessageId": parent})
             spent = [
                 {**t, **stamp, "_id": ObjectId()} for t in self.transactions.get(template["messageId"], [])
             ]
@@ -297,6 +338,8 @@ def main() -> None:
     recorder.start = time.monotonic()
     start = start_ours if args.exporter == "ours" else start_original
     scheduler, ready, stop = start(server.uri)
+    if scheduler is not None:
+        recorder.recounted = lambda: getattr(scheduler.states["usage"].result, "recounted_at", None)
     rss = None
     try:
         # Steady state starts once every job has succeeded once (for ours: the first recount is done).
@@ -304,8 +347,12 @@ def main() -> None:
             time.sleep(1)
         warmup = time.monotonic() - recorder.start
         first = dict(sum(recorder.per_minute.values(), Counter()))
-        recorder.start, recorder.per_minute = time.monotonic(), {}
-        time.sleep(args.minutes * 60)
+        recorder.start, recorder.per_minute, recorder.since_recount = time.monotonic(), {}, {}
+        for minute in range(int(args.minutes)):  # a line per minute on stderr: a long run shows progress
+            time.sleep(60)
+            got = recorder.per_minute.get(minute, Counter())
+            print(f"minute {minute + 1}: {dict(got)}", file=sys.stderr, flush=True)
+        time.sleep(args.minutes * 60 - int(args.minutes) * 60)
         stop()
         if scheduler is not None:
             try:
@@ -330,6 +377,14 @@ def main() -> None:
         "minutes_measured": len(steady),
         "per_minute_from_minute_2": per_minute,
         "warm_up_until_every_job_succeeded": {"seconds": round(warmup, 1), **first},
+        # reply bytes in each whole minute since the last full recount (minute 0 holds the recount's
+        # first cycle; the last minute is partial), and each measured minute's
+        "reply_bytes_by_minute_since_recount": {
+            m: c["reply_bytes"] for m, c in sorted(recorder.since_recount.items())
+        },
+        "reply_bytes_by_measured_minute": {
+            m: c["reply_bytes"] for m, c in sorted(recorder.per_minute.items())
+        },
     }
     if scheduler is not None:
         resync = load({"MONGODB_URI": server.uri}).metrics_resync_interval / 60

@@ -1,7 +1,9 @@
 """Collection groups: what each background job reads from MongoDB, and how often.
 
 `usage` keeps all-time numbers incrementally: a full recount of everything inserted before a cut-off
-T0 (the *base*, redone every METRICS_RESYNC_INTERVAL) plus, every cycle, the part inserted since T0.
+T0 (the *base*, redone every METRICS_RESYNC_INTERVAL) plus, every cycle, the part inserted since the
+cut-off; each cycle then adds what was inserted until RECOUNT_LAG before it to the base and moves the
+cut-off there, so a cycle reads minutes of writes, not the hour since the recount.
 "Inserted" is insertion order, the time in the ObjectId `_id` (indexed on every collection), not
 `createdAt`: a forked, duplicated or imported chat keeps its original createdAt but gets new `_id`s.
 The same query also reads the 5m window, on createdAt. Edits to old documents (a rating given to an
@@ -17,21 +19,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import origins
+from . import origins, values
 from . import tally as t
 from .balances import Balances, balances
+from .indexes import leading_keys
 from .labels import is_agent_id
 from .mongo import AnyOf, Reader, Span
 from .query import Query, together
 from .replymodel import ReplyModels, Versions
 from .responses import (
+    Decision,
     WaitHistogram,
-    conversations_query,
     first_reply_times,
     histograms,
     inside,
     merge,
     relabel,
+    reply_parents_query,
+    reply_times,
 )
 from .schedules import Schedules, schedules
 from .settings import Settings
@@ -45,6 +50,9 @@ RECOUNT_LAG = timedelta(minutes=5)
 # Agent replies and reply conversations a cycle's $facet returns at most (a $facet answers in one
 # document of at most 16 MB); at this many the cycle reads them in a command of their own instead.
 FACET_LIMIT = 20_000
+# A user message's input (token source "messages") goes to the model of its earliest reply: one saved
+# up to this long after the message settled without a reply still moves it there before the recount.
+LATE_REPLY = timedelta(hours=1)
 
 
 @dataclass
@@ -101,7 +109,14 @@ class UsageGroup:
         self.resynced_at = 0.0
         self.agents: dict[str, str] = {}
         self.versions: Versions = {}  # agent id -> its versions (replymodel)
-        self.base_models = ReplyModels()  # the recount's: its ledger of every agent reply
+        # The recount's: its ledger of every agent reply. Only the input tokens of the base read it, at
+        # the cut-off of the recount (token source "messages": without transactions it is empty).
+        self.base_models = ReplyModels()
+        # messageId -> (input tokens, insertion time) of settled user messages counted under "unknown"
+        # for want of a reply: a reply read later moves them to its model (token source "messages").
+        self.unanswered: dict[str, tuple[Any, datetime]] = {}
+        # (conversation, question) -> its first reply, decided: the cycles' replies to it need no read
+        self.decided: dict[tuple[str, str], Decision] = {}
         self.agents_at: float | None = None
         self.unresolved: set[str] = set()  # agent ids seen that the last reload did not find
         self.base_latency: dict[str, WaitHistogram] = {}
@@ -137,9 +152,27 @@ class UsageGroup:
         replies_in: AnyOf | None,
         marks: Mapping[str, Span | None],
         models: ReplyModels,
+        settle: Span,
     ) -> dict[str, Counter]:
+        """Input tokens per earliest-reply model of the user messages in `span`, per mark. A user
+        message of `settle` without a reply yet is remembered (`unanswered`); the input of one
+        settled before, whose reply is read now, moves in the base from "unknown" to that reply's."""
         replies = t.reply_models(self.reader, replies_in, models)
         rows = t.user_token_rows(self.reader, span)
+        if self.base is not None and self.base.inputs is not None:
+            for answered in self.unanswered.keys() & replies.keys():
+                tokens, _ = self.unanswered.pop(answered)
+                for model, by in (("unknown", -tokens), (replies[answered], tokens)):
+                    self.base.inputs[model] = values.add(self.base.inputs[model], by)
+        waiting: dict[str, tuple[Any, datetime]] = {}  # the same each time a failed cycle is run again
+        for row in rows:
+            message_id = values.text(row.get("messageId"))
+            if message_id is None or message_id in replies or not settle.holds(row):
+                continue
+            if values.number(row.get("tokenCount")) is not None:
+                earlier, _ = waiting.get(message_id, (0, None))
+                waiting[message_id] = (values.add(earlier, row["tokenCount"]), row["_id"].generation_time)
+        self.unanswered |= waiting
         return {name: t.fold_inputs(rows, replies, within) for name, within in marks.items()}
 
     def resync(self, now: datetime) -> None:
@@ -177,9 +210,13 @@ class UsageGroup:
         if self.base is None or self.clock() - self.resynced_at >= self.settings.metrics_resync_interval:
             self.resync(now)
         assert self.base is not None and self.cutoff is not None and self.recounted_at is not None
+        # Inserted since the cut-off: the part before `settled` (RECOUNT_LAG ago) is folded into the
+        # base at the end of the cycle, which then moves the cut-off there; the rest is re-read.
+        settled = max(self.cutoff, now - RECOUNT_LAG)
         opened, recent_span = Span(self.cutoff, inserted=True), Span(now - RECENT)
+        settle = Span(self.cutoff, settled, inserted=True)
         cycle = AnyOf((opened, recent_span))
-        marks = {"open": opened, "recent": recent_span}
+        marks = {"open": opened, "settle": settle, "recent": recent_span}
         # What is automated among the messages since the cut-off or of the 5m window (docs: "Origin").
         auto = origins.automated(self.reader, Span(min(self.cutoff, now - RECENT)))
         read = self._cycle_read(cycle, marks, auto)
@@ -191,9 +228,9 @@ class UsageGroup:
             replies = t.agent_replies(self.reader, self._replies_span())
         # The replies' transactions: those since the cut-off are spend; all since a little before it
         # name the model of each reply (a reply is saved after its transactions).
-        spend, ledger = (
-            t.agent_spend(self.reader, self._replies_span(), replies, opened) if replies else ({}, {})
-        )
+        spent = {"open": opened, "settle": settle}
+        spend_rows = t.spend_rows(self.reader, self._replies_span(), replies, spent) if replies else []
+        ledger = t.reply_ledger(spend_rows, replies)
 
         def part(mark: str, models: ReplyModels) -> Tallies:
             return Tallies(
@@ -209,30 +246,49 @@ class UsageGroup:
         if self._agents(agent_ids(total)):  # an agent the map lacked: read again, label again
             models = ReplyModels(ledger, self.versions, self.agents)
             total, recent = self.base + part("open", models), part("recent", models)
+        settling = part("settle", models)
+        if tools is not None:
+            settling.tools = t.ToolTally(settling.tools.calls if settling.tools else Counter())
         if self.model_on:
-            total.agent_spend = (self.base.agent_spend or Counter()) + Counter(spend)
+            spend = t.fold_spend(spend_rows, replies, "open")
+            total.agent_spend = (self.base.agent_spend or Counter()) + spend
+            settling.agent_spend = t.fold_spend(spend_rows, replies, "settle", counted=False)
         source = self._token_source(total)
         if source == "messages":
-            if self.base.inputs is None:
+            if self.base.inputs is None:  # unanswered of the LATE_REPLY before the cut-off: remembered
                 base = Span(None, self.cutoff, inserted=True)
-                self.base.inputs = self._inputs(base, None, {"all": None}, self.base_models)["all"]
-            inputs = self._inputs(cycle, cycle, marks, models)
+                late = Span(self.cutoff - LATE_REPLY, self.cutoff, inserted=True)
+                self.unanswered = {}
+                self.base.inputs = self._inputs(base, None, {"all": None}, self.base_models, late)["all"]
+            inputs = self._inputs(cycle, cycle, marks, models, settle)
+            self.unanswered = {k: v for k, v in self.unanswered.items() if v[1] >= now - LATE_REPLY}
             total.inputs = self.base.inputs + inputs["open"]
             recent.inputs = inputs["recent"]
+            settling.inputs = inputs["settle"]
         # One read of the first replies inserted since the cut-off or created in the 5m window serves
         # both the all-time histogram (base + those inserted since the cut-off) and the 5m percentiles.
         timed = []
-        if "conversations" in read:
-            ids = read["conversations"]
-            timed = first_reply_times(self.reader, cycle, None if len(ids) >= FACET_LIMIT else ids)
-            timed = relabel(timed, models)
+        if "replies" in read:
+            pairs = read["replies"]
+            if len(pairs) >= FACET_LIMIT:  # more than one document holds: read them apart
+                pairs = reply_parents_query().run(self.reader, cycle.match())
+            timed = relabel(reply_times(self.reader, pairs, cycle, self.decided), models)
         waits = [(model, seconds) for model, seconds, reply in timed if inside(recent_span, reply)]
         latency = merge(self.base_latency, histograms(timed, opened)) if self.model_on else {}
         usage = Usage(total, recent, source, self.agents, self.recounted_at, waits, latency, self.agent_info)
-        automated = self.base_origins + origins.automated_counts(self.reader, opened, auto)
+        automated_docs = origins.automated_docs(self.reader, opened, auto)
+        automated = self.base_origins + Counter(auto.origin(doc) for doc in automated_docs)
         usage.origins = origins.by_origin(sum(total.messages.count.values()), automated)
         if starts:
             usage.calendar = self._calendar(starts, transactions)
+        # Fold what was inserted before `settled` into the base (no cycle reads it again before the
+        # recount) and move the cut-off there: the next cycle reads only what came since.
+        self.base = self.base + settling
+        if self.model_on:
+            self.base_latency = merge(self.base_latency, histograms(timed, settle))
+        self.base_origins += Counter(auto.origin(doc) for doc in automated_docs if settle.holds(doc))
+        self._settle_calendar(starts, transactions)
+        self.cutoff = settled
         return usage
 
     def _starts(self, now: datetime) -> dict[str, datetime]:
@@ -254,6 +310,13 @@ class UsageGroup:
         opened = [row for row in rows if row["_id"].get("at_open")]
         return {name: base[name] + t.fold_transactions(opened, name) for name in starts}
 
+    def _settle_calendar(self, starts: dict[str, datetime], rows: list[dict[str, Any]]) -> None:
+        """Add the transactions of the settled part (`at_settle`) to each calendar window's base."""
+        base_starts, base = self.calendar_base
+        if starts and base_starts == starts:
+            settled = [row for row in rows if row["_id"].get("at_settle")]
+            self.calendar_base = (starts, {n: base[n] + t.fold_transactions(settled, n) for n in starts})
+
     def _replies_span(self) -> Span:
         # A reply is saved when its generation ends, after its transactions: the replies of the
         # transactions since the cut-off are among those created since a little before it.
@@ -271,7 +334,7 @@ class UsageGroup:
         # their transactions name their models (and are agent spend)
         reads["agent_replies"] = t.agent_replies_query(FACET_LIMIT).within(self._replies_span().match())
         if self.waits_on or self.model_on:
-            reads["conversations"] = conversations_query(FACET_LIMIT).within(own)
+            reads["replies"] = reply_parents_query(FACET_LIMIT).within(own)
         wide = AnyOf((self._replies_span(), *cycle.spans[1:]))
         return together(self.reader, wide.match(), reads)
 
@@ -347,7 +410,12 @@ def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict
     return {name: reader.at(now).count(name) for name in ("conversations", "users", "files")}
 
 
-def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str]:
+def collect_recent_ratings(reader: Reader, settings: Settings, now: datetime) -> Counter[str] | None:
+    """Thumbs up/down of the messages changed in the last 5 minutes, read on the `messages.updatedAt`
+    index; without that index (stock LibreChat) only when RATINGS_5M_SCAN allows a scan of messages,
+    else None (no families). Whether the index exists is asked each run (one listIndexes)."""
+    if not settings.ratings_5m_scan and "updatedAt" not in leading_keys(reader, "messages"):
+        return None
     return t.recent_ratings(reader.at(now), now - RECENT)
 
 

@@ -23,7 +23,12 @@ NAMESPACE_NOT_FOUND = 26  # MongoDB's error code
 WANTED: tuple[tuple[str, str, str], ...] = (
     ("messages", "createdAt", "stock LibreChat index; every time window on messages uses it"),
     ("conversations", "createdAt", "stock LibreChat index"),
-    ("messages", "updatedAt", "optional: makes librechat_thumbs_up_5m/_down_5m an index scan"),
+    (
+        "messages",
+        "updatedAt",
+        "optional: librechat_thumbs_up_5m and _down_5m are served only with it, or with RATINGS_5M_SCAN=true"
+        " (a scan of messages every METRICS_SLOW_INTERVAL)",
+    ),
 )
 
 

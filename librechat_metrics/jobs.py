@@ -82,7 +82,7 @@ JOBS: tuple[JobSpec, ...] = (
         SLOW,
         "messages",
         "messages",
-        "slow (needs `updatedAt`, unindexed in stock LibreChat)",
+        "slow; only with a `messages.updatedAt` index (not in stock LibreChat) or `RATINGS_5M_SCAN=true`",
         _each_run(collect_recent_ratings),
     ),
     JobSpec(BALANCES, SLOW, "balances", "balances", "slow", _each_run(collect_balances)),

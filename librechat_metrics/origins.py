@@ -204,12 +204,16 @@ def automated(reader: Reader, span: Span) -> Automated:
 def automated_counts(reader: Reader, span: Span, auto: Automated) -> Counter[str]:
     """Messages of the span per automated origin ("schedule", "agent_event"): the automated documents
     are read (few fields) and classified here by `Automated.origin`."""
+    return Counter(auto.origin(doc) for doc in automated_docs(reader, span, auto))
+
+
+def automated_docs(reader: Reader, span: Span, auto: Automated) -> list[dict[str, Any]]:
+    """The automated messages of the span: `_id` and the fields `Automated.origin` tests."""
     fields = {"conversationId": 1, "messageId": 1, "parentMessageId": 1, "isCreatedByUser": 1, "sender": 1}
     fields["subagentTriggerProjection"] = 1
     if not auto.prompts and not auto.triggers:  # the reads found nothing automated in the span
-        return Counter()
-    docs = reader.find("messages", {"$and": [span.match(), auto.automated()]}, fields)
-    return Counter(auto.origin(doc) for doc in docs)
+        return []
+    return reader.find("messages", {"$and": [span.match(), auto.automated()]}, fields)
 
 
 def by_origin(total: int, automated_counts: Counter[str]) -> dict[str, int]:

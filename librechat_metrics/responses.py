@@ -1,9 +1,9 @@
 """Response time: how long users waited for the first reply to their message (docs/semantics.md).
 
 LibreChat saves the user message when it is sent and the assistant message when generation ends. Two
-index-bounded reads per cycle: the conversations with an assistant message in the window (createdAt
-index), then those conversations' messages (conversationId index), to find each reply's question and
-its earlier siblings. The load follows recent activity and conversation length, not history.
+index-bounded reads per cycle: the (conversation, parent) pairs of the replies in the window, then, by
+`conversationId`, only the questions they answer and the replies to those questions (to find earlier
+siblings). What travels follows the cycle's replies, not the length of their conversations.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ CONVERSATION_CHUNK = 5_000
 # are read whole.
 QUESTION_LOOKBACK = timedelta(hours=1)
 Timed = tuple[str, float, dict[str, Any]]  # (model name label, seconds, the reply: _id and createdAt)
+Decision = tuple[dict[str, Any], float | None, bool]  # a question's first reply, its wait, final or not
 _FIELDS = {"_id": 1, "conversationId": 1, "messageId": 1, "parentMessageId": 1, "createdAt": 1, "model": 1}
 
 
@@ -148,6 +149,71 @@ def conversations_query(limit: int | None = None) -> Query[list[str]]:
     return single("messages", stages if limit is None else [*stages, {"$limit": limit}], _conversation_ids)
 
 
+def reply_parents_query(limit: int | None = None) -> Query[list[tuple[str, str]]]:
+    """(conversationId, parentMessageId) of the matched replies (at most `limit` pairs), sorted."""
+    reply = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
+    stages: list[dict[str, Any]] = [
+        {"$match": {**reply, "conversationId": {"$type": "string"}}},
+        {"$group": {"_id": {"c": "$conversationId", "p": "$parentMessageId"}}},
+    ]
+    return single("messages", stages if limit is None else [*stages, {"$limit": limit}], _pairs)
+
+
+def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The pairs of strings (`$type: "string"` also matches an array of strings, which is no id)."""
+    found = ((values.text(row["_id"].get("c")), values.text(row["_id"].get("p"))) for row in rows)
+    return sorted((c, p) for c, p in found if c is not None and p is not None)
+
+
+def reply_times(
+    reader: Reader,
+    pairs: list[tuple[str, str]],
+    span: Span | AnyOf,
+    known: dict[tuple[str, str], Decision] | None = None,
+) -> list[Timed]:
+    """first_reply_times of the replies in `span` whose (conversation, question) pairs are given (a
+    cycle's, from reply_parents_query): only the questions and the replies to them are read, by
+    `conversationId` (indexed), never a whole conversation. Every message of a pair's conversation
+    whose messageId is the question's (the question, or a duplicate that disqualifies it) or whose
+    parentMessageId is (each sibling reply) is read, so the first reply is decided as over the whole
+    conversation. `known` keeps the final decisions of earlier calls: their pairs are not read again."""
+    known = {} if known is None else known
+    decided = {pair: known[pair] for pair in pairs if pair in known}
+    parents: dict[str, set[str]] = {}
+    for conversation_id, parent in pairs:
+        if (conversation_id, parent) not in decided:
+            parents.setdefault(conversation_id, set()).add(parent)
+    conversations = sorted(parents)
+    for i in range(0, len(conversations), CONVERSATION_CHUNK):
+        chunk = conversations[i : i + CONVERSATION_CHUNK]
+        asked = sorted(set().union(*(parents[c] for c in chunk)))
+        related = {"$or": [{"messageId": {"$in": asked}}, {"parentMessageId": {"$in": asked}}]}
+        found = reader.each(
+            "messages",
+            [
+                {"$match": {"conversationId": {"$in": chunk}, **related}},
+                {"$sort": {"createdAt": 1, "_id": 1}},
+                {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}},
+            ],
+        )
+        by_conversation: dict[str, list[dict[str, Any]]] = {}
+        for doc in found:
+            key = values.text(doc.get("conversationId"))  # `$in` also matches arrays
+            if key is not None:
+                by_conversation.setdefault(key, []).append(doc)
+        for conversation_id, messages in by_conversation.items():
+            for parent, decision in _first_replies(messages).items():
+                if parent in parents[conversation_id]:
+                    decided[(conversation_id, parent)] = decision
+    known.clear()  # what the next call may reuse: the final decisions of these pairs
+    known.update({pair: decision for pair, decision in decided.items() if decision[2]})
+    return [
+        (name_label(reply.get("model")), seconds, reply)
+        for reply, seconds, _ in decided.values()
+        if seconds is not None and inside(span, reply)
+    ]
+
+
 def _conversation_ids(rows: list[dict[str, Any]]) -> list[str]:
     """The string ids (`$type: "string"` also matches an array of strings, which is no id)."""
     return sorted(cid for row in rows if (cid := values.text(row["_id"], "conversationId")) is not None)
@@ -155,6 +221,17 @@ def _conversation_ids(rows: list[dict[str, Any]]) -> list[str]:
 
 def _waits(conversation: list[dict[str, Any]], span: Span | AnyOf) -> list[Timed]:
     """(model, seconds, when) of the first replies in the span, from one conversation's sorted messages."""
+    return [
+        (name_label(reply.get("model")), seconds, reply)
+        for reply, seconds, _ in _first_replies(conversation).values()
+        if seconds is not None and inside(span, reply)
+    ]
+
+
+def _first_replies(conversation: list[dict[str, Any]]) -> dict[str, Decision]:
+    """Question messageId -> its first reply (the earliest assistant message answering it), the wait
+    (None when there is no single dated user question before it) and whether that is final: the
+    question is there (only a duplicate or an earlier sibling inserted later would change it)."""
     asked: dict[str, list[Any]] = {}
     for doc in conversation:
         message_id = values.text(doc.get("messageId"))  # a reply's parent is a string: only these match
@@ -162,19 +239,17 @@ def _waits(conversation: list[dict[str, Any]], span: Span | AnyOf) -> list[Timed
             asked.setdefault(message_id, []).append(
                 None if doc["assistant"] else values.date(doc.get("createdAt"))
             )
-    answered: set[str] = set()
-    waits = []
+    first: dict[str, Decision] = {}
     for reply in conversation:
         parent, when = values.text(reply.get("parentMessageId")), values.date(reply.get("createdAt"))
-        if not reply["assistant"] or parent is None or parent in answered:
+        if not reply["assistant"] or parent is None or parent in first:
             continue  # not a reply, or a regeneration: its wait started at a click not recorded
-        answered.add(parent)
         question = asked.get(parent, [])
-        if len(question) != 1 or question[0] is None or when is None:
-            continue  # no single user question with a date
-        if inside(span, reply) and when >= question[0]:
-            waits.append((name_label(reply.get("model")), (when - question[0]).total_seconds(), reply))
-    return waits
+        seconds = None
+        if len(question) == 1 and question[0] is not None and when is not None and when >= question[0]:
+            seconds = (when - question[0]).total_seconds()
+        first[parent] = (reply, seconds, len(question) == 1)
+    return first
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:

@@ -249,6 +249,12 @@ class Settings:
         _choice("auto", "transactions", "messages"),
         "where token numbers come from: auto, transactions or messages",
     )
+    ratings_5m_scan: bool = setting(
+        "RATINGS_5M_SCAN",
+        "false",
+        parse_bool,
+        "true: serve the 5-minute rating gauges without a messages.updatedAt index (a scan of messages)",
+    )
     web_config_file: str = setting(
         "WEB_CONFIG_FILE", "", parse_path, "exporter-toolkit style web config (TLS, basic/bearer auth)"
     )

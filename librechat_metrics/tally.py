@@ -136,6 +136,10 @@ def _magnitude(path: str) -> dict[str, Any]:
     return {"$cond": [_valid_number(path), absolute, 0]}
 
 
+# |rawAmount| of a counted transaction (COUNTED_TRANSACTION has made it a valid number).
+_ABS_RAW = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
+
+
 def _raw(path: str) -> dict[str, Any]:
     """A field for a group key; missing and null become one value on every backend."""
     return {"$ifNull": [f"${path}", None]}
@@ -369,9 +373,8 @@ def transaction_rows(
     key: dict[str, Any] = {"k": "$tokenType", **_label_key("m", "model"), **_marks(marks, by_id=True)}
     if by_user:
         key["u"] = _raw("user")
-    amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
     match = {**span.match(by_id=True), **COUNTED_TRANSACTION}
-    group: dict[str, Any] = {"_id": key, "s": {"$sum": amount}, "n": {"$sum": 1}}
+    group: dict[str, Any] = {"_id": key, "s": {"$sum": _ABS_RAW}, "n": {"$sum": 1}}
     prompt = {"$eq": ["$tokenType", "prompt"]}
     for column, (source, prompt_only) in TX_SUMS.items():
         magnitude = _magnitude(f"${source}")
@@ -446,29 +449,53 @@ def agent_spend(
     """Credits (|tokenValue|, 1e6 = 1 USD) per agent id of the counted transactions in `span` (bounded on
     `_id`; only those also in `spent`, when given) whose messageId names one of `replies` (LibreChat
     writes transactions.messageId from 0.8.3), and the model each reply's transactions name (the ledger
-    of replymodel.ReplyModels, from every transaction of `span`).
+    of replymodel.ReplyModels, from every transaction of `span`). See spend_rows."""
+    found = spend_rows(reader, span, replies, {} if spent is None else {"spent": spent}, one_pass)
+    return fold_spend(found, replies, None if spent is None else "spent"), reply_ledger(found, replies)
 
-    A few replies (a cycle's) are asked for by id. More than REPLY_CHUNK (a recount's) are joined here
-    from one pass that sums the span's transactions per messageId: `transactions.messageId` has no
-    index, so each chunk of ids would be another scan of the span. With `one_pass` (the history's
-    days), always the one pass: no id list is sent."""
+
+def spend_rows(
+    reader: Reader,
+    span: Span,
+    replies: dict[str, list[str]],
+    marks: dict[str, Span] | None = None,
+    one_pass: bool = False,
+) -> Rows:
+    """The counted transactions of `span` whose messageId may name one of `replies`, summed per
+    messageId and model (and `marks`, on `_id`): fold_spend's and reply_ledger's rows.
+
+    A few replies (a cycle's) are asked for by id. More than REPLY_CHUNK (a recount's) are joined in
+    the fold from one pass that sums the span's transactions per messageId: `transactions.messageId`
+    has no index, so each chunk of ids would be another scan of the span. With `one_pass` (the
+    history's days), always the one pass: no id list is sent."""
     ids = {"$type": "string"} if one_pass or len(replies) > REPLY_CHUNK else {"$in": sorted(replies)}
     match = {**span.match(by_id=True), **COUNTED_TRANSACTION, "messageId": ids}
-    key: dict[str, Any] = {"i": "$messageId", "m": _raw("model")}
-    if spent is not None:
-        key["o"] = spent.test(by_id=True)
-    amount = {"$cond": [{"$lt": ["$rawAmount", 0]}, {"$subtract": [0, "$rawAmount"]}, "$rawAmount"]}
-    group = {"_id": key, "v": {"$sum": _magnitude("$tokenValue")}, "s": {"$sum": amount}}
-    rows = list(reader.each("transactions", [{"$match": match}, {"$group": group}]))
+    key: dict[str, Any] = {"i": "$messageId", "m": _raw("model"), **_marks(marks or {}, by_id=True)}
+    group = {"_id": key, "v": {"$sum": _magnitude("$tokenValue")}, "s": {"$sum": _ABS_RAW}}
+    return list(reader.each("transactions", [{"$match": match}, {"$group": group}]))
+
+
+def fold_spend(
+    rows: Rows, replies: dict[str, list[str]], mark: str | None = None, counted: bool = True
+) -> Counter[str]:
+    """Credits per agent id of the rows (of `mark` only, when given) joined to `replies` by messageId.
+    A messageId that is no string is counted as skipped unless `counted` is off (a second fold of
+    rows another fold has counted)."""
     out: Counter[str] = Counter()
     for row in rows:
-        if spent is not None and not row["_id"].get("o"):
+        if not _keep(row["_id"], mark):
             continue
-        message_id = values.text(row["_id"]["i"], "messageId")  # `$type: "string"` also matches arrays
+        # `$type: "string"` also matches arrays
+        message_id = values.text(row["_id"]["i"], "messageId" if counted else None)
         for agent_id in replies.get(message_id, ()) if message_id is not None else ():
             out[agent_id] = values.add(out[agent_id], row["v"])
+    return out
+
+
+def reply_ledger(rows: Rows, replies: dict[str, list[str]]) -> dict[str, str]:
+    """messageId -> the model its transactions name (every row), for the messageIds of `replies`."""
     ledger = ledger_models((row["_id"]["i"], row["_id"].get("m"), row["s"]) for row in rows)
-    return out, {message_id: model for message_id, model in ledger.items() if message_id in replies}
+    return {message_id: model for message_id, model in ledger.items() if message_id in replies}
 
 
 def agent_chats(reader: Reader, span: Span) -> Counter[str]:

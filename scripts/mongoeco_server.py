@@ -23,6 +23,7 @@ from mongoeco.engines.memory import MemoryEngine
 from mongoeco.wire import AsyncMongoEcoProxyServer
 
 from librechat_metrics.demo.embedded import seed_engine
+from librechat_metrics.demo.options import INDEXES
 from librechat_metrics.synthetic.dump import read_dump
 
 
@@ -34,7 +35,7 @@ async def load(client: AsyncMongoClient, engine: MemoryEngine, path: str, indexe
     """Seed a dump; indexes are created first (maintaining them while inserting is ~4x cheaper)."""
     started = time.monotonic()
     dump = read_dump(path, tz_aware=False)
-    await seed_engine(client, engine, dump.db, dump.collections, indexes)
+    await seed_engine(client, engine, dump.db, dump.collections, INDEXES if indexes else {})
     total = sum(map(len, dump.collections.values()))
     log(f"loaded {total} documents into {dump.db} in {time.monotonic() - started:.1f}s")
 

@@ -10,15 +10,19 @@ from datetime import datetime, timedelta, timezone
 import pymongo
 import pytest
 from bson import ObjectId
+from prometheus_client import generate_latest
 from pymongo import monitoring
 
 from librechat_metrics import groups
+from librechat_metrics.collector import SnapshotCollector, View
 from librechat_metrics.groups import UsageGroup
 from librechat_metrics.mongo import AnyOf, Reader, Span
+from librechat_metrics.scheduler import Job, Scheduler
 from librechat_metrics.settings import load
-from librechat_metrics.synthetic import generate
+from librechat_metrics.synthetic import generate, malformed_corpus
+from tests.oracle import exporter_samples
 from tests.support.compare import GROUP_OF, as_of, assert_samples_equal, expected
-from tests.support.exporter import start_exporter
+from tests.support.exporter import Exposition, start_exporter
 from tests.support.mongo import start_mongoeco
 
 FAST_GROUPS = {"activity", "recent_ratings", "engagement"}  # fresh reads, not incremental
@@ -444,6 +448,181 @@ def test_a_cycle_with_more_replies_than_a_facet_holds_reads_them_apart(monkeypat
         assert {m: (h.buckets, h.total) for m, h in apart.latency.items()} == {
             m: (h.buckets, h.total) for m, h in facet.latency.items()
         }
+    finally:
+        client.close()
+        server.stop()
+
+
+# --- the cut-off advances every cycle: boundaries, compared with the oracle ----------------------
+
+
+def usage_samples(settings, group: UsageGroup, now: datetime) -> dict:
+    """The usage group's families after one run at `now`, as a scrape parses them."""
+    scheduler = Scheduler([Job("usage", 60, group)], wall=now.timestamp)
+    scheduler.run_once(scheduler.jobs[0])
+    state = scheduler.states["usage"]
+    assert state.ok, state.last_error
+    metrics = list(SnapshotCollector(scheduler, settings).group_families("usage"))
+    return Exposition.parse(generate_latest(View(metrics)).decode()).librechat()
+
+
+def oracle_usage(collections: dict, now: datetime, token_source: str) -> dict:
+    want = exporter_samples(collections, now, "UTC", token_source)
+    return {name: samples for name, samples in want.items() if GROUP_OF.get(name) == "usage"}
+
+
+def message(at: datetime, conversation: str, parent: str, user: str, model: str | None = None) -> dict:
+    """A user message (no model) or an assistant reply (a model) inserted at `at` (its `_id` time)."""
+    reply = model is not None
+    return {
+        "_id": oid_at(at),
+        "messageId": str(uuid.uuid4()),
+        "conversationId": conversation,
+        "parentMessageId": parent,
+        "user": user,
+        "sender": "Assistant" if reply else "User",
+        "isCreatedByUser": not reply,
+        "model": model,
+        "endpoint": "agents" if reply and model.startswith("agent_") else "openAI",
+        "text": "x",
+        "tokenCount": 30 if reply else 11,
+        "createdAt": at,
+        "updatedAt": at,
+    }
+
+
+def spend_of(reply: dict, user: ObjectId, real_model: str) -> list[dict]:
+    """The prompt and completion transactions of a reply, inserted just before it."""
+    at = reply["createdAt"] - timedelta(seconds=1)
+    return [
+        {
+            "_id": oid_at(at),
+            "user": user,
+            "conversationId": reply["conversationId"],
+            "messageId": reply["messageId"],
+            "tokenType": kind,
+            "model": real_model,
+            "context": "message",
+            "rawAmount": -amount,
+            "tokenValue": -amount * 3.0,
+            "createdAt": at,
+        }
+        for kind, amount in (("prompt", 500), ("completion", 30))
+    ]
+
+
+@pytest.mark.parametrize("token_source", ["auto", "messages"])
+def test_every_cycle_folds_what_settled_into_the_base_and_equals_the_oracle(token_source):
+    """Cycle after cycle the cut-off moves to RECOUNT_LAG before the cycle; what it passes is folded
+    into the base. Every usage family equals the oracle after each cycle through: a document inserted
+    exactly at a cut-off (counted once, not twice or never), a reply whose question settled cycles
+    before, a regeneration after the first reply had settled, agent spend and its ledger label; a
+    rating of an old message shows after the recount, as documented."""
+    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    # generated activity up to 2 minutes before the recount: part of it settles in the first cycles
+    data = generate(profile="v0.8.8", seed=13, n_messages=300, now=t0 - timedelta(minutes=2), zones=("UTC",))
+    collections = copy.deepcopy(data.collections)
+    server = start_mongoeco(data.collections)
+    db = server.client()["LibreChat"]
+    settings = load({"MONGODB_URI": server.uri, "TOKEN_SOURCE": token_source})
+    client = pymongo.MongoClient(server.uri, tz_aware=True)
+    group = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)
+    person = collections["users"][0]["_id"]
+    agent = next(a for a in collections["agents"] if a["id"].startswith("agent_"))["id"]
+
+    def insert(messages: list[dict], transactions: list[dict] = ()) -> None:
+        for name, docs in (("messages", messages), ("transactions", list(transactions))):
+            if docs:
+                db[name].insert_many(copy.deepcopy(docs))
+                collections[name].extend(docs)
+
+    def cycle(now: datetime, want: dict | None = None) -> None:
+        got = usage_samples(settings, group, now)
+        assert_samples_equal(got, oracle_usage(collections, now, token_source) if want is None else want)
+        assert group.cutoff == now - groups.RECOUNT_LAG  # the cut-off moved to the settled bound
+
+    try:
+        cycle(t0)  # the recount
+        now = t0
+        conversation = str(uuid.uuid4())
+        asked = message(
+            now + timedelta(seconds=10), conversation, "00000000-0000-0000-0000-000000000000", str(person)
+        )
+        insert([asked])
+        now += timedelta(seconds=60)
+        cycle(now)
+        # exactly at the current cut-off (settles in the next cycle) and at the next one (stays open)
+        at_cut = message(group.cutoff, str(uuid.uuid4()), "00000000-0000-0000-0000-000000000000", str(person))
+        at_next = message(
+            now + timedelta(seconds=60) - groups.RECOUNT_LAG,
+            at_cut["conversationId"],
+            at_cut["messageId"],
+            str(person),
+            agent,
+        )
+        insert([at_cut, at_next], spend_of(at_next, person, "gpt-4.1"))
+        for _ in range(7):  # until both have settled, and past the question's settling
+            now += timedelta(seconds=60)
+            cycle(now)
+        # the answer to the question asked 8 minutes ago (settled since): its wait is 8 minutes
+        answer = message(now + timedelta(seconds=10), conversation, asked["messageId"], str(person), agent)
+        insert([answer], spend_of(answer, person, "claude-sonnet-4-5"))
+        now += timedelta(seconds=60)
+        cycle(now)
+        for _ in range(6):  # the answer settles
+            now += timedelta(seconds=60)
+            cycle(now)
+        # a regeneration of the settled first reply: no new first reply
+        again = message(now + timedelta(seconds=10), conversation, asked["messageId"], str(person), "gpt-4o")
+        insert([again])
+        for _ in range(7):
+            now += timedelta(seconds=60)
+            cycle(now)
+        histogram = group(now).latency  # the answer's wait is in the all-time histogram, once
+        assert sum(h.buckets[-1] for h in histogram.values()) == sum(
+            v
+            for v in oracle_usage(collections, now, token_source)[
+                "librechat_response_time_seconds_count"
+            ].values()
+        )
+        # a rating of an old message: the recount shows it
+        old = next(m for m in collections["messages"] if m["createdAt"] < t0 - timedelta(days=1))
+        before = oracle_usage(collections, now + timedelta(seconds=60), token_source)
+        rating = {"rating": "thumbsUp", "tag": "accurate_reliable"}
+        db["messages"].update_one({"_id": old["_id"]}, {"$set": {"feedback": rating}})
+        old["feedback"] = rating
+        now += timedelta(seconds=60)
+        cycle(now, before)
+        group.resynced_at = -1e9  # the recount is due
+        now += timedelta(seconds=60)
+        cycle(now)
+    finally:
+        client.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("profile", ["v0.8.8", "mixed"])
+def test_a_cycle_that_reads_and_settles_everything_equals_the_oracle(profile):
+    """A recount long ago leaves every document to the next cycle: it reads them all as a cycle does
+    (questions and sibling replies only, for response times) and settles all but its last 5 minutes
+    into the base; the cycle after it reads only those. Both equal the oracle, odd documents included."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    collections = generate(
+        profile="v0.8.8" if profile == "mixed" else profile, seed=17, n_messages=500, now=now, zones=("UTC",)
+    ).collections
+    if profile == "mixed":
+        for name, docs in malformed_corpus(now, seed=5).items():
+            collections.setdefault(name, []).extend(docs)
+    server = start_mongoeco(collections)
+    client = pymongo.MongoClient(server.uri, tz_aware=True)
+    settings = load({"MONGODB_URI": server.uri})
+    try:
+        group = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)
+        group(now - timedelta(days=400))  # the first call recounts: almost nothing is older
+        for when in (now, now + timedelta(seconds=60)):
+            assert_samples_equal(
+                usage_samples(settings, group, when), oracle_usage(collections, when, "auto")
+            )
     finally:
         client.close()
         server.stop()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+import pymongo
 import pytest
 
+from librechat_metrics.groups import collect_recent_ratings
 from librechat_metrics.labels import cap
+from librechat_metrics.mongo import Reader
+from librechat_metrics.settings import load
 from librechat_metrics.synthetic import generate
 from tests.oracle import exporter_samples
 from tests.support.compare import as_of
@@ -74,3 +78,37 @@ def test_mongodb_password_never_appears_in_logs_or_metrics():
     assert "hunter2secret" not in page.text
     assert "hunter2secret" not in log
     assert "exporter:***@" in log
+
+
+def test_the_5m_rating_gauges_are_not_served_without_the_updated_at_index(served):
+    _, server = served
+    page, _ = scrape_once(server.uri, {"RATINGS_5M_SCAN": "false"})
+    assert "librechat_thumbs_up_5m" not in page.samples and "librechat_thumbs_down_5m" not in page.samples
+    assert page.samples["librechat_exporter_last_success_timestamp_seconds"][(("group", "recent_ratings"),)]
+
+
+def test_the_5m_ratings_are_read_with_the_updated_at_index_or_by_the_allowed_scan():
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    collections = generate(profile="v0.8.7", seed=22, n_messages=300, now=now, zones=("UTC",)).collections
+    rated = [m for m in collections["messages"] if m.get("feedback")][:3]
+    for message in rated:  # rated just now: LibreChat's update stamps updatedAt
+        message["updatedAt"] = now - timedelta(seconds=30)
+    server = start_mongoeco(collections)
+    client = pymongo.MongoClient(server.uri, tz_aware=True)
+    want = exporter_samples(collections, now, "UTC")
+    want = {rating: want[f"librechat_thumbs_{rating}_5m"][()] for rating in ("up", "down")}
+    assert sum(want.values()) >= len(rated)
+
+    def read(scan: str) -> dict[str, float] | None:
+        settings = load({"MONGODB_URI": server.uri, "RATINGS_5M_SCAN": scan})
+        got = collect_recent_ratings(Reader.from_settings(client, settings), settings, now)
+        return None if got is None else {"up": got["thumbsUp"], "down": got["thumbsDown"]}
+
+    try:
+        assert read("false") is None  # stock indexes: no scan
+        assert read("true") == want
+        client["LibreChat"]["messages"].create_index("updatedAt")
+        assert read("false") == want
+    finally:
+        client.close()
+        server.stop()

@@ -122,7 +122,7 @@ class Run:
 
 def run_everything(uri: str, token_source: str = "auto", first: date = START, last: date = END) -> Run:
     """Every exporter job once at NOW, the scrape, every history row of first..last and their report."""
-    env = {"MONGODB_URI": uri, "TOKEN_SOURCE": token_source, "TIMEZONE": "UTC"}
+    env = {"MONGODB_URI": uri, "TOKEN_SOURCE": token_source, "TIMEZONE": "UTC", "RATINGS_5M_SCAN": "true"}
     settings_ = load(env)
     client = connect(settings_)
     try:

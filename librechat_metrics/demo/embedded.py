@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from mongoeco.core.codec import DocumentCodec
 from mongoeco.engines.memory import MemoryEngine
 from mongoeco.wire import AsyncMongoEcoProxyServer
 
-from .options import INDEXES
+from .options import DEMO_INDEXES
 
 PLAIN = frozenset((str, int, float, bool, type(None), datetime, ObjectId))
 START_TIMEOUT = 60.0  # seconds to seed and start serving
@@ -56,13 +56,18 @@ async def insert(engine: MemoryEngine, db: str, name: str, docs: list[dict]) -> 
 
 
 async def seed_engine(
-    client: AsyncMongoClient, engine: MemoryEngine, db: str, collections: dict[str, list[dict]], indexes: bool
+    client: AsyncMongoClient,
+    engine: MemoryEngine,
+    db: str,
+    collections: dict[str, list[dict]],
+    indexes: Mapping[str, tuple[str, ...]],
 ) -> None:
-    """Create every collection (indexes first: maintaining them while inserting is ~4x cheaper), insert."""
+    """Create every collection (its `indexes` first: maintaining them while inserting is ~4x cheaper),
+    insert."""
     for name, docs in collections.items():
-        if name not in INDEXES or not indexes:
+        if name not in indexes:
             await client[db].create_collection(name)
-        for field in INDEXES.get(name, ()) if indexes else ():
+        for field in indexes.get(name, ()):
             await client[db][name].create_index(field)
         if docs:
             await insert(engine, db, name, docs)
@@ -98,7 +103,9 @@ class EmbeddedMongo:
         self.engine = MemoryEngine(aggregation_materialization_limit=None)
         await self.engine.connect()
         client = AsyncMongoClient(self.engine)
-        await seed_engine(client, self.engine, db, {k: naive(v) for k, v in collections.items()}, True)
+        await seed_engine(
+            client, self.engine, db, {k: naive(v) for k, v in collections.items()}, DEMO_INDEXES
+        )
         self.server = AsyncMongoEcoProxyServer(client=client, host="127.0.0.1", port=0)
         address = await self.server.start()
         return address.port

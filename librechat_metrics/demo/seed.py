@@ -15,7 +15,7 @@ from pymongo.database import Database
 from ..synthetic.generator import COLLECTIONS
 from .activity import Activity, Plan
 from .live import insert
-from .options import INDEXES
+from .options import DEMO_INDEXES
 
 MARKER = "librechat_metrics_demo"
 GUARDED = ("messages", "conversations", "users", "transactions")
@@ -51,7 +51,7 @@ def seed(db: Database, weeks: int, now: datetime | None = None) -> tuple[Activit
     for name in COLLECTIONS:
         if name not in existing:
             db.create_collection(name)
-        for field in INDEXES.get(name, ()):
+        for field in DEMO_INDEXES.get(name, ()):
             db[name].create_index(field)
     for name, docs in history.items():
         for i in range(0, len(docs), BATCH):
