@@ -301,7 +301,7 @@ def export(
                 summary.months += not weekly
                 progress.step(f"week {key}" if weekly else f"month {key:%Y-%m}")
         for key in cohorts:  # after the days (their transactions marked these rows pending), like weeks
-            row = engagement.weekly_retention_row(src.reader, src.zone, key, now)
+            row = engagement.weekly_retention_row(src.activity(), key, now)
             store.replace_period(sql.WEEKLY_RETENTION, row)
             summary.rows.add(
                 {(key,): before_r[(key,)]} if (key,) in before_r else {}, sql.WEEKLY_RETENTION.keyed([row])

@@ -29,7 +29,7 @@ from .. import origins, tally, values
 from ..labels import name_label
 from ..mongo import Reader, Span
 from ..replymodel import ReplyModels
-from ..windows import day_span, local_midnight, week_span, week_start
+from ..windows import local_midnight, week_start
 from . import queries
 
 RETENTION_DAYS = (1, 7, 30)
@@ -51,31 +51,100 @@ def active_users(reader: Reader, span: Span, people: dict[str, Any]) -> set[str]
     return {user for row in rows if (user := values.text(row["_id"], "user")) is not None}
 
 
-def activity_span(zone: str, day: date) -> Span:
-    """The local days whose messages a row of `day` reads: the two churn periods ending with it."""
-    return Span(local_midnight(day - timedelta(days=2 * CHURN_DAYS - 1), zone), day_span(day, zone).hi)
+READ_DAYS = 32  # an activity read covers at least this many days (the days after the asked ones)
+KEEP_DAYS = 160  # days of activity held at most (the 56 days of churn, a block, a month and more)
 
 
-def engagement_rows(
-    reader: Reader, zone: str, day: date, people: dict[str, Any] | None = None
-) -> dict[str, list[tuple[Any, ...]]]:
-    """daily_registrations, daily_retention and daily_churn rows of `day`; `people` is the person-message
-    clause of an `origins.automated` read that covers activity_span (read here when None)."""
-    today = day_span(day, zone)
-    if people is None:
-        people = origins.automated(reader, activity_span(zone, day)).person()
-    active = active_users(reader, today, people)
+class Activity:
+    """Per local day of `zone`: the users of its person messages (distinct non-null `user` values, by
+    values.key) and the users who signed up (hex ids of ObjectId `_id` times), read for a span of days at
+    a time: one grouped read of messages (user, day), one of users, and origins' reads of what is
+    automated in that span. Every windowed row (churn, retention, weekly and monthly users, signup
+    cohorts) is computed from these sets, so a run reads each day's activity about once, whatever the
+    windows, and holds at most KEEP_DAYS days."""
+
+    def __init__(self, reader: Reader, zone: str):
+        self.reader, self.zone = reader, zone
+        self._users: dict[date, set[Any]] = {}
+        self._signups: dict[date, set[str]] = {}
+
+    def need(self, first: date, last: date) -> None:
+        """Read the days of first..last not held yet (and the READ_DAYS after the first of them)."""
+        missing = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        missing = [d for d in missing if d not in self._users]
+        if not missing:
+            return
+        lo, hi = missing[0], max(missing[-1], missing[0] + timedelta(days=READ_DAYS - 1))
+        self._read(lo, hi)
+        for day in sorted(self._users):  # the oldest days before `first` go first
+            if len(self._users) <= KEEP_DAYS or day >= first:
+                break
+            del self._users[day], self._signups[day]
+
+    def _read(self, lo: date, hi: date) -> None:
+        days = [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
+        bounds = [local_midnight(d, self.zone) for d in days] + [
+            local_midnight(hi + timedelta(days=1), self.zone)
+        ]
+        span = Span(bounds[0], bounds[-1])
+        people = origins.automated(self.reader, span).person()
+        match = {"$and": [span.match(), {"user": {"$ne": None}}, people]}
+        group = {"$group": {"_id": {"u": "$user", "d": _day_index(bounds, 0, len(days))}}}
+        found: dict[date, set[Any]] = {d: set() for d in days}
+        for row in self.reader.aggregate("messages", [{"$match": match}, group]):
+            found[days[row["_id"]["d"]]].add(values.key(row["_id"]["u"]))
+        signed: dict[date, set[str]] = {d: set() for d in days}
+        rows = self.reader.aggregate("users", [{"$match": span.match(by_id=True)}, {"$project": {"_id": 1}}])
+        for row in rows:
+            day = row["_id"].generation_time.astimezone(ZoneInfo(self.zone)).date()
+            if day in signed:  # ObjectId times are whole seconds: a bound's second belongs to its day
+                signed[day].add(str(row["_id"]))
+        self._users.update(found)
+        self._signups.update(signed)
+
+    def users(self, first: date, last: date) -> set[Any]:
+        """The distinct users of the person messages of the days first..last."""
+        self.need(first, last)
+        out: set[Any] = set()
+        for i in range((last - first).days + 1):
+            out |= self._users[first + timedelta(days=i)]
+        return out
+
+    def people(self, day: date) -> set[str]:
+        """The string users of the day's person messages (LibreChat stores a user's hex id there)."""
+        return {user for user in self.users(day, day) if isinstance(user, str)}
+
+    def signups(self, day: date) -> set[str]:
+        """The hex ids of the users whose ObjectId `_id` was made on the day."""
+        self.need(day, day)
+        return self._signups[day]
+
+
+def _day_index(bounds: list[datetime], lo: int, hi: int) -> Any:
+    """An expression: the i in lo..hi-1 with bounds[i] <= createdAt < bounds[i + 1], as a balanced tree
+    of `$cond` (portable: `$dateToString` has no time zone on every backend)."""
+    if hi - lo == 1:
+        return lo
+    mid = (lo + hi) // 2
+    below = {"$lt": ["$createdAt", bounds[mid]]}
+    return {"$cond": [below, _day_index(bounds, lo, mid), _day_index(bounds, mid, hi)]}
+
+
+def engagement_rows(activity: Activity, day: date) -> dict[str, list[tuple[Any, ...]]]:
+    """daily_registrations, daily_retention and daily_churn rows of `day`, from the activity of the
+    2 x CHURN_DAYS local days ending with it."""
+    activity.need(day - timedelta(days=2 * CHURN_DAYS - 1), day)
+    active = activity.people(day)
     retention: list[Any] = [day]
     for n in RETENTION_DAYS:
-        members = cohort(reader, day_span(day - timedelta(days=n), zone))
+        members = activity.signups(day - timedelta(days=n))
         retention += [len(members), len(members & active)]
-    lo = local_midnight(day - timedelta(days=2 * CHURN_DAYS - 1), zone)
-    recent = local_midnight(day - timedelta(days=CHURN_DAYS - 1), zone)
-    counts = tally.distinct_counts(reader, "messages", "user", Span(lo, today.hi), {"recent": recent}, people)
+    recent = activity.users(day - timedelta(days=CHURN_DAYS - 1), day)
+    before = activity.users(day - timedelta(days=2 * CHURN_DAYS - 1), day - timedelta(days=CHURN_DAYS))
     return {
-        "daily_registrations": [(day, queries.registrations(reader, today))],
+        "daily_registrations": [(day, len(activity.signups(day)))],
         "daily_retention": [tuple(retention)],
-        "daily_churn": [(day, counts["recent"], counts["all"] - counts["recent"])],
+        "daily_churn": [(day, len(recent), len(before - recent))],
     }
 
 
@@ -98,35 +167,21 @@ def retained_final(monday: date, n: int, zone: str, now: datetime) -> bool:
     return local_midnight(monday + timedelta(days=7 + n), zone) <= now
 
 
-def weekly_retention_row(reader: Reader, zone: str, monday: date, now: datetime) -> tuple[Any, ...]:
+def weekly_retention_row(activity: Activity, monday: date, now: datetime) -> tuple[Any, ...]:
     """(week_start, cohort, retained_1d, retained_7d, retained_30d) of the users registered in the week
-    (local days of their ObjectId `_id`): retained_Nd counts members with a message on their own signup
-    day + N, the sum of the week's daily_retention cohorts; None until that day is over for every member."""
-    rows = reader.aggregate(
-        "users", [{"$match": week_span(monday, zone).match(by_id=True)}, {"$project": {"_id": 1}}]
-    )
-    signed: dict[date, list[str]] = {}
-    for row in rows:
-        day = row["_id"].generation_time.astimezone(ZoneInfo(zone)).date()
-        signed.setdefault(day, []).append(str(row["_id"]))
-    out: list[Any] = [monday, sum(len(members) for members in signed.values())]
+    (local days of their ObjectId `_id`): retained_Nd counts members with a person message on their own
+    signup day + N, the sum of the week's daily_retention cohorts; None until that day is over for every
+    member."""
+    week = [monday + timedelta(days=i) for i in range(7)]
+    final = [n for n in RETENTION_DAYS if retained_final(monday, n, activity.zone, now)]
+    activity.need(monday, monday + timedelta(days=6 + max(final, default=0)))  # one read, not one a day
+    out: list[Any] = [monday, sum(len(activity.signups(day)) for day in week)]
     for n in RETENTION_DAYS:
-        if not retained_final(monday, n, zone, now):
+        if n not in final:
             out.append(None)
             continue
-        branches = [
-            {"$and": [day_span(day + timedelta(days=n), zone).match(), {"user": {"$in": sorted(members)}}]}
-            for day, members in sorted(signed.items())
-        ]
-        if not branches:
-            out.append(0)
-            continue
-        days = sorted(signed)
-        first, last = days[0] + timedelta(days=n), days[-1] + timedelta(days=n + 1)
-        people = origins.automated(reader, Span(local_midnight(first, zone), local_midnight(last, zone)))
-        match = {"$and": [{"$or": branches}, people.person()]}
-        found = reader.aggregate("messages", [{"$match": match}, {"$group": {"_id": "$user"}}])
-        out.append(sum(1 for row in found if values.text(row["_id"]) is not None))  # `$in` matches arrays
+        later = timedelta(days=n)
+        out.append(sum(len(activity.signups(day) & activity.people(day + later)) for day in week))
     return tuple(out)
 
 
