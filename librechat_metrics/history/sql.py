@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -699,8 +700,7 @@ class Store:
         the new ones, never none), mark the rows of `periods` (the week and month containing the day)
         pending, commit. Returns how the day's rows compare with those stored before."""
         changes = Changes()
-        try:
-            self._lock(WRITE_LOCK)
+        with self._transaction():
             for table in DAILY:
                 where = f"FROM {self.q(table.name)} WHERE {self.q('date')} = %s"
                 columns = ", ".join(self.q(n) for n in table.names)
@@ -713,27 +713,14 @@ class Store:
             for table, key in periods:
                 self._unmark(table, key)
             self._insert(PENDING, [(table.name, key) for table, key in periods])
-            self.conn.commit()
-        except BaseException:
-            self.rollback()
-            raise
-        finally:
-            self._unlock(WRITE_LOCK)
         return changes
 
     def replace_period(self, table: Table, row: tuple[Any, ...]) -> None:
         """In one transaction: replace the row of one week or month, which is no longer pending."""
-        try:
-            self._lock(WRITE_LOCK)
+        with self._transaction():
             self._exec(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.names[0])} = %s", (row[0],))
             self._insert(table, [row])
             self._unmark(table, row[0])
-            self.conn.commit()
-        except BaseException:
-            self.rollback()
-            raise
-        finally:
-            self._unlock(WRITE_LOCK)
 
     def upsert(self, table: Table, rows: list[tuple[Any, ...]]) -> Changes:
         """In one transaction: insert `rows`, replacing the other columns of keys already stored; keys
@@ -748,8 +735,7 @@ class Store:
             tail = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
         else:
             tail = "ON DUPLICATE KEY UPDATE " + ", ".join(f"{n} = VALUES({n})" for n in rest)
-        try:
-            self._lock(WRITE_LOCK)
+        with self._transaction():
             before = table.keyed(self._fetch(f"SELECT {', '.join(names)} FROM {self.q(table.name)}"))
             after = table.keyed(rows)
             changes.add({k: v for k, v in before.items() if k in after}, after)
@@ -758,13 +744,20 @@ class Store:
                     cur.executemany(
                         f"INSERT INTO {self.q(table.name)} ({', '.join(names)}) VALUES ({marks}) {tail}", rows
                     )
+        return changes
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Under the write lock: the body's statements, committed, or rolled back on any exception."""
+        try:
+            self._lock(WRITE_LOCK)
+            yield
             self.conn.commit()
         except BaseException:
             self.rollback()
             raise
         finally:
             self._unlock(WRITE_LOCK)
-        return changes
 
     def _unmark(self, table: Table, key: date) -> None:
         name, start = (self.q(n) for n in PENDING.names)
