@@ -248,6 +248,16 @@ def export(
         return stamp is None or stamp >= ended
 
     todo = [d for d in days if not (d in stored and complete(d))]
+    rewritten = set(todo)
+
+    def held(first: date, last: date) -> dict[date, set[str]]:
+        """The stored activity of the days stored complete that this run does not rewrite."""
+        stamps = store.stored_days(first, last)
+        ends = {d: local_midnight(d + timedelta(days=1), src.zone).replace(tzinfo=None) for d in stamps}
+        done = {d for d, stamp in stamps.items() if stamp is not None and stamp >= ends[d]} - rewritten
+        return {d: users for d, users in store.stored_activity(first, last).items() if d in done}
+
+    src = replace(src, activities={"now": engagement.Activity(src.reader, src.zone, held)})
     summary.skipped = len(days) - len(todo)
     all_weeks = covering(start, end, week_start, next_week)
     all_months = covering(start, end, month_start, next_month)
@@ -287,7 +297,9 @@ def export(
                 (sql.MONTHLY, month_start(day)),
                 *((sql.WEEKLY_RETENTION, w) for w in engagement.retention_weeks(day, day)),
             )
-            summary.rows += store.replace_day(day, compute.day_rows(src, day), stamp, periods)
+            rows = compute.day_rows(src, day)
+            users = src.activity().users(day, day)
+            summary.rows += store.replace_day(day, rows, stamp, periods, users)
             log.debug("day %s written", day)
             summary.days += 1
             progress.step(str(day))

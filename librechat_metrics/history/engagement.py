@@ -17,6 +17,7 @@ Users, retention, churn and the messages of daily_user_messages count person mes
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
@@ -53,71 +54,101 @@ def active_users(reader: Reader, span: Span, people: dict[str, Any]) -> set[str]
 
 READ_DAYS = 32  # an activity read covers at least this many days (the days after the asked ones)
 KEEP_DAYS = 160  # days of activity held at most (the 56 days of churn, a block, a month and more)
+Held = Callable[[date, date], dict[date, set[str]]]  # stored activity of the days a store holds
+
+
+def user_key(value: Any) -> str:
+    """A user's key in the activity sets and in history_activity: a digest of the value's identity as
+    distinct counts see it (a string as itself, a number by value so 5 and 5.0 are one user, anything
+    else by its type and repr)."""
+    if isinstance(value, str):
+        text = "s" + value
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        text = f"{type(value).__name__}:{value!r}"
+    elif isinstance(value, float) and not value.is_integer():
+        text = f"n{value!r}"
+    else:
+        text = f"n{int(value)}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class Activity:
-    """Per local day of `zone`: the users of its person messages (distinct non-null `user` values, by
-    values.key) and the users who signed up (hex ids of ObjectId `_id` times), read for a span of days at
-    a time: one grouped read of messages (user, day), one of users, and origins' reads of what is
-    automated in that span. Every windowed row (churn, retention, weekly and monthly users, signup
-    cohorts) is computed from these sets, so a run reads each day's activity about once, whatever the
-    windows, and holds at most KEEP_DAYS days."""
+    """Per local day of `zone`: the users of its person messages (user_key of the distinct non-null
+    `user` values) and the users who signed up (hex ids of ObjectId `_id` times). Every windowed row
+    (churn, retention, weekly and monthly users, signup cohorts) is computed from these sets.
 
-    def __init__(self, reader: Reader, zone: str):
-        self.reader, self.zone = reader, zone
-        self._users: dict[date, set[Any]] = {}
+    A day's users come from `held` (the history store, for the days it holds and the run does not
+    rewrite) or else from MongoDB, read for a span of days at a time: one grouped read of messages
+    (user, day) and origins' reads of what is automated in that span; signups always from MongoDB (one
+    read of users on `_id` per span). So a run reads each day about once, whatever the windows, and
+    holds at most KEEP_DAYS days."""
+
+    def __init__(self, reader: Reader, zone: str, held: Held | None = None):
+        self.reader, self.zone, self.held = reader, zone, held
+        self._users: dict[date, set[str]] = {}
         self._signups: dict[date, set[str]] = {}
 
     def need(self, first: date, last: date) -> None:
-        """Read the days of first..last not held yet (and the READ_DAYS after the first of them)."""
-        missing = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        missing = [d for d in missing if d not in self._users]
+        """Read the days of first..last not held yet (and up to READ_DAYS after the first of them)."""
+        missing = [d for d in _days(first, last) if d not in self._users]
         if not missing:
             return
-        lo, hi = missing[0], max(missing[-1], missing[0] + timedelta(days=READ_DAYS - 1))
-        self._read(lo, hi)
+        window = _days(missing[0], max(missing[-1], missing[0] + timedelta(days=READ_DAYS - 1)))
+        stored = self.held(window[0], window[-1]) if self.held is not None else {}
+        rest = [d for d in window if d not in stored]
+        found = self._read_users(rest[0], rest[-1]) if rest else {}
+        self._users.update({d: stored[d] if d in stored else found[d] for d in window})
+        self._signups.update(self._read_signups(window[0], window[-1]))
         for day in sorted(self._users):  # the oldest days before `first` go first
             if len(self._users) <= KEEP_DAYS or day >= first:
                 break
             del self._users[day], self._signups[day]
 
-    def _read(self, lo: date, hi: date) -> None:
-        days = [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
-        bounds = [local_midnight(d, self.zone) for d in days] + [
-            local_midnight(hi + timedelta(days=1), self.zone)
-        ]
-        span = Span(bounds[0], bounds[-1])
+    def _span(self, lo: date, hi: date) -> tuple[list[datetime], Span]:
+        bounds = [local_midnight(d, self.zone) for d in _days(lo, hi + timedelta(days=1))]
+        return bounds, Span(bounds[0], bounds[-1])
+
+    def _read_users(self, lo: date, hi: date) -> dict[date, set[str]]:
+        days = _days(lo, hi)
+        bounds, span = self._span(lo, hi)
         people = origins.automated(self.reader, span).person()
         match = {"$and": [span.match(), {"user": {"$ne": None}}, people]}
         group = {"$group": {"_id": {"u": "$user", "d": _day_index(bounds, 0, len(days))}}}
-        found: dict[date, set[Any]] = {d: set() for d in days}
+        found: dict[date, set[str]] = {d: set() for d in days}
         for row in self.reader.aggregate("messages", [{"$match": match}, group]):
-            found[days[row["_id"]["d"]]].add(values.key(row["_id"]["u"]))
-        signed: dict[date, set[str]] = {d: set() for d in days}
-        rows = self.reader.aggregate("users", [{"$match": span.match(by_id=True)}, {"$project": {"_id": 1}}])
-        for row in rows:
+            found[days[row["_id"]["d"]]].add(user_key(row["_id"]["u"]))
+        return found
+
+    def _read_signups(self, lo: date, hi: date) -> dict[date, set[str]]:
+        signed: dict[date, set[str]] = {d: set() for d in _days(lo, hi)}
+        match = self._span(lo, hi)[1].match(by_id=True)
+        for row in self.reader.aggregate("users", [{"$match": match}, {"$project": {"_id": 1}}]):
             day = row["_id"].generation_time.astimezone(ZoneInfo(self.zone)).date()
             if day in signed:  # ObjectId times are whole seconds: a bound's second belongs to its day
                 signed[day].add(str(row["_id"]))
-        self._users.update(found)
-        self._signups.update(signed)
+        return signed
 
-    def users(self, first: date, last: date) -> set[Any]:
-        """The distinct users of the person messages of the days first..last."""
+    def users(self, first: date, last: date) -> set[str]:
+        """The keys of the distinct users of the person messages of the days first..last."""
         self.need(first, last)
-        out: set[Any] = set()
-        for i in range((last - first).days + 1):
-            out |= self._users[first + timedelta(days=i)]
+        out: set[str] = set()
+        for day in _days(first, last):
+            out |= self._users[day]
         return out
-
-    def people(self, day: date) -> set[str]:
-        """The string users of the day's person messages (LibreChat stores a user's hex id there)."""
-        return {user for user in self.users(day, day) if isinstance(user, str)}
 
     def signups(self, day: date) -> set[str]:
         """The hex ids of the users whose ObjectId `_id` was made on the day."""
         self.need(day, day)
         return self._signups[day]
+
+    def returned(self, signed: date, day: date) -> int:
+        """Of the users who signed up on `signed`, those with a person message on `day` (as `user`, the
+        string LibreChat stores: their hex id)."""
+        return len({user_key(member) for member in self.signups(signed)} & self.users(day, day))
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def _day_index(bounds: list[datetime], lo: int, hi: int) -> Any:
@@ -134,11 +165,10 @@ def engagement_rows(activity: Activity, day: date) -> dict[str, list[tuple[Any, 
     """daily_registrations, daily_retention and daily_churn rows of `day`, from the activity of the
     2 x CHURN_DAYS local days ending with it."""
     activity.need(day - timedelta(days=2 * CHURN_DAYS - 1), day)
-    active = activity.people(day)
     retention: list[Any] = [day]
     for n in RETENTION_DAYS:
-        members = activity.signups(day - timedelta(days=n))
-        retention += [len(members), len(members & active)]
+        signed = day - timedelta(days=n)
+        retention += [len(activity.signups(signed)), activity.returned(signed, day)]
     recent = activity.users(day - timedelta(days=CHURN_DAYS - 1), day)
     before = activity.users(day - timedelta(days=2 * CHURN_DAYS - 1), day - timedelta(days=CHURN_DAYS))
     return {
@@ -180,8 +210,7 @@ def weekly_retention_row(activity: Activity, monday: date, now: datetime) -> tup
         if n not in final:
             out.append(None)
             continue
-        later = timedelta(days=n)
-        out.append(sum(len(activity.signups(day) & activity.people(day + later)) for day in week))
+        out.append(sum(activity.returned(day, day + timedelta(days=n)) for day in week))
     return tuple(out)
 
 
