@@ -241,20 +241,19 @@ def export(
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     stored = {} if force else store.stored_days(start, end)
 
-    def complete(day: date) -> bool:
+    def complete(day: date, stamp: datetime | None) -> bool:
         """Stored after the day had ended (rows written by other tools carry no time: trusted)."""
-        stamp = stored[day]
-        ended = local_midnight(day + timedelta(days=1), src.zone).replace(tzinfo=None)
-        return stamp is None or stamp >= ended
+        return stamp is None or stamp >= local_midnight(day + timedelta(days=1), src.zone).replace(
+            tzinfo=None
+        )
 
-    todo = [d for d in days if not (d in stored and complete(d))]
-    rewritten = set(todo)
+    todo = [d for d in days if not (d in stored and complete(d, stored[d]))]
+    touched = set(todo)
 
     def held(first: date, last: date) -> dict[date, set[str]]:
-        """The stored activity of the days stored complete that this run does not rewrite."""
-        stamps = store.stored_days(first, last)
-        ends = {d: local_midnight(d + timedelta(days=1), src.zone).replace(tzinfo=None) for d in stamps}
-        done = {d for d, stamp in stamps.items() if stamp is not None and stamp >= ends[d]} - rewritten
+        """The stored activity of the days stored complete that this run does not rewrite (days written
+        by other tools have none)."""
+        done = {d for d, stamp in store.stored_days(first, last).items() if complete(d, stamp)} - touched
         return {d: users for d, users in store.stored_activity(first, last).items() if d in done}
 
     src = replace(src, activities={"now": engagement.Activity(src.reader, src.zone, held)})
@@ -263,7 +262,6 @@ def export(
     all_months = covering(start, end, month_start, next_month)
     before_w = store.period_rows(sql.WEEKLY, all_weeks)
     before_m = store.period_rows(sql.MONTHLY, all_months)
-    touched = set(todo)
     weeks = [w for w in all_weeks if over(w, next_week, src.zone, now)]
     months = [m for m in all_months if over(m, next_month, src.zone, now)]
     summary.running = len(all_weeks) + len(all_months) - len(weeks) - len(months)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from .. import origins, tally
+from .. import tally
 from ..groups import RECOUNT_LAG
 from ..labels import is_agent_id, resolve_agent, sanitise
 from ..membership import Membership, per_group, read_membership
@@ -124,14 +124,12 @@ def day_rows(src: Source, day: date, tables: frozenset[str] | None = None) -> Ro
         return tables is None or not tables.isdisjoint(group)
 
     span = day_span(day, src.zone)
-    reader = src.reader
     rows: Rows = {}
     people: dict[str, Any] = {}
-    if wanted(("daily_users", "daily_user_messages", "daily_cost_by_group", *AGENT_USERS)):
-        people = origins.automated(reader, span).person()  # person messages only (docs: "Origin")
-    if wanted(("daily_users",)):
-        users = tally.distinct_counts(reader, "messages", "user", span, {}, people)["all"]
-        rows["daily_users"] = [(day, users)]
+    if wanted(("daily_user_messages", "daily_cost_by_group", *AGENT_USERS)):
+        people = src.activity().person(day)  # person messages only (docs: "Origin")
+    if wanted(("daily_users",)):  # the distinct users of the day's person messages
+        rows["daily_users"] = [(day, len(src.activity().users(day, day)))]
     if wanted(ENGAGEMENT):
         rows.update(engagement_rows(src.activity(), day))
     if wanted(FROM_MESSAGES + FROM_TRANSACTIONS + COST):

@@ -30,7 +30,7 @@ from .. import origins, tally, values
 from ..labels import name_label
 from ..mongo import Reader, Span
 from ..replymodel import ReplyModels
-from ..windows import local_midnight, week_start
+from ..windows import day_span, local_midnight, week_start
 from . import queries
 
 RETENTION_DAYS = (1, 7, 30)
@@ -87,6 +87,7 @@ class Activity:
         self.reader, self.zone, self.held = reader, zone, held
         self._users: dict[date, set[str]] = {}
         self._signups: dict[date, set[str]] = {}
+        self._people: dict[date, dict[str, Any]] = {}  # the person clause a day's users were read with
 
     def need(self, first: date, last: date) -> None:
         """Read the days of first..last not held yet (and up to READ_DAYS after the first of them)."""
@@ -103,6 +104,7 @@ class Activity:
             if len(self._users) <= KEEP_DAYS or day >= first:
                 break
             del self._users[day], self._signups[day]
+            self._people.pop(day, None)
 
     def _span(self, lo: date, hi: date) -> tuple[list[datetime], Span]:
         bounds = [local_midnight(d, self.zone) for d in _days(lo, hi + timedelta(days=1))]
@@ -117,7 +119,16 @@ class Activity:
         found: dict[date, set[str]] = {d: set() for d in days}
         for row in self.reader.aggregate("messages", [{"$match": match}, group]):
             found[days[row["_id"]["d"]]].add(user_key(row["_id"]["u"]))
+        self._people.update(dict.fromkeys(days, people))
         return found
+
+    def person(self, day: date) -> dict[str, Any]:
+        """The `$match` clause that keeps the day's person messages: the one its users were read with
+        (what is automated in that span), so the day's other rows need no origin reads of their own."""
+        self.need(day, day)
+        if day not in self._people:  # its users came from the store
+            self._people[day] = origins.automated(self.reader, day_span(day, self.zone)).person()
+        return self._people[day]
 
     def _read_signups(self, lo: date, hi: date) -> dict[date, set[str]]:
         signed: dict[date, set[str]] = {d: set() for d in _days(lo, hi)}
