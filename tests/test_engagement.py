@@ -467,3 +467,25 @@ def test_later_windows_count_a_stored_day_as_it_was_stored():
     finally:
         db.drop()
         server.stop()
+
+
+def test_a_day_stored_before_it_ended_is_read_from_mongodb():
+    """A day stored while it was still running (computed_at before its end) is partial: a later run's
+    windows read it from MongoDB, not from its stored activity."""
+    server = start_mongoeco(STORED)
+    db = SqlDb("mysql")
+    try:
+        export(server, db, MARCH_3, MARCH_3)
+        with server.client() as client:
+            assert client["LibreChat"]["messages"].delete_one({"user": "p"}).deleted_count == 1
+        conn = db.connect()
+        try:
+            conn.cursor().execute("UPDATE daily_users SET computed_at = '2025-03-03 12:00:00'")
+            conn.commit()
+        finally:
+            conn.close()
+        export(server, db, MARCH_31, MARCH_31)
+        assert (MARCH_31, 2, 0) in db.rows("daily_churn")  # p is gone: March 3rd was read again
+    finally:
+        db.drop()
+        server.stop()
