@@ -429,3 +429,63 @@ def test_weekly_retention_columns_are_null_until_final_then_filled():
         client.close()
         db.drop()
         server.stop()
+
+
+# --- the windows of a later run read the days already stored ------------------------------------------
+
+MARCH_3 = date(2025, 3, 3)
+STORED = {
+    "messages": [
+        msg("p", datetime(2025, 3, 3, 12, tzinfo=timezone.utc)),
+        msg("q", datetime(2025, 3, 3, 12, tzinfo=timezone.utc)),
+        msg("r", datetime(2025, 3, 20, 12, tzinfo=timezone.utc)),
+        msg("q", datetime(2025, 3, 31, 12, tzinfo=timezone.utc)),
+    ]
+}
+
+
+def test_later_windows_count_a_stored_day_as_it_was_stored():
+    """March 3rd is exported while p and q wrote on it; then p's message leaves MongoDB. A later run's
+    windows read March 3rd from the store (docs/history.md, "Windows"): on March 31st p has churned
+    (wrote in the 28 days before the last 28, not since) and March has 3 users, as the data was when
+    the day was stored. Rewriting March 3rd (--force) makes the later windows follow MongoDB."""
+    assert history_rows(STORED, MARCH_31, MARCH_31)["daily_churn"] == {(MARCH_31, 2, 1)}  # by hand too
+    server = start_mongoeco(STORED)
+    db = SqlDb("mysql")
+    try:
+        export(server, db, MARCH_3, MARCH_3)
+        assert db.rows("daily_churn") == {(MARCH_3, 2, 0)}
+        with server.client() as client:
+            assert client["LibreChat"]["messages"].delete_one({"user": "p"}).deleted_count == 1
+        export(server, db, MARCH_31, MARCH_31)
+        assert (MARCH_31, 2, 1) in db.rows("daily_churn")
+        assert db.rows("monthly_users") == {(date(2025, 3, 1), 3)}
+        export(server, db, MARCH_3, MARCH_3, "--force")
+        export(server, db, MARCH_31, MARCH_31, "--force")
+        assert db.rows("daily_churn") == {(MARCH_3, 1, 0), (MARCH_31, 2, 0)}
+        assert db.rows("monthly_users") == {(date(2025, 3, 1), 2)}
+    finally:
+        db.drop()
+        server.stop()
+
+
+def test_a_day_stored_before_it_ended_is_read_from_mongodb():
+    """A day stored while it was still running (computed_at before its end) is partial: a later run's
+    windows read it from MongoDB, not from its stored activity."""
+    server = start_mongoeco(STORED)
+    db = SqlDb("mysql")
+    try:
+        export(server, db, MARCH_3, MARCH_3)
+        with server.client() as client:
+            assert client["LibreChat"]["messages"].delete_one({"user": "p"}).deleted_count == 1
+        conn = db.connect()
+        try:
+            conn.cursor().execute("UPDATE daily_users SET computed_at = '2025-03-03 12:00:00'")
+            conn.commit()
+        finally:
+            conn.close()
+        export(server, db, MARCH_31, MARCH_31)
+        assert (MARCH_31, 2, 0) in db.rows("daily_churn")  # p is gone: March 3rd was read again
+    finally:
+        db.drop()
+        server.stop()

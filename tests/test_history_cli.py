@@ -222,7 +222,7 @@ def test_init_sql_creates_only_and_never_drops():
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     assert not re.search(r"\b(DROP|TRUNCATE|DELETE)\b", code, re.I)
     tables = re.findall(r"CREATE TABLE IF NOT EXISTS `(\w+)`", code)
-    assert tables == [t.name for t in (*sql.TABLES, sql.SCOPE, sql.PENDING)]
+    assert tables == [t.name for t in (*sql.TABLES, sql.SCOPE, sql.PENDING, sql.ACTIVITY)]
     assert "BIGINT" in code and " INT " not in code
 
 

@@ -146,7 +146,7 @@ def run_everything(uri: str, token_source: str = "auto", first: date = START, la
                 day += timedelta(days=1)
             compute.week_row(src, week_start(first))
             compute.month_row(src, first.replace(day=1))
-            engagement.weekly_retention_row(reader, "UTC", week_start(first) - timedelta(days=7), NOW)
+            engagement.weekly_retention_row(src.activity(), week_start(first) - timedelta(days=7), NOW)
             build.build(src, first, last, now=NOW)  # the report reads what the days do, and chats per agent
         return Run(scheduler.states, metrics, page, rows, reader)
     finally:

@@ -217,3 +217,10 @@ CREATE TABLE IF NOT EXISTS `history_pending` (
   `period_start` DATE NOT NULL,
   PRIMARY KEY (`table_name`, `period_start`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- each stored day's users of person messages (digests): later exports compute their windows from them
+CREATE TABLE IF NOT EXISTS `history_activity` (
+  `date` DATE NOT NULL,
+  `user_key` VARCHAR(255) COLLATE utf8mb4_nopad_bin NOT NULL,
+  PRIMARY KEY (`date`, `user_key`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;

@@ -241,19 +241,27 @@ def export(
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     stored = {} if force else store.stored_days(start, end)
 
-    def complete(day: date) -> bool:
+    def complete(day: date, stamp: datetime | None) -> bool:
         """Stored after the day had ended (rows written by other tools carry no time: trusted)."""
-        stamp = stored[day]
-        ended = local_midnight(day + timedelta(days=1), src.zone).replace(tzinfo=None)
-        return stamp is None or stamp >= ended
+        return stamp is None or stamp >= local_midnight(day + timedelta(days=1), src.zone).replace(
+            tzinfo=None
+        )
 
-    todo = [d for d in days if not (d in stored and complete(d))]
+    todo = [d for d in days if not (d in stored and complete(d, stored[d]))]
+    touched = set(todo)
+
+    def held(first: date, last: date) -> dict[date, set[str]]:
+        """The stored activity of the days stored complete that this run does not rewrite (days written
+        by other tools have none)."""
+        done = {d for d, stamp in store.stored_days(first, last).items() if complete(d, stamp)} - touched
+        return {d: users for d, users in store.stored_activity(first, last).items() if d in done}
+
+    src = replace(src, activities={"now": engagement.Activity(src.reader, src.zone, held)})
     summary.skipped = len(days) - len(todo)
     all_weeks = covering(start, end, week_start, next_week)
     all_months = covering(start, end, month_start, next_month)
     before_w = store.period_rows(sql.WEEKLY, all_weeks)
     before_m = store.period_rows(sql.MONTHLY, all_months)
-    touched = set(todo)
     weeks = [w for w in all_weeks if over(w, next_week, src.zone, now)]
     months = [m for m in all_months if over(m, next_month, src.zone, now)]
     summary.running = len(all_weeks) + len(all_months) - len(weeks) - len(months)
@@ -287,7 +295,9 @@ def export(
                 (sql.MONTHLY, month_start(day)),
                 *((sql.WEEKLY_RETENTION, w) for w in engagement.retention_weeks(day, day)),
             )
-            summary.rows += store.replace_day(day, compute.day_rows(src, day), stamp, periods)
+            rows = compute.day_rows(src, day)
+            users = src.activity().users(day, day)
+            summary.rows += store.replace_day(day, rows, stamp, periods, users)
             log.debug("day %s written", day)
             summary.days += 1
             progress.step(str(day))
@@ -301,7 +311,7 @@ def export(
                 summary.months += not weekly
                 progress.step(f"week {key}" if weekly else f"month {key:%Y-%m}")
         for key in cohorts:  # after the days (their transactions marked these rows pending), like weeks
-            row = engagement.weekly_retention_row(src.reader, src.zone, key, now)
+            row = engagement.weekly_retention_row(src.activity(), key, now)
             store.replace_period(sql.WEEKLY_RETENTION, row)
             summary.rows.add(
                 {(key,): before_r[(key,)]} if (key,) in before_r else {}, sql.WEEKLY_RETENTION.keyed([row])

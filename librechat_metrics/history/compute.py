@@ -11,10 +11,10 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from .. import origins, tally
+from .. import tally
 from ..groups import RECOUNT_LAG
 from ..labels import is_agent_id, resolve_agent, sanitise
 from ..membership import Membership, per_group, read_membership
@@ -23,9 +23,9 @@ from ..replymodel import ReplyModels, Versions
 from ..responses import percentiles, relabel, span_reply_times
 from ..schedules import FINISHED
 from ..values import number, usd
-from ..windows import day_span, month_span, week_span
+from ..windows import day_span, next_month
 from . import queries
-from .engagement import active_users, activity_span, engagement_rows, user_details, user_messages
+from .engagement import Activity, active_users, engagement_rows, user_details, user_messages
 
 Rows = dict[str, list[tuple[Any, ...]]]
 TEXT_LIMIT = 255  # VARCHAR(255) of the model and user columns
@@ -43,12 +43,19 @@ class Source:
     user_details: bool = False  # EXPORT_USER_DETAILS: e-mail and name in daily_user_messages
     members: dict[str, Membership] = field(default_factory=dict)  # the groups, read once (membership())
     versions: dict[str, Versions] = field(default_factory=dict)  # the agents' versions, read once
+    activities: dict[str, Activity] = field(default_factory=dict)  # per-day users, read once (activity())
 
     def agent_replies(self) -> dict[str, list[str]]:
         """Every agent reply (any date: a day's transaction may belong to a reply saved after midnight)."""
         if not self.replies:
             self.replies.update(tally.agent_replies(self.reader, Span()) or {"": []})
         return self.replies
+
+    def activity(self) -> Activity:
+        """The per-day users and signups the windowed rows are computed from, kept for the run."""
+        if "now" not in self.activities:
+            self.activities["now"] = Activity(self.reader, self.zone)
+        return self.activities["now"]
 
     def membership(self) -> Membership:
         """The groups and their members (current membership: LibreChat keeps no history of it)."""
@@ -117,17 +124,14 @@ def day_rows(src: Source, day: date, tables: frozenset[str] | None = None) -> Ro
         return tables is None or not tables.isdisjoint(group)
 
     span = day_span(day, src.zone)
-    reader = src.reader
     rows: Rows = {}
     people: dict[str, Any] = {}
-    if wanted(("daily_users", "daily_user_messages", "daily_cost_by_group", *AGENT_USERS, *ENGAGEMENT)):
-        # Person messages only (docs: "Origin"); one read covers the 56 days the engagement rows read.
-        people = origins.automated(reader, activity_span(src.zone, day)).person()
-    if wanted(("daily_users",)):
-        users = tally.distinct_counts(reader, "messages", "user", span, {}, people)["all"]
-        rows["daily_users"] = [(day, users)]
+    if wanted(("daily_user_messages", "daily_cost_by_group", *AGENT_USERS)):
+        people = src.activity().person(day)  # person messages only (docs: "Origin")
+    if wanted(("daily_users",)):  # the distinct users of the day's person messages
+        rows["daily_users"] = [(day, len(src.activity().users(day, day)))]
     if wanted(ENGAGEMENT):
-        rows.update(engagement_rows(reader, src.zone, day, people))
+        rows.update(engagement_rows(src.activity(), day))
     if wanted(FROM_MESSAGES + FROM_TRANSACTIONS + COST):
         rows.update(_message_day_rows(src, span, day, wanted, people))
     if wanted(SCHEDULES):
@@ -388,17 +392,11 @@ def _finite(value: float) -> float:
     return math.copysign(1.7976931348623157e308, value)
 
 
-def unique_users(src: Source, span: Span) -> int:
-    """Distinct users of the span's person messages."""
-    people = origins.automated(src.reader, span).person()
-    return tally.distinct_counts(src.reader, "messages", "user", span, {}, people)["all"]
-
-
 def week_row(src: Source, monday: date) -> tuple[date, int]:
-    """weekly_users row: distinct users over the whole ISO week starting `monday`."""
-    return (monday, unique_users(src, week_span(monday, src.zone)))
+    """weekly_users row: distinct users of person messages over the whole ISO week starting `monday`."""
+    return (monday, len(src.activity().users(monday, monday + timedelta(days=6))))
 
 
 def month_row(src: Source, first: date) -> tuple[date, int]:
-    """monthly_users row: distinct users over the whole calendar month starting `first`."""
-    return (first, unique_users(src, month_span(first, src.zone)))
+    """monthly_users row: distinct users of person messages over the whole month starting `first`."""
+    return (first, len(src.activity().users(first, next_month(first) - timedelta(days=1))))

@@ -50,7 +50,7 @@ def _batches(src: compute.Source, table: sql.Table, start: date, end: date) -> I
     if table is sql.WEEKLY_RETENTION:
         for monday in engagement.retention_weeks(start, end):
             if local_midnight(next_week(monday), src.zone) <= now:
-                yield [engagement.weekly_retention_row(src.reader, src.zone, monday, now)]
+                yield [engagement.weekly_retention_row(src.activity(), monday, now)]
     elif table is sql.AGENT_INFO:  # not dated: the agents as they are now
         yield compute.agent_info_rows(src.reader)
     elif table in sql.DAILY:

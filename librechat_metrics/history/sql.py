@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -272,6 +273,10 @@ STAMP = "computed_at"  # extra column of daily_users
 SCOPE = Table("history_scope", (("name", "text"), ("value", "text")), 1)
 # Week and month rows (table, key) whose days were rewritten since the row was: recomputed by the next run.
 PENDING = Table("history_pending", (("table_name", "text"), ("period_start", "date")), 2)
+# Each stored day's users of person messages (engagement.user_key digests; NO_USER marks a day as held
+# even when nobody wrote): the windowed rows of later runs read these days here, not in MongoDB.
+ACTIVITY = Table("history_activity", (("date", "date"), ("user_key", "text")), 2)
+NO_USER = ""
 
 
 # Column types that hold what the export writes without changing it, by kind (information_schema's
@@ -546,7 +551,7 @@ class Store:
                     f"holds the history of {describe_scope(stored)}, but this run exports "
                     f"{describe_scope(scope)}; use one history database per MongoDB database and tenant"
                 )
-            missing = [table for table in (*TABLES, SCOPE, PENDING) if table.name not in present]
+            missing = [table for table in (*TABLES, SCOPE, PENDING, ACTIVITY) if table.name not in present]
             found = self._column_types(schema)
             columns = set(found)
             self._check_columns(present, found)
@@ -692,15 +697,36 @@ class Store:
         self.conn.commit()
         return {row[0] for row in rows}
 
+    def stored_activity(self, first: date, last: date) -> dict[date, set[str]]:
+        """The user keys of the days in [first, last] that history_activity holds."""
+        names = ", ".join(self.q(n) for n in ACTIVITY.names)
+        rows = self._fetch(
+            f"SELECT {names} FROM {self.q(ACTIVITY.name)} WHERE {self.q('date')} BETWEEN %s AND %s",
+            (first, last),
+        )
+        self.conn.commit()
+        out: dict[date, set[str]] = {}
+        for day, key in rows:
+            out.setdefault(day, set()).update({key} - {NO_USER})
+        return out
+
     def replace_day(
-        self, day: date, rows: Rows, computed_at: datetime, periods: tuple[tuple[Table, date], ...] = ()
+        self,
+        day: date,
+        rows: Rows,
+        computed_at: datetime,
+        periods: tuple[tuple[Table, date], ...] = (),
+        users: set[str] | None = None,
     ) -> Changes:
         """In one transaction: replace `day`'s rows in every daily table (a reader sees the old rows or
-        the new ones, never none), mark the rows of `periods` (the week and month containing the day)
-        pending, commit. Returns how the day's rows compare with those stored before."""
+        the new ones, never none) and, when given, its `users` (history_activity), mark the rows of
+        `periods` (the week and month containing the day) pending, commit. Returns how the day's rows
+        compare with those stored before."""
         changes = Changes()
-        try:
-            self._lock(WRITE_LOCK)
+        with self._transaction():
+            if users is not None:
+                self._exec(f"DELETE FROM {self.q(ACTIVITY.name)} WHERE {self.q('date')} = %s", (day,))
+                self._insert(ACTIVITY, [(day, key) for key in sorted(users | {NO_USER})])
             for table in DAILY:
                 where = f"FROM {self.q(table.name)} WHERE {self.q('date')} = %s"
                 columns = ", ".join(self.q(n) for n in table.names)
@@ -713,27 +739,14 @@ class Store:
             for table, key in periods:
                 self._unmark(table, key)
             self._insert(PENDING, [(table.name, key) for table, key in periods])
-            self.conn.commit()
-        except BaseException:
-            self.rollback()
-            raise
-        finally:
-            self._unlock(WRITE_LOCK)
         return changes
 
     def replace_period(self, table: Table, row: tuple[Any, ...]) -> None:
         """In one transaction: replace the row of one week or month, which is no longer pending."""
-        try:
-            self._lock(WRITE_LOCK)
+        with self._transaction():
             self._exec(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.names[0])} = %s", (row[0],))
             self._insert(table, [row])
             self._unmark(table, row[0])
-            self.conn.commit()
-        except BaseException:
-            self.rollback()
-            raise
-        finally:
-            self._unlock(WRITE_LOCK)
 
     def upsert(self, table: Table, rows: list[tuple[Any, ...]]) -> Changes:
         """In one transaction: insert `rows`, replacing the other columns of keys already stored; keys
@@ -748,8 +761,7 @@ class Store:
             tail = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
         else:
             tail = "ON DUPLICATE KEY UPDATE " + ", ".join(f"{n} = VALUES({n})" for n in rest)
-        try:
-            self._lock(WRITE_LOCK)
+        with self._transaction():
             before = table.keyed(self._fetch(f"SELECT {', '.join(names)} FROM {self.q(table.name)}"))
             after = table.keyed(rows)
             changes.add({k: v for k, v in before.items() if k in after}, after)
@@ -758,13 +770,20 @@ class Store:
                     cur.executemany(
                         f"INSERT INTO {self.q(table.name)} ({', '.join(names)}) VALUES ({marks}) {tail}", rows
                     )
+        return changes
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Under the write lock: the body's statements, committed, or rolled back on any exception."""
+        try:
+            self._lock(WRITE_LOCK)
+            yield
             self.conn.commit()
         except BaseException:
             self.rollback()
             raise
         finally:
             self._unlock(WRITE_LOCK)
-        return changes
 
     def _unmark(self, table: Table, key: date) -> None:
         name, start = (self.q(n) for n in PENDING.names)
