@@ -41,11 +41,6 @@ def relabel(timed: list[Timed], models: ReplyModels) -> list[Timed]:
     ]
 
 
-def first_reply_waits(reader: Reader, span: Span) -> list[tuple[str, float]]:
-    """(model name label, seconds) for every first reply created in `span`."""
-    return [(model, seconds) for model, seconds, _ in first_reply_times(reader, span)]
-
-
 def inside(span: Span | AnyOf, doc: dict[str, Any]) -> bool:
     """Is `doc` in the span: the Python twin of `span.match()` (createdAt, or `_id` when inserted)."""
     if isinstance(span, AnyOf):
@@ -57,15 +52,13 @@ def inside(span: Span | AnyOf, doc: dict[str, Any]) -> bool:
     return not Span(span.hi, None, span.inserted).holds(doc)  # Span(None, hi) = not Span(hi, None)
 
 
-def first_reply_times(reader: Reader, span: Span | AnyOf, ids: list[str] | None = None) -> list[Timed]:
-    """(model name label, seconds, reply) for every first reply in `span`; `ids` are the conversations
-    of its replies when already read (conversations_query in a $facet).
+def first_reply_times(reader: Reader, span: Span | AnyOf) -> list[Timed]:
+    """(model name label, seconds, reply) for every first reply in `span` (the recount's).
 
     Up to CONVERSATION_CHUNK conversations, their messages are asked for by conversationId. More (a
     recount's: nearly every conversation) are read in one pass over all messages in conversation order,
     one conversation at a time: the same documents, without a lookup per chunk of ids."""
-    if ids is None:
-        ids = conversations_query().run(reader, span.match())
+    ids = conversations_query().run(reader, span.match())
     project = {"$project": {**_FIELDS, "assistant": ASSISTANT_EXPR}}
     if len(ids) > CONVERSATION_CHUNK:
         wanted = set(ids)
@@ -139,21 +132,26 @@ def _unanswerable(doc: dict[str, Any], ids: set[str | None], span: Span) -> bool
     return bool(doc["assistant"]) and parent is not None and parent not in ids and inside(span, doc)
 
 
-def conversations_query(limit: int | None = None) -> Query[list[str]]:
-    """The conversationIds of the matched replies (from at most `limit` conversations), sorted."""
-    reply = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
+# A reply with a question and a conversation (the $match of both reply reads).
+_REPLY_MATCH = {
+    "$and": [ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}],
+    "conversationId": {"$type": "string"},
+}
+
+
+def conversations_query() -> Query[list[str]]:
+    """The conversationIds of the matched replies, sorted."""
     stages: list[dict[str, Any]] = [
-        {"$match": {**reply, "conversationId": {"$type": "string"}}},
+        {"$match": _REPLY_MATCH},
         {"$group": {"_id": "$conversationId"}},
     ]
-    return single("messages", stages if limit is None else [*stages, {"$limit": limit}], _conversation_ids)
+    return single("messages", stages, _conversation_ids)
 
 
 def reply_parents_query(limit: int | None = None) -> Query[list[tuple[str, str]]]:
     """(conversationId, parentMessageId) of the matched replies (at most `limit` pairs), sorted."""
-    reply = {"$and": [ASSISTANT_QUERY, {"parentMessageId": {"$type": "string"}}]}
     stages: list[dict[str, Any]] = [
-        {"$match": {**reply, "conversationId": {"$type": "string"}}},
+        {"$match": _REPLY_MATCH},
         {"$group": {"_id": {"c": "$conversationId", "p": "$parentMessageId"}}},
     ]
     return single("messages", stages if limit is None else [*stages, {"$limit": limit}], _pairs)

@@ -34,14 +34,6 @@ def day_span(day: date, zone: str) -> Span:
     return Span(local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone))
 
 
-def week_span(monday: date, zone: str) -> Span:
-    return Span(local_midnight(monday, zone), local_midnight(monday + timedelta(days=7), zone))
-
-
-def month_span(first: date, zone: str) -> Span:
-    return Span(local_midnight(first, zone), local_midnight(next_month(first), zone))
-
-
 def calendar_starts(now: datetime, zone: str) -> dict[str, datetime]:
     """Start of the current day, ISO week and month in `zone`."""
     today = now.astimezone(ZoneInfo(zone)).date()
