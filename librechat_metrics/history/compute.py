@@ -268,7 +268,7 @@ def group_rows(
     membership = src.membership()
     if not membership.groups:
         return []
-    active = tally.distinct_counts(src.reader, "messages", "user", span, {}, people)["all"]
+    active = len(src.activity().users(day, day))  # the day's daily_users, read once
     credits: dict[str | None, float] = {}
     for (_, _, user), value in txs.value.items():
         credits[user] = credits.get(user, 0.0) + value
