@@ -92,6 +92,7 @@ class Usage:
     agent_info: dict[str, t.AgentInfo] = field(default_factory=dict)  # read with the agent map
     origins: dict[str, int] = field(default_factory=dict)  # all-time messages per origin
     calendar: dict[str, t.TxTally] = field(default_factory=dict)  # day, week, month -> their transactions
+    activity: Activity | None = None  # distinct users and messages per window (with ENABLE_USER_METRICS)
 
 
 class UsageGroup:
@@ -132,6 +133,11 @@ class UsageGroup:
     @property
     def waits_on(self) -> bool:
         return self.settings.enabled("time_window") and self.settings.enabled("model")
+
+    @property
+    def activity_on(self) -> bool:
+        """The distinct-user and calendar-message families (ENABLE_USER_METRICS)."""
+        return self.settings.enabled("user")
 
     @property
     def model_on(self) -> bool:
@@ -217,19 +223,19 @@ class UsageGroup:
         settle = Span(self.cutoff, settled, inserted=True)
         cycle = AnyOf((opened, recent_span))
         marks = {"open": opened, "settle": settle, "recent": recent_span}
-        # What is automated among the messages since the cut-off or of the 5m window (docs: "Origin").
-        auto = origins.automated(self.reader, Span(min(self.cutoff, now - RECENT)))
-        read = self._cycle_read(cycle, marks, auto)
+        # Distinct users and messages per window (one span from the earliest window start).
+        windows = activity_windows(now, self.settings.timezone) if self.activity_on else {}
+        # What is automated among the messages since the cut-off, of the 5m window or of the activity
+        # windows (docs: "Origin"): one read serves both.
+        auto = origins.automated(self.reader, Span(min([self.cutoff, now - RECENT, *windows.values()])))
+        read = self._cycle_read(cycle, marks, auto, activity_reads(windows, auto, self.model_on))
         messages, tools = read["messages"], read.get("tools")
         starts = self._starts(now)
-        transactions = t.transaction_rows(self.reader, cycle, {**marks, **calendar_marks(starts)})
         replies = t.reply_map(read["agent_replies"])
         if len(read["agent_replies"]) >= FACET_LIMIT:  # more than one document holds: read them apart
             replies = t.agent_replies(self.reader, self._replies_span())
-        # The replies' transactions: those since the cut-off are spend; all since a little before it
-        # name the model of each reply (a reply is saved after its transactions).
-        spent = {"open": opened, "settle": settle}
-        spend_rows = t.spend_rows(self.reader, self._replies_span(), replies, spent) if replies else []
+        tx_marks, spent = {**marks, **calendar_marks(starts)}, {"open": opened, "settle": settle}
+        transactions, spend_rows = self._transaction_read(cycle, tx_marks, replies, spent)
         ledger = t.reply_ledger(spend_rows, replies)
 
         def part(mark: str, models: ReplyModels) -> Tallies:
@@ -281,6 +287,8 @@ class UsageGroup:
         usage.origins = origins.by_origin(sum(total.messages.count.values()), automated)
         if starts:
             usage.calendar = self._calendar(starts, transactions)
+        if windows:
+            usage.activity = activity_of(read)
         # Fold what was inserted before `settled` into the base (no cycle reads it again before the
         # recount) and move the cut-off there: the next cycle reads only what came since.
         self.base = self.base + settling
@@ -323,10 +331,16 @@ class UsageGroup:
         assert self.cutoff is not None
         return Span(self.cutoff - RECOUNT_LAG, inserted=True)
 
-    def _cycle_read(self, cycle: AnyOf, marks: dict[str, Span], auto: origins.Automated) -> dict[str, Any]:
+    def _cycle_read(
+        self,
+        cycle: AnyOf,
+        marks: dict[str, Span],
+        auto: origins.Automated,
+        activity: tuple[Span, dict[str, Query[Any]]] | None,
+    ) -> dict[str, Any]:
         """One command for every messages read of a cycle: queries over the documents inserted since a
-        little before the cut-off or created in the 5m window, each keeping its own span.
-        Tool users are those of person messages (`auto`)."""
+        little before the cut-off or created in the 5m window, and the `activity` reads over theirs,
+        each keeping its own span. Tool users are those of person messages (`auto`)."""
         own = cycle.match()
         reads: dict[str, Query[Any]] = {"messages": t.messages_query(marks).within(own)}
         if self.tools_on:
@@ -335,8 +349,28 @@ class UsageGroup:
         reads["agent_replies"] = t.agent_replies_query(FACET_LIMIT).within(self._replies_span().match())
         if self.waits_on or self.model_on:
             reads["replies"] = reply_parents_query(FACET_LIMIT).within(own)
-        wide = AnyOf((self._replies_span(), *cycle.spans[1:]))
-        return together(self.reader, wide.match(), reads)
+        spans: tuple[Span, ...] = (self._replies_span(), *cycle.spans[1:])
+        if activity is not None:
+            spans, reads = (*spans, activity[0]), {**reads, **activity[1]}
+        return together(self.reader, AnyOf(spans).match(), reads)
+
+    def _transaction_read(
+        self, cycle: AnyOf, marks: dict[str, Span], replies: dict[str, list[str]], spent: dict[str, Span]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """One command for the cycle's transaction tally (`marks`) and, with `replies`, their spend
+        rows: the replies' transactions since the cut-off are spend, and all since a little before it
+        name the model of each reply (a reply is saved after its transactions)."""
+        wide = self._replies_span()  # holds the cycle's spans (on `_id`)
+        reads: dict[str, Query[Any]] = {"tally": t.transactions_query(cycle, marks, FACET_LIMIT)}
+        if replies:
+            reads["spend"] = t.spend_query(wide, replies, spent, FACET_LIMIT)
+        got = together(self.reader, wide.match(by_id=True), reads)
+        tally, spend = got["tally"], got.get("spend", [])
+        if len(tally) >= FACET_LIMIT:  # more than one document holds: read them apart
+            tally = t.transaction_rows(self.reader, cycle, marks)
+        if len(spend) >= FACET_LIMIT:
+            spend = t.spend_rows(self.reader, wide, replies, spent)
+        return tally, spend
 
     def _token_source(self, total: Tallies) -> str:
         chosen = self.settings.token_source
@@ -382,26 +416,38 @@ class Activity:
     messages: dict[str, int] = field(default_factory=dict)  # day, week, month -> messages created in it
 
 
-def collect_activity(reader: Reader, settings: Settings, now: datetime) -> Activity:
-    reader = reader.at(now)  # what has expired at `now` is hidden
-    windows = {"recent": now - RECENT, **calendar_starts(now, settings.timezone)}
+def activity_windows(now: datetime, zone: str) -> dict[str, datetime]:
+    """The starts of the activity windows: the 5m window, the current day, week and month in `zone`."""
+    return {"recent": now - RECENT, **calendar_starts(now, zone)}
+
+
+def activity_reads(
+    windows: dict[str, datetime], auto: origins.Automated, agents: bool
+) -> tuple[Span, dict[str, Query[Any]]] | None:
+    """The span from the earliest window start and the reads of the activity numbers over it, for a
+    cycle's one command (None without windows). Users are those of person messages (`auto`)."""
+    if not windows:
+        return None
     span = Span(min(windows.values()))
-    people = origins.automated(reader, span).person()  # users are people (docs: "Origin")
+    people = {"$and": [span.match(), auto.person()]}
     reads: dict[str, Query[Any]] = {
-        "users": t.distinct_query("messages", "user", windows).within(people),
-        "conversations": t.distinct_query("messages", "conversationId", {}).within(
-            Span(now - RECENT).match()
+        "active_users": t.distinct_query("messages", "user", windows).within(people),
+        "active_conversations": t.distinct_query("messages", "conversationId", {}).within(
+            Span(windows["recent"]).match()
         ),
+        "calendar_messages": t.count_query(
+            "messages", {name: when for name, when in windows.items() if name != "recent"}
+        ).within(span.match()),
     }
-    if settings.enabled("model"):
-        reads["agents"] = t.agent_users_query(windows).within(people)
-    calendar = {name: when for name, when in windows.items() if name != "recent"}
-    reads["messages"] = t.count_query("messages", calendar)
-    # One command: the span starts at the earliest window; each query keeps what it counts.
-    got = together(reader, span.match(), reads)
-    users, conversations, messages = got["users"], got["conversations"], got["messages"]
-    agents = got.get("agents", {})
-    return Activity(users, conversations["all"], agents, messages)
+    if agents:
+        reads["active_agents"] = t.agent_users_query(windows).within(people)
+    return span, reads
+
+
+def activity_of(read: dict[str, Any]) -> Activity:
+    """The Activity of a cycle's read (activity_reads)."""
+    users, conversations = read["active_users"], read["active_conversations"]
+    return Activity(users, conversations["all"], read.get("active_agents", {}), read["calendar_messages"])
 
 
 def collect_inventory(reader: Reader, settings: Settings, now: datetime) -> dict[str, int]:

@@ -17,7 +17,6 @@ from .chargeback import GroupCostJob
 from .engagement import collect_engagement
 from .groups import (
     UsageGroup,
-    collect_activity,
     collect_balances,
     collect_inventory,
     collect_recent_ratings,
@@ -51,7 +50,7 @@ def _each_run(collect: Callable[[Reader, Settings, datetime], Any]) -> Callable[
     return lambda reader, settings: lambda now: collect(reader, settings, now)
 
 
-USAGE, ACTIVITY, ENGAGEMENT, INVENTORY = "usage", "activity", "engagement", "inventory"
+USAGE, ENGAGEMENT, INVENTORY = "usage", "engagement", "inventory"
 RECENT_RATINGS, BALANCES, SCHEDULES = "recent_ratings", "balances", "schedules"
 GROUP_COST = "group_cost"
 
@@ -64,7 +63,6 @@ JOBS: tuple[JobSpec, ...] = (
         "fast; all-time part recounted every `METRICS_RESYNC_INTERVAL`",
         lambda reader, settings: UsageGroup(reader, settings),
     ),
-    JobSpec(ACTIVITY, FAST, "messages, scheduleruns", "messages", "fast", _each_run(collect_activity)),
     # rolling 1/7/30-day windows: the 30-day read is large, so at the slow pace
     JobSpec(
         ENGAGEMENT, SLOW, "messages, users, scheduleruns", "messages", "slow", _each_run(collect_engagement)

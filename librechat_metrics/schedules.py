@@ -33,16 +33,17 @@ FAILED = "error"
 BOUNDS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 
 _NAMED = {"$and": [{"$eq": [{"$type": "$mcp.status"}, "string"]}, {"$ne": ["$mcp.status", ""]}]}
-RUN_COUNTS: list[dict[str, Any]] = [
-    {"$match": {"status": {"$in": list(STATUSES)}}},
-    {"$group": {"_id": "$status", "n": {"$sum": 1}}},
-]
-RUN_DETAILS: list[dict[str, Any]] = [
-    {"$match": {"status": {"$in": list(FINISHED)}}},
+# One read of the stored runs (on the `{status, firedAt}` index): runs per status, and the finished
+# runs' durations and failed runs' MCP statuses.
+_FINISHED = {"status": {"$in": list(FINISHED)}}
+RUNS: list[dict[str, Any]] = [
+    # `$in` alone also matches an array holding a status: only a plain string is one
+    {"$match": {"status": {"$in": list(STATUSES), "$not": {"$type": "array"}}}},
     {
         "$facet": {
+            "counts": [{"$group": {"_id": "$status", "n": {"$sum": 1}}}],
             "durations": [
-                {"$match": {"durationMs": {"$gte": 0, "$lt": float("inf")}}},
+                {"$match": {**_FINISHED, "durationMs": {"$gte": 0, "$lt": float("inf")}}},
                 {
                     "$group": {
                         "_id": "$status",
@@ -102,15 +103,15 @@ def fold_durations(rows: list[dict[str, Any]]) -> dict[str, WaitHistogram]:
 
 
 def schedules(reader: Reader, now: datetime) -> Schedules:
-    """Three reads: schedules by state, runs by status, finished runs' durations and MCP statuses."""
+    """Two reads: schedules by state; runs by status, finished runs' durations and MCP statuses."""
     result = Schedules()
     for row in reader.aggregate("schedules", STATES):
         result.states[state(row["_id"].get("e"), row["_id"].get("r"))] += row["n"]
-    for row in reader.aggregate("scheduleruns", RUN_COUNTS):
+    found = reader.aggregate("scheduleruns", RUNS)
+    runs = found[0] if found else {"counts": [], "durations": [], "mcp": []}
+    for row in runs["counts"]:
         result.runs[row["_id"]] += row["n"]
-    details = reader.aggregate("scheduleruns", RUN_DETAILS)
-    if details:
-        result.durations = fold_durations(details[0]["durations"])
-        for row in details[0]["mcp"]:
-            result.mcp[text(row["_id"], "mcp.status") or "unknown"] += row["n"]
+    result.durations = fold_durations(runs["durations"])
+    for row in runs["mcp"]:
+        result.mcp[text(row["_id"], "mcp.status") or "unknown"] += row["n"]
     return result

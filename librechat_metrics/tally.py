@@ -370,6 +370,17 @@ class TxTally:
 def transaction_rows(
     reader: Reader, span: Span | AnyOf, marks: dict[str, Span], by_user: bool = False
 ) -> list[dict[str, Any]]:
+    """fold_transactions' rows: the counted transactions of `span` (on `_id`) per kind, model (and
+    user) and mark."""
+    return reader.aggregate("transactions", _transaction_stages(span, marks, by_user))
+
+
+def transactions_query(span: Span | AnyOf, marks: dict[str, Span], limit: int) -> Query[Rows]:
+    """transaction_rows as a query (at most `limit` rows), to share a command with spend_query."""
+    return rows("transactions", [*_transaction_stages(span, marks, False), {"$limit": limit}])
+
+
+def _transaction_stages(span: Span | AnyOf, marks: dict[str, Span], by_user: bool) -> list[dict[str, Any]]:
     key: dict[str, Any] = {"k": "$tokenType", **_label_key("m", "model"), **_marks(marks, by_id=True)}
     if by_user:
         key["u"] = _raw("user")
@@ -379,7 +390,7 @@ def transaction_rows(
     for column, (source, prompt_only) in TX_SUMS.items():
         magnitude = _magnitude(f"${source}")
         group[column] = {"$sum": {"$cond": [prompt, magnitude, 0]} if prompt_only else magnitude}
-    return reader.aggregate("transactions", [{"$match": match}, {"$group": group}])
+    return [{"$match": match}, {"$group": group}]
 
 
 def fold_transactions(rows: list[dict[str, Any]], mark: str | None = None) -> TxTally:
@@ -468,11 +479,22 @@ def spend_rows(
     the fold from one pass that sums the span's transactions per messageId: `transactions.messageId`
     has no index, so each chunk of ids would be another scan of the span. With `one_pass` (the
     history's days), always the one pass: no id list is sent."""
+    return list(reader.each("transactions", _spend_stages(span, replies, marks or {}, one_pass)))
+
+
+def spend_query(span: Span, replies: dict[str, list[str]], marks: dict[str, Span], limit: int) -> Query[Rows]:
+    """spend_rows as a query (at most `limit` rows), to share a command with transactions_query."""
+    return rows("transactions", [*_spend_stages(span, replies, marks, False), {"$limit": limit}])
+
+
+def _spend_stages(
+    span: Span, replies: dict[str, list[str]], marks: dict[str, Span], one_pass: bool
+) -> list[dict[str, Any]]:
     ids = {"$type": "string"} if one_pass or len(replies) > REPLY_CHUNK else {"$in": sorted(replies)}
     match = {**span.match(by_id=True), **COUNTED_TRANSACTION, "messageId": ids}
-    key: dict[str, Any] = {"i": "$messageId", "m": _raw("model"), **_marks(marks or {}, by_id=True)}
+    key: dict[str, Any] = {"i": "$messageId", "m": _raw("model"), **_marks(marks, by_id=True)}
     group = {"_id": key, "v": {"$sum": _magnitude("$tokenValue")}, "s": {"$sum": _ABS_RAW}}
-    return list(reader.each("transactions", [{"$match": match}, {"$group": group}]))
+    return [{"$match": match}, {"$group": group}]
 
 
 def fold_spend(

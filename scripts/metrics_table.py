@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from librechat_metrics.families import FAMILIES, Family
+from librechat_metrics.families import FAMILIES, FROM_ACTIVITY, Family
 from librechat_metrics.jobs import BY_NAME, USAGE
 
 
@@ -20,7 +20,9 @@ def refresh(family: Family) -> str:
     if family.name == "librechat_agent_info":
         return "`METRICS_SLOW_INTERVAL`, and at once when a reply names an unknown agent"
     if family.job == USAGE and (
-        family.name.endswith(("_5m", "ly_spend_usd")) or family.name == "librechat_active_tool_users"
+        family.name.endswith(("_5m", "ly_spend_usd"))
+        or family.name in FROM_ACTIVITY
+        or family.name == "librechat_active_tool_users"
     ):
         return "fast"
     return BY_NAME[family.job].refresh

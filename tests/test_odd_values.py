@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ from librechat_metrics.settings import load
 from librechat_metrics.synthetic import generate
 from librechat_metrics.windows import week_start
 from tests.oracle import exporter_samples, history_rows, is_visible
-from tests.support.compare import GROUP_OF, assert_samples_equal
+from tests.support.compare import ACTIVITY, GROUP_OF, assert_samples_equal
 from tests.support.exporter import Exposition
 from tests.support.mongo import start_mongoeco
 from tests.test_history_e2e import assert_rows_equal
@@ -68,7 +69,7 @@ START, END = date(2025, 3, 16), date(2025, 3, 19)
 ERA = datetime(2001, 1, 1, tzinfo=UTC)  # odd documents are dated here: in no window and no day
 ERA_END = datetime(2010, 1, 1, tzinfo=UTC)  # odd date and ObjectId values are drawn before this
 MARK = "_odd_example"  # a field nothing reads: the odd documents of one example, to remove them
-WINDOWED = {"activity", "engagement", "recent_ratings"}
+WINDOWED = {"engagement", "recent_ratings"}  # and the families of the usage job's ACTIVITY reads
 DAILY = ("daily_users", "daily_messages", "daily_messages_by_model", "daily_tokens_by_model",
          "daily_tokens_by_user", "daily_errors_by_model", "daily_registrations", "daily_retention",
          "daily_churn", "daily_user_messages", "daily_cost_by_model", "daily_messages_by_endpoint",
@@ -79,7 +80,12 @@ _serial = itertools.count(1)
 
 def windowed(name: str) -> bool:
     """A family no document dated in 2001 can change."""
-    return GROUP_OF[name] in WINDOWED or name.endswith("_5m") or name == "librechat_active_tool_users"
+    return (
+        GROUP_OF[name] in WINDOWED
+        or name in ACTIVITY
+        or name.endswith("_5m")
+        or name == "librechat_active_tool_users"
+    )
 
 
 # --- running every job and the history computation -------------------------------------------------
@@ -543,14 +549,14 @@ def test_decimal128_amounts_and_credits_are_numbers(served):
 
 
 def test_a_model_array_holding_an_agent_id_is_no_agent_id(served):
-    """Item 2: a reply whose model is ["agent_x", "y"] ($regex matches arrays) failed activity
-    (unhashable list) and, through reply_map and agent_spend, usage."""
+    """Item 2: a reply whose model is ["agent_x", "y"] ($regex matches arrays) failed the activity
+    reads (unhashable list) and, through reply_map and agent_spend, usage."""
     odd = _odd_now("messages", model=["agent_x", "y"])
     spent = _odd_now("transactions", messageId=odd["messages"][1]["messageId"])
     before = values.skipped()
     compare_with_oracle(served, odd | spent)
     after = values.skipped()
-    assert after.get(("activity", "model"), 0) > before.get(("activity", "model"), 0)
+    assert after.get(("usage", "model"), 0) > before.get(("usage", "model"), 0)
 
 
 def test_arrays_holding_a_counted_value_do_not_count(served):
@@ -614,7 +620,7 @@ def test_skipped_values_are_served_per_group_and_field(served):
     odd = _odd_now("messages", model=["agent_x", "y"])
     run = compare_with_oracle(served, odd)
     skipped = run.page.samples["librechat_exporter_skipped_values_total"]
-    assert skipped.get((("field", "model"), ("group", "activity")), 0) >= 1
+    assert skipped.get((("field", "model"), ("group", "usage")), 0) >= 1
     assert run.page.types["librechat_exporter_skipped_values_total"] == "counter"
 
 
@@ -624,11 +630,13 @@ def test_distinct_user_families_get_no_summed_other_series():
     counts = {f"agent_{i:03d}": 1 for i in range(6)}
     activity = Activity({"recent": 1, "day": 1, "week": 1, "month": 1}, 1, {w: counts for w in
                         ("recent", "day", "week", "month")})  # fmt: skip
-    scheduler = Scheduler([Job("activity", 60, lambda now: activity)], wall=NOW.timestamp)
+    usage = SimpleNamespace(activity=activity)  # only the activity numbers of a usage result
+    users = [f for f in FAMILIES if f.name in ACTIVITY and f.labels == ("agent_id",)]
+    scheduler = Scheduler([Job("usage", 60, lambda now: usage)], wall=NOW.timestamp)
     scheduler.run_once(scheduler.jobs[0])
     settings_ = load({"METRICS_LABEL_LIMIT": "3"})
-    metrics = {m.name: m for m in SnapshotCollector(scheduler, settings_).group_families("activity")}
-    users = [f for f in FAMILIES if f.job == "activity" and f.labels == ("agent_id",)]
+    collector = SnapshotCollector(scheduler, settings_)
+    metrics = {m.name: m for m in collector.families_of("usage", usage) if m.name in {f.name for f in users}}
     assert len(users) == 4
     for family in users:
         samples = metrics[family.name].samples

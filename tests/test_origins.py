@@ -14,7 +14,7 @@ from pymongo import MongoClient, monitoring
 
 from librechat_metrics import origins, tally
 from librechat_metrics.engagement import collect_engagement
-from librechat_metrics.groups import UsageGroup, collect_activity
+from librechat_metrics.groups import UsageGroup
 from librechat_metrics.history import compute, sql
 from librechat_metrics.mongo import Reader, Span, visible
 from librechat_metrics.settings import load
@@ -132,11 +132,11 @@ def serve(collections: dict[str, list[dict]]):
 def jobs(server, client, zone: str) -> dict[str, object]:
     settings = load({"MONGODB_URI": server.uri, "TIMEZONE": zone})
     reader = Reader.from_settings(client, settings)
-    activity = collect_activity(reader, settings, NOW)
+    usage = UsageGroup(reader, settings)(NOW)
     return {
-        "activity": activity,
+        "activity": usage.activity,
         "engagement": collect_engagement(reader, settings, NOW),
-        "usage": UsageGroup(reader, settings)(NOW),
+        "usage": usage,
         "reader": reader,
     }
 
@@ -237,14 +237,18 @@ def own(query: dict) -> dict:
 
 
 def test_reads_are_bounded_on_indexes(example):
-    """The activity job reads runs by {status, firedAt} from 7 days before the month, prompts by
-    conversationId, and trigger messages on createdAt from an hour before the month."""
+    """A usage cycle (its activity reads: from the month's start) reads runs by {status, firedAt} from
+    7 days before the month, prompts by conversationId, and trigger messages on createdAt from an hour
+    before the month: one read of each for the whole cycle."""
     _, server, _ = example
     commands = Commands()
     client = MongoClient(server.uri, tz_aware=True, event_listeners=[commands])
     try:
         settings = load({"MONGODB_URI": server.uri})
-        collect_activity(Reader.from_settings(client, settings), settings, NOW)
+        usage = UsageGroup(Reader.from_settings(client, settings), settings, clock=lambda: 0.0)
+        usage(NOW)  # the recount, then the cycle
+        commands.sent.clear()
+        usage(NOW)  # a cycle alone
     finally:
         client.close()
     month = datetime(2025, 3, 1, tzinfo=timezone.utc)
@@ -273,7 +277,8 @@ def test_a_reply_beyond_the_lookback_counts_as_a_person():
     try:
         settings = load({"MONGODB_URI": server.uri})
         reader = Reader.from_settings(client, settings)
-        assert collect_activity(reader, settings, NOW).users["day"] == 1
+        activity = UsageGroup(reader, settings)(NOW).activity
+        assert activity is not None and activity.users["day"] == 1
         assert origins.automated(reader, Span(fired + timedelta(days=7))).prompts == (prompt,)
     finally:
         client.close()

@@ -19,7 +19,7 @@ import pytest
 from bson import ObjectId
 
 from librechat_metrics.families import FAMILIES
-from librechat_metrics.groups import UsageGroup, collect_activity
+from librechat_metrics.groups import UsageGroup
 from librechat_metrics.mongo import Reader
 from librechat_metrics.page import Page, wants_html
 from librechat_metrics.scheduler import Job, Scheduler
@@ -139,10 +139,7 @@ def test_calendar_messages_and_spend_at_window_edges(zone):
         settings = load({"MONGODB_URI": server.uri, "TIMEZONE": zone})
         client = pymongo.MongoClient(server.uri, tz_aware=True)
         reader = Reader.from_settings(client, settings)
-        results = {
-            "usage": UsageGroup(reader, settings)(NOW),
-            "activity": collect_activity(reader, settings, NOW),
-        }
+        results = {"usage": UsageGroup(reader, settings)(NOW)}
         client.close()
     finally:
         server.stop()
@@ -302,9 +299,8 @@ def test_page_shows_the_oracle_numbers_and_escapes_label_values(seeded, exporter
     assert not re.search(r"(src|href)=\"(https?:)?//", page), "an external asset"
 
     zone = "Europe/Berlin"
-    usage_at, activity_at = as_of(before, "usage"), as_of(before, "activity")
-    usage = exporter_samples(collections, usage_at, zone)
-    activity = exporter_samples(collections, activity_at, zone)
+    usage_at = as_of(before, "usage")
+    usage = activity = exporter_samples(collections, usage_at, zone)
     numbers = page_numbers(collections, usage_at)
     shown = cards(page)
     want = {
@@ -345,7 +341,7 @@ def test_page_shows_the_oracle_numbers_and_escapes_label_values(seeded, exporter
     assert re.search(r'<td id="mongodb"><span class="ok">answering</span>', page)
     assert re.search(r"<td id=\"target\"><span class=\"ok\">is LibreChat's</span>", page)
     assert re.search(r'<td id="ready"><span class="ok">ready</span>', page)
-    for job in ("target", "usage", "activity", "engagement", "inventory", "balances", "indexes"):
+    for job in ("target", "usage", "engagement", "inventory", "balances", "indexes"):
         row = re.search(
             rf'<tr id="job-{job}"><td>{job}</td><td><span class="ok">ok</span></td><td>(.*?)</td>', page
         )

@@ -17,7 +17,6 @@ from librechat_metrics.families.schedules import FAMILIES as SCHEDULE_FAMILIES
 from librechat_metrics.families.tools import FAMILIES as TOOL_FAMILIES
 from librechat_metrics.groups import (
     UsageGroup,
-    collect_activity,
     collect_balances,
     collect_inventory,
     collect_schedules,
@@ -306,12 +305,13 @@ def test_expired_messages_and_conversations_are_not_counted(mongoeco):
         reader = Reader.from_settings(client, settings)
         usage = UsageGroup(reader, settings, clock=lambda: 0.0)(NOW)
         inventory = collect_inventory(reader, settings, NOW)
-        activity = collect_activity(reader, settings, NOW)
+        activity = usage.activity
     want = exporter_samples(data, NOW)
     assert want["librechat_messages_total"] == {(): float(len(VISIBLE))}  # by hand: 3 of 7
     assert sum(usage.total.messages.count.values()) == len(VISIBLE)
     assert sum(usage.recent.messages.count.values()) == len(VISIBLE)
     assert inventory["conversations"] == want["librechat_conversations_total"][()] == len(VISIBLE)
+    assert activity is not None
     assert activity.users["recent"] == want["librechat_active_users"][()] == len(VISIBLE)
 
 

@@ -43,5 +43,11 @@ MODULES = (
 )
 
 FAMILIES: tuple[Family, ...] = tuple(family for module in MODULES for family in module.FAMILIES)
+# The families of the usage job's activity reads (distinct users, calendar messages): read afresh each
+# cycle over their windows, not kept incrementally like the job's other numbers.
+FROM_ACTIVITY = frozenset(
+    {f.name for f in activity.FAMILIES if f.job == "usage"}
+    | {f.name for f in agents.FAMILIES if f.name.endswith("_users")}
+)
 
-__all__ = ["FAMILIES", "MODULES", "Family", "Samples"]
+__all__ = ["FAMILIES", "FROM_ACTIVITY", "MODULES", "Family", "Samples"]

@@ -1,11 +1,12 @@
-"""Distinct active users and conversations (activity job) and plain collection counts (inventory job)."""
+"""Distinct active users and conversations (the usage job's activity reads) and plain collection counts
+(inventory job)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..groups import Activity
-from ..jobs import ACTIVITY, INVENTORY
+from ..groups import Activity, Usage
+from ..jobs import INVENTORY, USAGE
 from .base import Family, Samples, one
 
 # (name part, HELP wording, window): the calendar windows of windows.calendar_starts.
@@ -16,9 +17,16 @@ CALENDAR = (
 )
 
 
-def messages_in(window: str) -> Callable[[Activity], Samples]:
+def activity(usage: Usage) -> Activity:
+    """The activity numbers of a usage result (read whenever these families are on)."""
+    if usage.activity is None:
+        raise ValueError("the usage result has no activity numbers")
+    return usage.activity
+
+
+def messages_in(window: str) -> Callable[[Usage], Samples]:
     """The value of a calendar messages gauge: messages created since the window's start."""
-    return lambda a: one(a.messages[window])
+    return lambda u: one(activity(u).messages[window])
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -28,8 +36,8 @@ FAMILIES: tuple[Family, ...] = (
         "Number of active users in the last 5 minutes",
         (),
         ("user",),
-        ACTIVITY,
-        lambda a: one(a.users["recent"]),
+        USAGE,
+        lambda u: one(activity(u).users["recent"]),
     ),
     Family(
         "librechat_active_conversations",
@@ -37,8 +45,8 @@ FAMILIES: tuple[Family, ...] = (
         "Number of active conversations in the last 5 minutes",
         (),
         ("user",),
-        ACTIVITY,
-        lambda a: one(a.conversations_5m),
+        USAGE,
+        lambda u: one(activity(u).conversations_5m),
     ),
     Family(
         "librechat_daily_unique_users",
@@ -46,8 +54,8 @@ FAMILIES: tuple[Family, ...] = (
         "Number of unique users active in the current day",
         (),
         ("user",),
-        ACTIVITY,
-        lambda a: one(a.users["day"]),
+        USAGE,
+        lambda u: one(activity(u).users["day"]),
     ),
     Family(
         "librechat_weekly_unique_users",
@@ -55,8 +63,8 @@ FAMILIES: tuple[Family, ...] = (
         "Number of unique users active in the current week (starting from Monday)",
         (),
         ("user",),
-        ACTIVITY,
-        lambda a: one(a.users["week"]),
+        USAGE,
+        lambda u: one(activity(u).users["week"]),
     ),
     Family(
         "librechat_monthly_unique_users",
@@ -64,8 +72,8 @@ FAMILIES: tuple[Family, ...] = (
         "Number of unique users active in the current month",
         (),
         ("user",),
-        ACTIVITY,
-        lambda a: one(a.users["month"]),
+        USAGE,
+        lambda u: one(activity(u).users["month"]),
     ),
     *(
         Family(
@@ -74,7 +82,7 @@ FAMILIES: tuple[Family, ...] = (
             f"Number of messages sent in the current {span}",
             (),
             ("basic", "user"),
-            ACTIVITY,
+            USAGE,
             messages_in(window),
         )
         for period, span, window in CALENDAR

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ..groups import Activity, Usage
-from ..jobs import ACTIVITY, USAGE
+from ..groups import Usage
+from ..jobs import USAGE
 from ..labels import is_agent_id
 from ..tally import AgentInfo
 from ..values import usd
+from .activity import activity
 from .base import TRANSACTIONS, Family, Samples, add_up
 
 A = ("agent_id",)
@@ -26,8 +27,8 @@ def spend(usage: Usage) -> Samples:
     return add_up(((agent_id,), usd(v)) for agent_id, v in (usage.total.agent_spend or {}).items())
 
 
-def users(activity: Activity, window: str) -> Samples:
-    return add_up(((agent_id,), n) for agent_id, n in activity.agent_users.get(window, {}).items())
+def users(usage: Usage, window: str) -> Samples:
+    return add_up(((agent_id,), n) for agent_id, n in activity(usage).agent_users.get(window, {}).items())
 
 
 def info(agents: dict[str, AgentInfo]) -> Samples:
@@ -88,7 +89,7 @@ FAMILIES: tuple[Family, ...] = (
         "Number of users an agent replied to in the last 5 minutes",
         A,
         ("user", "model"),
-        ACTIVITY,
+        USAGE,
         lambda a: users(a, "recent"),
         additive=False,  # distinct users: a user of two agents is one user, never summed into "other"
     ),
@@ -98,7 +99,7 @@ FAMILIES: tuple[Family, ...] = (
         "Number of users an agent replied to in the current day",
         A,
         ("user", "model"),
-        ACTIVITY,
+        USAGE,
         lambda a: users(a, "day"),
         additive=False,  # distinct users: a user of two agents is one user, never summed into "other"
     ),
@@ -108,7 +109,7 @@ FAMILIES: tuple[Family, ...] = (
         "Number of users an agent replied to in the current week (starting from Monday)",
         A,
         ("user", "model"),
-        ACTIVITY,
+        USAGE,
         lambda a: users(a, "week"),
         additive=False,  # distinct users: a user of two agents is one user, never summed into "other"
     ),
@@ -118,7 +119,7 @@ FAMILIES: tuple[Family, ...] = (
         "Number of users an agent replied to in the current month",
         A,
         ("user", "model"),
-        ACTIVITY,
+        USAGE,
         lambda a: users(a, "month"),
         additive=False,  # distinct users: a user of two agents is one user, never summed into "other"
     ),
