@@ -1,8 +1,9 @@
 """Engagement over rolling windows: distinct active users and new registrations in the last 1, 7
 and 30 days (docs/semantics.md, "Engagement").
 
-Two index-bounded reads at the slow interval: messages on `createdAt` (the 30-day read is the
-largest), users on `_id` (users has no `createdAt` index, so registration time is the ObjectId time).
+The active users are read with the usage cycle's activity numbers (groups.activity_reads, from these
+windows' starts); the registrations here, one read at the slow interval, on users' `_id` (users has no
+`createdAt` index, so registration time is the ObjectId time).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import origins, tally
 from .mongo import Reader, Span
 from .settings import Settings
 
@@ -19,9 +19,8 @@ WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(da
 
 @dataclass(frozen=True)
 class Engagement:
-    """Per window name ("1d", "7d", "30d"): distinct active users and users registered."""
+    """Per window name ("1d", "7d", "30d"): users registered."""
 
-    active: dict[str, int]
     registered: dict[str, int]
 
 
@@ -43,9 +42,4 @@ def new_users(reader: Reader, marks: dict[str, datetime]) -> dict[str, int]:
 
 
 def collect_engagement(reader: Reader, settings: Settings, now: datetime) -> Engagement:
-    reader = reader.at(now)  # what has expired at `now` is hidden
-    marks = starts(now)
-    span = Span(min(marks.values()))
-    people = origins.automated(reader, span).person()  # active users are people (docs: "Origin")
-    active = tally.distinct_counts(reader, "messages", "user", span, marks, people)
-    return Engagement({name: active[name] for name in marks}, new_users(reader, marks))
+    return Engagement(new_users(reader.at(now), starts(now)))

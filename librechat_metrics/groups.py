@@ -22,6 +22,8 @@ from typing import Any
 from . import origins, values
 from . import tally as t
 from .balances import Balances, balances
+from .engagement import WINDOWS as ROLLING
+from .engagement import starts as rolling_starts
 from .indexes import leading_keys
 from .labels import is_agent_id
 from .mongo import AnyOf, Reader, Span
@@ -417,8 +419,9 @@ class Activity:
 
 
 def activity_windows(now: datetime, zone: str) -> dict[str, datetime]:
-    """The starts of the activity windows: the 5m window, the current day, week and month in `zone`."""
-    return {"recent": now - RECENT, **calendar_starts(now, zone)}
+    """The starts of the activity windows: the 5m window, the current day, week and month in `zone`,
+    and the rolling 24 hours, 7 and 30 days (engagement.WINDOWS)."""
+    return {"recent": now - RECENT, **calendar_starts(now, zone), **rolling_starts(now)}
 
 
 def activity_reads(
@@ -430,17 +433,18 @@ def activity_reads(
         return None
     span = Span(min(windows.values()))
     people = {"$and": [span.match(), auto.person()]}
+    fixed = {name: when for name, when in windows.items() if name not in ROLLING}  # 5m, day, week, month
     reads: dict[str, Query[Any]] = {
         "active_users": t.distinct_query("messages", "user", windows).within(people),
         "active_conversations": t.distinct_query("messages", "conversationId", {}).within(
             Span(windows["recent"]).match()
         ),
         "calendar_messages": t.count_query(
-            "messages", {name: when for name, when in windows.items() if name != "recent"}
+            "messages", {name: when for name, when in fixed.items() if name != "recent"}
         ).within(span.match()),
     }
     if agents:
-        reads["active_agents"] = t.agent_users_query(windows).within(people)
+        reads["active_agents"] = t.agent_users_query(fixed).within(people)
     return span, reads
 
 

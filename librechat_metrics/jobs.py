@@ -63,10 +63,8 @@ JOBS: tuple[JobSpec, ...] = (
         "fast; all-time part recounted every `METRICS_RESYNC_INTERVAL`",
         lambda reader, settings: UsageGroup(reader, settings),
     ),
-    # rolling 1/7/30-day windows: the 30-day read is large, so at the slow pace
-    JobSpec(
-        ENGAGEMENT, SLOW, "messages, users, scheduleruns", "messages", "slow", _each_run(collect_engagement)
-    ),
+    # registrations in the rolling 1/7/30-day windows (their active users: the usage job)
+    JobSpec(ENGAGEMENT, SLOW, "users", "users `_id`", "slow", _each_run(collect_engagement)),
     JobSpec(
         INVENTORY,
         SLOW,

@@ -15,6 +15,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from librechat_metrics.engagement import collect_engagement
+from librechat_metrics.groups import UsageGroup
 from librechat_metrics.history import cli, compute, sql
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import Settings
@@ -85,7 +86,9 @@ def reader():
 
 def test_exporter_query_agrees_with_the_hand_count(reader):
     got = collect_engagement(reader, Settings(), NOW)
-    flat = {f"librechat_active_users_{w}": n for w, n in got.active.items()}
+    activity = UsageGroup(reader, Settings())(NOW).activity
+    assert activity is not None
+    flat = {f"librechat_active_users_{w}": activity.users[w] for w in ("1d", "7d", "30d")}
     flat |= {f"librechat_new_users_{w}": n for w, n in got.registered.items()}
     assert flat == WANT
 
@@ -114,8 +117,12 @@ def test_temporary_and_subagent_chats_count_as_usage():
     server = start_mongoeco(data)
     try:
         with MongoClient(server.uri, tz_aware=True) as client:
-            got = collect_engagement(Reader(client["LibreChat"], 10_000), Settings(), NOW)
-        assert got.active == {"1d": 2, "7d": 2, "30d": 2}
+            got = UsageGroup(Reader(client["LibreChat"], 10_000), Settings())(NOW).activity
+        assert got is not None and {w: got.users[w] for w in ("1d", "7d", "30d")} == {
+            "1d": 2,
+            "7d": 2,
+            "30d": 2,
+        }
     finally:
         server.stop()
 

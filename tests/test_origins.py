@@ -165,7 +165,7 @@ def test_the_issue_example_counts_people(example, zone):
     got = jobs(server, client, zone)
     assert got["activity"].users["day"] == 3  # not 5
     assert got["activity"].users["recent"] == 2  # not 5
-    assert got["engagement"].active["1d"] == 3
+    assert got["activity"].users["1d"] == 3
     assert got["activity"].agent_users["recent"] == {AGENT: 2}  # P1 P2's replies, no run's
     assert got["usage"].origins == {"person": 6, "schedule": 6, "agent_event": 0}
     want = exporter_samples(collections, NOW, zone)
@@ -184,7 +184,7 @@ def test_window_edges_later_turns_edited_roots_and_agent_events(edge, zone):
     got = jobs(server, client, zone)
     assert got["activity"].users["day"] == 3
     assert got["activity"].users["week"] == 3
-    assert got["engagement"].active["1d"] == 3  # the last 24 h: P4 S2 S3
+    assert got["activity"].users["1d"] == 3  # the last 24 h: P4 S2 S3
     assert got["usage"].origins == {"person": 6, "schedule": 6, "agent_event": 4}
     want = exporter_samples(collections, NOW, zone)
     assert want["librechat_daily_unique_users"] == {(): 3.0}
@@ -237,9 +237,9 @@ def own(query: dict) -> dict:
 
 
 def test_reads_are_bounded_on_indexes(example):
-    """A usage cycle (its activity reads: from the month's start) reads runs by {status, firedAt} from
-    7 days before the month, prompts by conversationId, and trigger messages on createdAt from an hour
-    before the month: one read of each for the whole cycle."""
+    """A usage cycle (its activity reads: from 30 days ago, before this month's start) reads runs by
+    {status, firedAt} from 7 days before that, prompts by conversationId, and trigger messages on
+    createdAt from an hour before it: one read of each for the whole cycle."""
     _, server, _ = example
     commands = Commands()
     client = MongoClient(server.uri, tz_aware=True, event_listeners=[commands])
@@ -251,28 +251,29 @@ def test_reads_are_bounded_on_indexes(example):
         usage(NOW)  # a cycle alone
     finally:
         client.close()
-    month = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    earliest = NOW - timedelta(days=30)
+    assert earliest < datetime(2025, 3, 1, tzinfo=timezone.utc)  # the rolling 30 days start first
     finds = [own(command["filter"]) for name, _, command in commands.sent if name == "find"]
     runs = [f for f in finds if "firedAt" in f]
     assert len(runs) == 1
     assert sorted(runs[0]["status"]["$in"]) == sorted(origins.RUN_STATUSES)
-    assert runs[0]["firedAt"]["$gte"] == month - timedelta(days=7)
+    assert runs[0]["firedAt"]["$gte"] == earliest - timedelta(days=7)
     prompts = [f for f in finds if f.get("parentMessageId") == NO_PARENT]
     assert len(prompts) == 1 and sorted(prompts[0]["conversationId"]["$in"]) == ["run-P3", "run-S1", "run-S2"]
     triggers = [f for f in finds if "$and" in f and origins.TRIGGER in f["$and"]]
     assert len(triggers) == 1
-    assert triggers[0]["$and"][0] == {"createdAt": {"$type": "date", "$gte": month - timedelta(hours=1)}}
+    assert triggers[0]["$and"][0] == {"createdAt": {"$type": "date", "$gte": earliest - timedelta(hours=1)}}
 
 
 def test_a_reply_beyond_the_lookback_counts_as_a_person():
-    """The documented limit: a run fired more than 7 days before the read (the activity job reads
-    from the month's start, March 1) whose reply falls inside it (an approval that waited) is not
-    found, so its user counts that day; a read from before the run finds it."""
+    """The documented limit: a run fired more than 7 days before the read (the activity reads start
+    30 days before NOW, February 18 12:00) whose reply falls inside it (an approval that waited) is
+    not found, so its user counts that day; a read from before the run finds it."""
     d = Docs()
-    fired = datetime(2025, 2, 21, 23, 59, tzinfo=timezone.utc)
+    fired = datetime(2025, 2, 11, 11, 59, tzinfo=timezone.utc)
     d.run("S9", "run-s9", fired)
     prompt = d.message("S9", "run-s9", fired + timedelta(seconds=1), NO_PARENT, True)
-    d.message("S9", "run-s9", NOW.replace(hour=10), prompt, False)  # the reply, 27 days later
+    d.message("S9", "run-s9", NOW.replace(hour=10), prompt, False)  # the reply, 37 days later
     server, client = serve(d.collections())
     try:
         settings = load({"MONGODB_URI": server.uri})
@@ -309,7 +310,7 @@ def test_odd_values_never_break_a_job_and_agree_with_the_oracle():
             want = exporter_samples(collections, NOW, zone)
             # O0 O1 O2 (their runs name nothing) and T0 T1 T2 are people; S1, T3 and T9 are not
             assert got["activity"].users["recent"] == want["librechat_active_users"][()] == 6
-            assert got["engagement"].active["1d"] == want["librechat_active_users_1d"][()] == 6
+            assert got["activity"].users["1d"] == want["librechat_active_users_1d"][()] == 6
             origins_want = {
                 dict(k)["origin"]: v for k, v in want["librechat_messages_by_origin_total"].items()
             }

@@ -46,7 +46,7 @@ FAMILIES: tuple[Family, ...] = tuple(family for module in MODULES for family in 
 # The families of the usage job's activity reads (distinct users, calendar messages): read afresh each
 # cycle over their windows, not kept incrementally like the job's other numbers.
 FROM_ACTIVITY = frozenset(
-    {f.name for f in activity.FAMILIES if f.job == "usage"}
+    {f.name for f in (*activity.FAMILIES, *engagement.FAMILIES) if f.job == "usage"}
     | {f.name for f in agents.FAMILIES if f.name.endswith("_users")}
 )
 
