@@ -2,7 +2,9 @@
 
 Runs the exporter's jobs in this process (default settings) against a served synthetic dataset while a
 writer adds LibreChat activity at a constant rate (by default a message every 2.5 s with its
-transactions, and a rating of an earlier reply every 25 s), as a live deployment does. Once every job has
+transactions, and a rating of an earlier reply every 25 s), as a live deployment does; the writer starts
+`--prefill` seconds (5 minutes) before the exporter, so every 5-minute window is full from the first
+measured minute and the write rate the exporter sees is constant throughout. Once every job has
 succeeded once (the first full recount is done), it measures for `--minutes` and reports, from minute 2
 on: commands per minute, whole-collection reads per minute (a read whose filter bounds no field that
 stock LibreChat indexes), documents and reply bytes returned per minute (bytes also per job, and per
@@ -324,6 +326,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=6)
     parser.add_argument("--write-every", type=float, default=2.5, help="seconds between inserted messages")
     parser.add_argument("--exporter", choices=("ours", "original"), default="ours")
+    parser.add_argument(
+        "--prefill", type=float, default=300, help="seconds the writer runs before the exporter starts"
+    )
     args = parser.parse_args()
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -333,6 +338,8 @@ def main() -> None:
     seeded = time.monotonic() - began
     writer = Writer(server.uri, now, args.write_every)  # its client predates the listener: not counted
     writer.start()
+    # A constant write rate from the first measured minute: the 5-minute windows are full by then.
+    time.sleep(args.prefill)
     recorder = Recorder()
     monitoring.register(recorder)
     recorder.start = time.monotonic()
