@@ -410,7 +410,8 @@ def agent_ids(tallies: Tallies) -> set[str]:
 
 @dataclass
 class Activity:
-    """Distinct users per window and distinct conversations in the 5m window."""
+    """Distinct users per window (5m, day, week, month, 1d, 7d, 30d: activity_windows) and distinct
+    conversations in the 5m window."""
 
     users: dict[str, int]
     conversations_5m: int
