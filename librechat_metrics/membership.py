@@ -27,11 +27,15 @@ class Membership:
 
 
 def read_membership(reader: Reader) -> Membership:
-    """The groups and the membership key of every user, in two reads (`groups`, `users` projected).
+    """The groups and the membership key of every user, in two reads (`groups`, `users` projected);
+    without a group, one (no user is read: every caller has nothing to compute then).
 
     A group's label is its `name` (the model-label rules: null/missing/"" become `unknown`), sanitised;
     groups with the same label are one group (the union of their members). Only string `memberIds`
     elements count; a member key that names no user is no member."""
+    found = reader.find("groups", {}, {"_id": 0, "name": 1, "memberIds": 1})
+    if not found:
+        return Membership({}, frozenset())
     keys: dict[str, set[str]] = {}
     users: set[str] = set()
     for doc in reader.find("users", {}, {"_id": 1, "idOnTheSource": 1}):
@@ -39,7 +43,7 @@ def read_membership(reader: Reader) -> Membership:
         keys.setdefault(text(doc.get("idOnTheSource")) or user, set()).add(user)
         users.add(user)
     groups: dict[str, set[str]] = {}
-    for doc in reader.find("groups", {}, {"_id": 0, "name": 1, "memberIds": 1}):
+    for doc in found:
         members = groups.setdefault(sanitise(name_label(doc.get("name"))), set())
         ids = doc.get("memberIds")
         for member in ids if isinstance(ids, list) else ():

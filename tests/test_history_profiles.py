@@ -15,6 +15,7 @@ from pymongo import MongoClient, monitoring
 
 from librechat_metrics import responses, tally
 from librechat_metrics.history import compute, sql
+from librechat_metrics.membership import read_membership
 from librechat_metrics.mongo import Reader
 from librechat_metrics.settings import load
 from librechat_metrics.synthetic import PROFILES, generate
@@ -108,9 +109,10 @@ class Replies(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.replies: list[bytes] = []
+        self.sent: list[tuple[str, object]] = []  # (command, collection)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        pass
+        self.sent.append((event.command_name, event.command.get(event.command_name)))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         self.replies.append(bson.encode(event.reply))
@@ -165,3 +167,19 @@ def test_a_day_joins_its_transactions_to_the_replies_near_it_only(mongoeco):
     assert got == history_rows(collections, day, day, "UTC", now=NOW)["daily_spend_by_agent"]
     assert got == {(day, agent, 3.0)}
     assert listener.replies and not any(b"far-reply-" in reply for reply in listener.replies)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_the_users_are_read_for_groups_only(mongoeco, grouped):
+    """Group rows need every user's membership key; without a group there are no group rows, and the
+    users (as many as ever signed up, whatever the day) are not read."""
+    user = oid(NOW - timedelta(days=400))
+    groups = [{"name": "team", "memberIds": ["entra-1"]}] if grouped else []
+    server = mongoeco({"users": [{"_id": user, "idOnTheSource": "entra-1"}], "groups": groups})
+    listener = Replies()
+    with MongoClient(server.uri, tz_aware=True, event_listeners=[listener]) as client:
+        reader = Reader.from_settings(client, load({"MONGODB_URI": server.uri})).at(NOW)
+        listener.sent.clear()
+        membership = read_membership(reader)
+    assert membership.groups == ({"team": frozenset({str(user)})} if grouped else {})
+    assert (("find", "users") in listener.sent) == grouped
