@@ -80,9 +80,9 @@ class Source:
 
 def replies_span(span: Span) -> Span:
     """The agent replies the transactions of `span` are joined to: those created from RECOUNT_LAG
-    before it to RECOUNT_LAG after it (a reply is saved after its transactions, at most RECOUNT_LAG
-    after the last; the lag before, as the exporter's cycle, for a clock a little behind). Bounded,
-    so a day reads its own replies whatever the history behind it."""
+    before it to RECOUNT_LAG after it (a reply is saved after its transactions, so one finished up to
+    RECOUNT_LAG after the span still takes the span's spend; the lag before, as the exporter's cycle,
+    for a clock a little behind). Bounded: a day reads its own replies, whatever the history behind it."""
     assert span.lo is not None and span.hi is not None
     return Span(span.lo - RECOUNT_LAG, span.hi + RECOUNT_LAG)
 
