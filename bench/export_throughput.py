@@ -14,10 +14,12 @@ afterwards):
    were exported (the cron case: they are read from the store; that earlier export is not counted).
 
 Commands and reply bytes are counted in the child by pymongo command monitoring (every command and
-getMore, and the BSON size of every reply); "stand-in CPU" is the CPU time the mongoeco process spent
-during the run. mongoeco scans where MongoDB would use an index (bench/mongoeco_index_cost.py), so its
-CPU grows with the collection even for a bounded read: compare commands and reply bytes across
-history sizes, CPU only between runs on the same data.
+getMore, and the BSON size of every reply), also per read shape (`by_shape`: command, collection and
+the filter's or pipeline's keys, values left out), which shows what a byte count is made of; peak RSS
+is the child's own (VmHWM); "stand-in CPU" is the CPU time the mongoeco process spent during the
+run. mongoeco scans where MongoDB would use an index (bench/mongoeco_index_cost.py), so its CPU grows
+with the collection even for a bounded read: compare commands and reply bytes across history sizes,
+CPU only between runs on the same data.
 
     .venv/bin/python bench/export_throughput.py                    # 10,000 messages over 60 days
     .venv/bin/python bench/export_throughput.py --messages 50000   # the large case (slow)
@@ -53,18 +55,50 @@ NOW = datetime(2025, 6, 30, 12, 0, tzinfo=timezone.utc)
 SQL = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 
 
+def skeleton(value: object, depth: int = 3) -> object:
+    """A query's structure without its values: the keys of its documents, `depth` levels deep."""
+    if isinstance(value, dict):
+        return {k: skeleton(v, depth - 1) for k, v in value.items()} if depth > 0 else "{}"
+    if isinstance(value, list):
+        return [skeleton(v, depth) for v in value[:4]] if depth > 0 else "[]"
+    return "."
+
+
+def shape(command: dict) -> str:
+    """A read's shape: command, collection and filter or pipeline skeleton (values left out)."""
+    name = next(iter(command))
+    what = command.get("filter", command.get("pipeline", command.get("query", "")))
+    return f"{name} {command.get(name)} {json.dumps(skeleton(what), separators=(',', ':'))}"
+
+
 class Counting(monitoring.CommandListener):
-    """Counts the commands sent and the BSON bytes of their replies, per command name."""
+    """Counts the commands sent and the BSON bytes of their replies, per command name and per read shape
+    (a getMore counts for the find or aggregate whose cursor it continues)."""
 
     def __init__(self) -> None:
         self.commands: Counter[str] = Counter()
         self.reply_bytes = 0
+        self.shapes: dict[str, list[int]] = {}  # shape -> [commands, reply bytes]
+        self.pending: dict[int, str] = {}  # request id -> shape
+        self.cursors: dict[int, str] = {}  # cursor id -> shape
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.commands[event.command_name] += 1
+        if event.command_name == "getMore":
+            key = self.cursors.get(event.command["getMore"], "getMore ?")
+        else:
+            key = shape(event.command)
+        self.pending[event.request_id] = key
+        self.shapes.setdefault(key, [0, 0])[0] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self.reply_bytes += len(bson.encode(event.reply))
+        size = len(bson.encode(event.reply))
+        self.reply_bytes += size
+        key = self.pending.pop(event.request_id, "?")
+        self.shapes.setdefault(key, [0, 0])[1] += size
+        cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
+        if isinstance(cursor, dict) and cursor.get("id"):
+            self.cursors[cursor["id"]] = key
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
@@ -96,7 +130,19 @@ def child(way: str, uri: str, database: str, start: date, end: date, zone: str, 
             client.admin.command("ping")
             original(client["LibreChat"], {**SQL, "database": database}, start, end)
     counts = {"commands": sum(listener.commands.values()), "reply_bytes": listener.reply_bytes}
-    Path(out).write_text(json.dumps({**counts, "by_command": dict(listener.commands)}))
+    shapes = sorted(listener.shapes.items(), key=lambda item: -item[1][1])
+    by_shape = [{"shape": k, "commands": n, "reply_kb": round(b / 1024, 1)} for k, (n, b) in shapes]
+    out_counts = {**counts, "by_command": dict(listener.commands), "by_shape": by_shape}
+    Path(out).write_text(json.dumps({**out_counts, "peak_rss_kb": peak_rss_kb()}))
+
+
+def peak_rss_kb() -> int:
+    """This process's peak RSS since its exec (VmHWM): unlike ru_maxrss, no page of the bench that forked
+    it counts (exec gives the child a new address space, whose high-water mark this is)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def run(way: str, server: MongoServer, start: date, end: date, zone: str, stored: date | None = None) -> dict:
@@ -141,9 +187,10 @@ def run(way: str, server: MongoServer, start: date, end: date, zone: str, stored
         "wall_s": round(seconds, 1),
         "stand_in_cpu_s": round(cpu, 1),
         "export_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-        # sampled every 50 ms: the child's ru_maxrss would count the bench's own pages, which Linux keeps
-        # as the high-water mark of a forked child across exec
-        "peak_rss_mb": round(polled / 2**20, 1),
+        # the child's own VmHWM at its end; its ru_maxrss would count the bench's pages (Linux keeps the
+        # high-water mark of a forked child across exec); the 50 ms samples of its RSS beside it
+        "peak_rss_mb": round(counts["peak_rss_kb"] / 1024, 1),
+        "sampled_rss_mb": round(polled / 2**20, 1),
         "commands": counts["commands"],
         "reply_kb": round(counts["reply_bytes"] / 1024),
         "per_day": {
@@ -152,6 +199,7 @@ def run(way: str, server: MongoServer, start: date, end: date, zone: str, stored
             "stand_in_cpu_s": round(cpu / days, 2),
         },
         "by_command": counts["by_command"],
+        "by_shape": counts["by_shape"],
     }
 
 

@@ -1785,6 +1785,24 @@ def engagement_samples(collections: Collections, now: datetime) -> Samples:
     return out
 
 
+# semantics.md "History rows", daily_spend_by_agent: the transactions of a day (of a report's range) are
+# joined to the agent replies created from 5 minutes before it to 5 minutes after it.
+REPLY_LAG = timedelta(minutes=5)
+
+
+def replies_near(messages: list[Doc], lo: datetime, hi: datetime) -> dict[str, list[str]]:
+    """messageId -> agent ids of the agent replies (string messageId) whose createdAt is a date in
+    [lo - 5 min, hi + 5 min); one entry per reply, so a repeated messageId joins each."""
+    out: dict[str, list[str]] = {}
+    for msg in messages:
+        agent, when = agent_id_of(msg), created_at(msg)
+        if agent is None or not isinstance(msg.get("messageId"), str) or when is None:
+            continue
+        if lo - REPLY_LAG <= when < hi + REPLY_LAG:
+            out.setdefault(msg["messageId"], []).append(agent)
+    return out
+
+
 def cost_history(
     out: dict[str, set[tuple]], collections: Collections, messages: list[Doc], agents: dict[str, str],
     days: list[date], day_bounds: list[datetime],
@@ -1827,18 +1845,14 @@ def cost_history(
     out["daily_unfinished_by_model"] = {(d, m, n) for (d, m), n in unfinished.items()}
     out["daily_replies_by_agent"] = {(d, a, n, err) for (d, a), (n, err) in agent_replies.items()}
 
-    replies_by_id: dict[str, list[str]] = {}
-    for msg in messages:
-        agent = agent_id_of(msg)
-        if agent is not None and isinstance(msg.get("messageId"), str):
-            replies_by_id.setdefault(msg["messageId"], []).append(agent)
+    near = [replies_near(messages, day_bounds[i], day_bounds[i + 1]) for i in range(len(days))]
     agent_spend: dict[tuple[date, str], Fraction] = {}
     for doc, _, _ in counted_transactions(collections):
         i = window_index(day_bounds, transaction_time(doc))
         message_id = doc.get("messageId")
         if i is None or not isinstance(message_id, str):
             continue
-        for agent in replies_by_id.get(message_id, []):
+        for agent in near[i].get(message_id, []):
             usd = Fraction(magnitude(doc, "tokenValue")) / 1_000_000
             agent_spend[(days[i], agent)] = agent_spend.get((days[i], agent), Fraction(0)) + usd
     out["daily_spend_by_agent"] = {(d, a, float(v)) for (d, a), v in agent_spend.items() if v != 0}
@@ -1985,11 +1999,7 @@ def report_numbers(
             row[column] = total(row[column])
     models = {m: r for m, r in models.items() if any(v for v in r.values())}
 
-    replies_by_id: dict[str, list[str]] = {}
-    for msg in messages:  # any date: a transaction of the range may belong to a reply saved later
-        agent = agent_id_of(msg)
-        if agent is not None and isinstance(msg.get("messageId"), str):
-            replies_by_id.setdefault(msg["messageId"], []).append(agent)
+    replies_by_id = replies_near(messages, lo, hi)  # a reply saved up to 5 minutes after R counts
     info: dict[str, tuple[str, str]] = {}
     for doc in collections.get("agents", []):
         agent_id = doc.get("id")

@@ -277,12 +277,17 @@ def remove(client: Any) -> None:
 
 def test_fields_read_are_exactly_the_fields_the_queries_name(served):
     """FIELDS_READ lists every field a job or the export sends to MongoDB (both token sources, user
-    details on), and nothing else: a new read anywhere fails here until it is listed."""
-    _, server, _ = served
+    details on), and nothing else: a new read anywhere fails here until it is listed. With a group:
+    without one, no user's membership key is read."""
+    _, server, client = served
+    insert(client, {"groups": [{"name": "team", "memberIds": [], MARK: 1}]})
     sent: dict[str, set[str]] = {}
-    for source in ("transactions", "messages"):
-        for name, found in fields_sent(run_everything(server.uri, source).reader).items():
-            sent.setdefault(name, set()).update(found)
+    try:
+        for source in ("transactions", "messages"):
+            for name, found in fields_sent(run_everything(server.uri, source).reader).items():
+                sent.setdefault(name, set()).update(found)
+    finally:
+        remove(client)
     assert sent == {name: set(paths) for name, paths in FIELDS_READ.items()}
 
 

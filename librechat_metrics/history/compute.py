@@ -39,17 +39,10 @@ class Source:
     zone: str
     token_source: str  # "transactions" or "messages", already resolved from "auto"
     agents: dict[str, str] = field(default_factory=dict)
-    replies: dict[str, list[str]] = field(default_factory=dict)  # agent replies by messageId, read once
     user_details: bool = False  # EXPORT_USER_DETAILS: e-mail and name in daily_user_messages
     members: dict[str, Membership] = field(default_factory=dict)  # the groups, read once (membership())
     versions: dict[str, Versions] = field(default_factory=dict)  # the agents' versions, read once
     activities: dict[str, Activity] = field(default_factory=dict)  # per-day users, read once (activity())
-
-    def agent_replies(self) -> dict[str, list[str]]:
-        """Every agent reply (any date: a day's transaction may belong to a reply saved after midnight)."""
-        if not self.replies:
-            self.replies.update(tally.agent_replies(self.reader, Span()) or {"": []})
-        return self.replies
 
     def activity(self) -> Activity:
         """The per-day users and signups the windowed rows are computed from, kept for the run."""
@@ -74,13 +67,24 @@ class Source:
     def reply_models(self, reader: Reader, span: Span) -> tuple[ReplyModels, Counter[str]]:
         """The models of the agent replies of `span` (a whole day or days; docs: "Labels", model): the
         ledger of the span's transactions and of the RECOUNT_LAG before it, the agents' versions (read
-        once) and current models; and the agent spend of the span's transactions."""
+        once) and current models; and the agent spend of the span's transactions, joined to the agent
+        replies of replies_span(span)."""
         if "now" not in self.versions:
             self.versions["now"] = tally.agents_read(reader)[2]
         assert span.lo is not None
         wider = Span(span.lo - RECOUNT_LAG, span.hi)  # a reply is saved after its transactions
-        spend, ledger = tally.agent_spend(reader, wider, self.agent_replies(), span, one_pass=True)
+        replies = tally.agent_replies(self.reader, replies_span(span))
+        spend, ledger = tally.agent_spend(reader, wider, replies, span, one_pass=True)
         return ReplyModels(ledger, self.versions["now"], self.agents), spend
+
+
+def replies_span(span: Span) -> Span:
+    """The agent replies the transactions of `span` are joined to: those created from RECOUNT_LAG
+    before it to RECOUNT_LAG after it (a reply is saved after its transactions, so one finished up to
+    RECOUNT_LAG after the span still takes the span's spend; the lag before, as the exporter's cycle,
+    for a clock a little behind). Bounded: a day reads its own replies, whatever the history behind it."""
+    assert span.lo is not None and span.hi is not None
+    return Span(span.lo - RECOUNT_LAG, span.hi + RECOUNT_LAG)
 
 
 def resolve_token_source(reader: Reader, setting: str) -> str:
