@@ -15,20 +15,21 @@ from pymongo import monitoring
 
 from librechat_metrics import groups
 from librechat_metrics.collector import SnapshotCollector, View
+from librechat_metrics.families import FROM_ACTIVITY
 from librechat_metrics.groups import UsageGroup
 from librechat_metrics.mongo import AnyOf, Reader, Span
 from librechat_metrics.scheduler import Job, Scheduler
 from librechat_metrics.settings import load
 from librechat_metrics.synthetic import generate, malformed_corpus
 from tests.oracle import exporter_samples
-from tests.support.compare import ACTIVITY, GROUP_OF, as_of, assert_samples_equal, expected
+from tests.support.compare import GROUP_OF, as_of, assert_samples_equal, expected
 from tests.support.exporter import Exposition, start_exporter
 from tests.support.mongo import start_mongoeco
 
-FAST_GROUPS = {"recent_ratings", "engagement"}  # fresh reads, not incremental (and ACTIVITY)
+FAST_GROUPS = {"recent_ratings", "engagement"}  # fresh reads, not incremental (and FROM_ACTIVITY)
 FAST = {name for name, group in GROUP_OF.items() if group in FAST_GROUPS or name.endswith("_5m")} | {
     "librechat_active_tool_users",
-    *ACTIVITY,
+    *FROM_ACTIVITY,
 }
 INVENTORY = {name for name, group in GROUP_OF.items() if group == "inventory"}
 

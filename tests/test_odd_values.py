@@ -46,7 +46,7 @@ from pymongo.errors import BulkWriteError
 from librechat_metrics import tally, values
 from librechat_metrics.app import build_jobs
 from librechat_metrics.collector import SnapshotCollector, View, enabled_families
-from librechat_metrics.families import FAMILIES
+from librechat_metrics.families import FAMILIES, FROM_ACTIVITY
 from librechat_metrics.groups import Activity
 from librechat_metrics.history import cli, compute, engagement
 from librechat_metrics.indexes import MissingIndexes
@@ -58,7 +58,7 @@ from librechat_metrics.settings import load
 from librechat_metrics.synthetic import generate
 from librechat_metrics.windows import week_start
 from tests.oracle import exporter_samples, history_rows, is_visible
-from tests.support.compare import ACTIVITY, GROUP_OF, assert_samples_equal
+from tests.support.compare import GROUP_OF, assert_samples_equal
 from tests.support.exporter import Exposition
 from tests.support.mongo import start_mongoeco
 from tests.test_history_e2e import assert_rows_equal
@@ -69,7 +69,7 @@ START, END = date(2025, 3, 16), date(2025, 3, 19)
 ERA = datetime(2001, 1, 1, tzinfo=UTC)  # odd documents are dated here: in no window and no day
 ERA_END = datetime(2010, 1, 1, tzinfo=UTC)  # odd date and ObjectId values are drawn before this
 MARK = "_odd_example"  # a field nothing reads: the odd documents of one example, to remove them
-WINDOWED = {"engagement", "recent_ratings"}  # and the families of the usage job's ACTIVITY reads
+WINDOWED = {"engagement", "recent_ratings"}  # and the usage job's FROM_ACTIVITY families
 DAILY = ("daily_users", "daily_messages", "daily_messages_by_model", "daily_tokens_by_model",
          "daily_tokens_by_user", "daily_errors_by_model", "daily_registrations", "daily_retention",
          "daily_churn", "daily_user_messages", "daily_cost_by_model", "daily_messages_by_endpoint",
@@ -82,7 +82,7 @@ def windowed(name: str) -> bool:
     """A family no document dated in 2001 can change."""
     return (
         GROUP_OF[name] in WINDOWED
-        or name in ACTIVITY
+        or name in FROM_ACTIVITY
         or name.endswith("_5m")
         or name == "librechat_active_tool_users"
     )
@@ -636,7 +636,7 @@ def test_distinct_user_families_get_no_summed_other_series():
     activity = Activity({"recent": 1, "day": 1, "week": 1, "month": 1}, 1, {w: counts for w in
                         ("recent", "day", "week", "month")})  # fmt: skip
     usage = SimpleNamespace(activity=activity)  # only the activity numbers of a usage result
-    users = [f for f in FAMILIES if f.name in ACTIVITY and f.labels == ("agent_id",)]
+    users = [f for f in FAMILIES if f.name in FROM_ACTIVITY and f.labels == ("agent_id",)]
     scheduler = Scheduler([Job("usage", 60, lambda now: usage)], wall=NOW.timestamp)
     scheduler.run_once(scheduler.jobs[0])
     settings_ = load({"METRICS_LABEL_LIMIT": "3"})

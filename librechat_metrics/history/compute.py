@@ -73,7 +73,7 @@ class Source:
             self.versions["now"] = tally.agents_read(reader)[2]
         assert span.lo is not None
         wider = Span(span.lo - RECOUNT_LAG, span.hi)  # a reply is saved after its transactions
-        replies = tally.agent_replies(self.reader, replies_span(span))
+        replies = tally.agent_replies(reader, replies_span(span))
         spend, ledger = tally.agent_spend(reader, wider, replies, span, one_pass=True)
         return ReplyModels(ledger, self.versions["now"], self.agents), spend
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
-from librechat_metrics.families import FAMILIES, FROM_ACTIVITY
+from librechat_metrics.families import FAMILIES
 from tests.oracle import exporter_samples
 from tests.support.exporter import Exposition
 
@@ -13,7 +13,6 @@ SUFFIXES = {"histogram": ("_bucket", "_sum", "_count")}  # the sample names of a
 GROUP_OF = {
     family.name + suffix: family.job for family in FAMILIES for suffix in SUFFIXES.get(family.kind, ("",))
 }
-ACTIVITY = FROM_ACTIVITY  # read afresh each cycle, not kept incrementally
 
 
 def as_of(page: Exposition, group: str) -> datetime:
